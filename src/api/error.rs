@@ -1,0 +1,192 @@
+//! Ayrshare-style errors: `{"action","status":"error","code","message"}` with the HTTP status
+//! Ayrshare uses. Every code postgate answers is listed here (and in the README's table).
+
+use crate::store::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Map, Value};
+use std::fmt;
+
+/// Ayrshare and postgate codes.
+pub mod codes {
+    /// Ayrshare: API key missing or not valid.
+    pub const API_KEY: u32 = 102;
+    /// Ayrshare: delete id not found.
+    pub const DELETE_NOT_FOUND: u32 = 114;
+    /// Ayrshare: profile title already exists.
+    pub const TITLE_TAKEN: u32 = 146;
+    /// Ayrshare: the network is not linked.
+    pub const NOT_LINKED: u32 = 156;
+    /// Ayrshare: X/Twitter authorization issue (re-link).
+    pub const X_AUTH: u32 = 272;
+    /// Ayrshare: markManualDeleted, but the post is still at the network.
+    pub const NOT_MANUALLY_DELETED: u32 = 382;
+    /// Ayrshare: the post is already deleted.
+    pub const ALREADY_DELETED: u32 = 383;
+    /// Ayrshare: X BYO credentials required.
+    pub const X_CREDENTIALS_REQUIRED: u32 = 419;
+    /// postgate: the network's API cannot delete this post (Instagram, TikTok, FB image story).
+    pub const DELETE_UNSUPPORTED: u32 = 901;
+    /// postgate: no adapter for this platform.
+    pub const PLATFORM_UNSUPPORTED: u32 = 902;
+    /// postgate: rate limited (postgate's count or the network's), see `retryAfter`.
+    pub const RATE_LIMITED: u32 = 903;
+    /// postgate: passing network failure; retrying may work.
+    pub const NETWORK_TRANSIENT: u32 = 904;
+    /// postgate: the network did not answer in time.
+    pub const NETWORK_TIMEOUT: u32 = 905;
+    /// postgate: the network refused the request.
+    pub const NETWORK_REJECTED: u32 = 906;
+    /// postgate: Threads token invalid, expired or missing a permission.
+    pub const THREADS_AUTH: u32 = 907;
+    /// postgate: the network's answer does not say whether the post is gone.
+    pub const NETWORK_AMBIGUOUS: u32 = 908;
+    /// postgate: malformed request (bad JSON, wrong type, missing or invalid field).
+    pub const INVALID_REQUEST: u32 = 909;
+    /// postgate: request body too large.
+    pub const BODY_TOO_LARGE: u32 = 910;
+    /// postgate: Profile-Key not valid for this API key.
+    pub const PROFILE_KEY: u32 = 911;
+    /// postgate: profile not found.
+    pub const PROFILE_NOT_FOUND: u32 = 912;
+    /// postgate: import item rejected (malformed).
+    pub const IMPORT_ITEM: u32 = 913;
+    /// postgate: no such route / method.
+    pub const ROUTE: u32 = 914;
+    /// postgate: internal error (details in the gateway's log).
+    pub const INTERNAL: u32 = 915;
+    /// postgate: a post with this id exists already (import).
+    pub const DUPLICATE_ID: u32 = 917;
+    /// postgate: too many items in one request.
+    pub const TOO_MANY: u32 = 919;
+    /// postgate: post not found (read).
+    pub const POST_NOT_FOUND: u32 = 920;
+    /// postgate: text too long or empty for a network / publish validation.
+    pub const POST_INVALID: u32 = 921;
+    /// postgate: the network failed to publish.
+    pub const PUBLISH_FAILED: u32 = 922;
+    /// postgate: X BYO headers: only one of key and secret sent.
+    pub const X_BYO_HALF: u32 = 923;
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: Map<String, Value>,
+}
+
+impl ApiError {
+    /// `{"action", "status":"error", "code", "message"}` with `status`.
+    pub fn new(status: StatusCode, action: &str, code: u32, message: impl Into<String>) -> Self {
+        let mut body = Map::new();
+        body.insert("action".into(), json!(action));
+        body.insert("status".into(), json!("error"));
+        body.insert("code".into(), json!(code));
+        body.insert("message".into(), json!(message.into()));
+        Self { status, body }
+    }
+
+    /// Adds a field to the body.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.body.insert(key.into(), value.into());
+        self
+    }
+
+    /// A 400 validation error naming what is wrong.
+    pub fn invalid(action: &str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            action,
+            codes::INVALID_REQUEST,
+            message,
+        )
+    }
+
+    /// No `Authorization` header (Ayrshare answers 403 / code 102).
+    pub fn missing_api_key() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "authorization",
+            codes::API_KEY,
+            "API Key not valid. Send the API Key of the Primary Profile as 'Authorization: Bearer API_KEY'.",
+        )
+    }
+
+    /// A key that is not one of ours (401, as Ayrshare's HTTP error page says).
+    pub fn invalid_api_key() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authorization",
+            codes::API_KEY,
+            "API Key not valid.",
+        )
+    }
+
+    /// A `Profile-Key` unknown, deleted, or of another account.
+    pub fn invalid_profile_key() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "authorization",
+            codes::PROFILE_KEY,
+            "Profile-Key not valid for this API Key.",
+        )
+    }
+
+    /// Only one of the two X BYO headers was sent.
+    pub fn x_byo_half() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "authorization",
+            codes::X_BYO_HALF,
+            "Send both X-Twitter-OAuth1-Api-Key and X-Twitter-OAuth1-Api-Secret, or neither.",
+        )
+    }
+
+    /// The body as JSON.
+    pub fn body(&self) -> Value {
+        Value::Object(self.body.clone())
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}",
+            self.status.as_u16(),
+            self.body
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or("")
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        super::json_response(self.status, &self.body())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        // The cause goes to the log; the client gets a stable message.
+        tracing::error!(error = %e, "store failure");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            codes::INTERNAL,
+            "Internal error: the gateway's store failed. The details are in the gateway's log.",
+        )
+    }
+}

@@ -1,0 +1,364 @@
+//! Posts entering and leaving the store through the API: import, read.
+
+use super::error::{codes, ApiError};
+use super::{json_body, json_response, AppState};
+use crate::auth::Caller;
+use crate::domain::{
+    EntryState, NetworkPostId, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
+};
+use crate::store::{Profile, StoreError};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Most items in one import request.
+pub const IMPORT_MAX_ITEMS: usize = 1000;
+
+fn ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A stored post in Ayrshare's shape (`GET /api/post/:id`, history items).
+pub fn render_post(post: &Post, profile: &Profile) -> Value {
+    let post_ids: Vec<Value> = post
+        .entries
+        .iter()
+        .filter(|e| e.id.is_some())
+        .map(|e| {
+            let mut v = json!({
+                "status": if e.state == EntryState::Failed { "error" } else { "success" },
+                "id": e.id.as_ref().map(|i| i.as_str()),
+                "platform": e.platform.as_str(),
+            });
+            let o = v.as_object_mut().expect("object");
+            if let Some(u) = &e.post_url {
+                o.insert("postUrl".into(), json!(u));
+            }
+            if let Some(t) = &e.post_type {
+                o.insert("type".into(), json!(t));
+            }
+            if let Some(m) = &e.media_type {
+                o.insert("mediaType".into(), json!(m));
+            }
+            // postgate extension: where this platform's copy stands, deletion included.
+            o.insert("state".into(), json!(e.state.as_str()));
+            if let Some(d) = &e.deleted_at {
+                o.insert("deletedAt".into(), json!(ts(d)));
+            }
+            if let (Some(err), true) = (&e.error, e.state != EntryState::Failed) {
+                o.insert("lastError".into(), json!(err.message));
+            }
+            v
+        })
+        .collect();
+    let errors: Vec<Value> = post
+        .entries
+        .iter()
+        .filter(|e| e.state == EntryState::Failed)
+        .map(|e| {
+            let (code, message) = e
+                .error
+                .as_ref()
+                .map(|x| (x.code, x.message.clone()))
+                .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
+            json!({"action": "post", "status": "error", "code": code, "message": message, "platform": e.platform.as_str()})
+        })
+        .collect();
+    let mut v = json!({
+        "id": post.id.as_str(),
+        "status": post.status.as_str(),
+        "post": post.text,
+        "platforms": post.entries.iter().map(|e| e.platform.as_str()).collect::<Vec<_>>(),
+        "postIds": post_ids,
+        "errors": errors,
+        "type": match post.kind { PostKind::Now => "now", PostKind::Scheduled => "scheduled" },
+        "created": ts(&post.created),
+        "refId": profile.id,
+        "profileTitle": profile.title,
+    });
+    if let Some(d) = &post.schedule_date {
+        v["scheduleDate"] = json!(ts(d));
+    }
+    v
+}
+
+/// The post `id` if it belongs to the caller's profile; anything else reads as unknown.
+pub async fn owned_post(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> Result<Option<Post>, StoreError> {
+    let Ok(id) = PostId::parse(raw) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .get_post(&id)
+        .await?
+        .filter(|p| p.profile_id == caller.profile.id))
+}
+
+/// `GET /api/post/{id}`
+pub async fn get_post(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let raw = path.into_inner();
+    match owned_post(&state, &caller, &raw).await? {
+        Some(post) => Ok(json_response(
+            StatusCode::OK,
+            &render_post(&post, &caller.profile),
+        )),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "post",
+            codes::POST_NOT_FOUND,
+            "Post not found.",
+        )
+        .with("id", raw)),
+    }
+}
+
+/// `POST /api/post` until publishing lands: a clear error, never a false success.
+pub async fn publish_unavailable(_caller: Caller) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "post",
+        codes::PLATFORM_UNSUPPORTED,
+        "Publishing is not available in this version of postgate yet; import posts with POST /api/post/import.",
+    ))
+}
+
+#[derive(Deserialize)]
+struct ImportBody {
+    posts: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportItem {
+    #[serde(default)]
+    id: Option<String>,
+    post: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    schedule_date: Option<Value>,
+    #[serde(default)]
+    created: Option<Value>,
+    #[serde(default)]
+    post_ids: Vec<ImportPostId>,
+    #[serde(default)]
+    platforms: Vec<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportPostId {
+    platform: String,
+    id: Value,
+    #[serde(default, rename = "type")]
+    post_type: Option<String>,
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    post_url: Option<String>,
+}
+
+/// Reads Ayrshare's date forms: `"2024-11-19T19:00:14Z"` or `{"_seconds":..,"utc":"..."}`.
+fn parse_date(field: &str, v: &Value) -> Result<DateTime<Utc>, String> {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => match (o.get("utc"), o.get("_seconds")) {
+            (Some(Value::String(s)), _) => s.clone(),
+            (_, Some(Value::Number(n))) => {
+                return n
+                    .as_i64()
+                    .and_then(|s| DateTime::from_timestamp(s, 0))
+                    .ok_or_else(|| format!("'{field}' has an invalid _seconds"))
+            }
+            _ => return Err(format!("'{field}' must be an ISO-8601 string")),
+        },
+        _ => return Err(format!("'{field}' must be an ISO-8601 string")),
+    };
+    DateTime::parse_from_rfc3339(&text)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| format!("'{field}' is not an ISO-8601 date: {text:?}"))
+}
+
+/// Turns one import item into a post of `profile_id`.
+fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
+    let bad = |m: String| (codes::IMPORT_ITEM, m);
+    let item: ImportItem = serde_path_to_error::deserialize(raw).map_err(|e| {
+        let path = e.path().to_string();
+        bad(format!("invalid field '{path}': {}", e.into_inner()))
+    })?;
+    let id = match &item.id {
+        Some(s) => PostId::parse(s).map_err(|e| bad(format!("invalid 'id' {s:?}: {e}")))?,
+        None => PostId::generate(),
+    };
+    let created = match &item.created {
+        Some(v) => parse_date("created", v).map_err(bad)?,
+        None => Utc::now(),
+    };
+    let schedule_date = item
+        .schedule_date
+        .as_ref()
+        .filter(|v| !v.is_null())
+        .map(|v| parse_date("scheduleDate", v))
+        .transpose()
+        .map_err(bad)?;
+    let status = item
+        .status
+        .as_deref()
+        .unwrap_or("success")
+        .to_ascii_lowercase();
+    let mut entries = Vec::new();
+    let post_status = match status.as_str() {
+        "pending" | "scheduled" | "paused" | "awaiting approval" if item.post_ids.is_empty() => {
+            if item.platforms.is_empty() {
+                return Err(bad(
+                    "a scheduled item names its targets in 'platforms'".into()
+                ));
+            }
+            if schedule_date.is_none() {
+                return Err(bad("a scheduled item needs 'scheduleDate'".into()));
+            }
+            for p in &item.platforms {
+                entries.push(PlatformEntry::new(
+                    Platform::from(p.as_str()),
+                    EntryState::Pending,
+                ));
+            }
+            PostStatus::Pending
+        }
+        "success" | "error" | "deleted" | "pending" | "scheduled" | "processing" => {
+            if item.post_ids.is_empty() {
+                return Err(bad("'postIds' must list the post's network ids".into()));
+            }
+            let deleted = status == "deleted";
+            for (i, pid) in item.post_ids.iter().enumerate() {
+                let id = match &pid.id {
+                    Value::String(s) if !s.trim().is_empty() => s.trim().to_owned(),
+                    Value::Number(n) => n.to_string(),
+                    _ => {
+                        return Err(bad(format!(
+                            "'postIds[{i}].id' must be a non-empty string or number"
+                        )))
+                    }
+                };
+                let failed = pid.status.as_deref() == Some("error");
+                let mut e = PlatformEntry::new(
+                    Platform::from(pid.platform.as_str()),
+                    if deleted {
+                        EntryState::Deleted
+                    } else if failed {
+                        EntryState::Failed
+                    } else {
+                        EntryState::Published
+                    },
+                );
+                e.id = Some(NetworkPostId(id));
+                e.post_type = pid.post_type.clone();
+                e.media_type = pid.media_type.clone();
+                e.post_url = pid.post_url.clone();
+                entries.push(e);
+            }
+            for p in &item.platforms {
+                let platform = Platform::from(p.as_str());
+                if !entries.iter().any(|e| e.platform == platform) {
+                    entries.push(PlatformEntry::new(platform, EntryState::Failed));
+                }
+            }
+            match status.as_str() {
+                "deleted" => PostStatus::Deleted,
+                "error" => PostStatus::Error,
+                _ if entries.iter().any(|e| e.state == EntryState::Failed) => PostStatus::Error,
+                _ => PostStatus::Success,
+            }
+        }
+        other => return Err(bad(format!("unknown 'status' {other:?}"))),
+    };
+    let kind = if item.kind.as_deref() == Some("scheduled") || post_status == PostStatus::Pending {
+        PostKind::Scheduled
+    } else {
+        PostKind::Now
+    };
+    Ok(Post {
+        id,
+        profile_id: profile_id.to_owned(),
+        text: item.post,
+        status: post_status,
+        kind,
+        created,
+        schedule_date,
+        entries,
+        idempotency_key: None,
+    })
+}
+
+/// `POST /api/post/import` — stores posts exported from Ayrshare's history (postgate extension).
+pub async fn import(
+    state: web::Data<AppState>,
+    caller: Caller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: ImportBody = json_body(&state, "import", payload).await?;
+    if body.posts.len() > IMPORT_MAX_ITEMS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "import",
+            codes::TOO_MANY,
+            format!(
+                "At most {IMPORT_MAX_ITEMS} posts per import request; this one has {}. Send them in batches (postgate import does).",
+                body.posts.len()
+            ),
+        ));
+    }
+    let mut results = Vec::with_capacity(body.posts.len());
+    let mut failed = 0;
+    for (index, raw) in body.posts.into_iter().enumerate() {
+        let given_id = raw.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        let result = match import_item(&caller.profile.id, raw) {
+            Ok(post) => match state.store.insert_post(&post).await {
+                Ok(()) => Ok(post.id),
+                Err(StoreError::DuplicatePost(id)) => Err((
+                    codes::DUPLICATE_ID,
+                    format!("a post with id {id} already exists; it was not overwritten"),
+                )),
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => Err(e),
+        };
+        results.push(match result {
+            Ok(id) => json!({"status": "success", "index": index, "id": id.as_str()}),
+            Err((code, message)) => {
+                failed += 1;
+                let mut v =
+                    json!({"status": "error", "index": index, "code": code, "message": message});
+                if let Some(id) = given_id {
+                    v["id"] = json!(id);
+                }
+                v
+            }
+        });
+    }
+    state.store.flush().await?;
+    let imported = results.len() - failed;
+    let status = if failed == 0 { "success" } else { "error" };
+    Ok(json_response(
+        if failed == 0 {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        },
+        &json!({"status": status, "imported": imported, "failed": failed, "posts": results}),
+    ))
+}

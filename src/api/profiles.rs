@@ -1,0 +1,249 @@
+//! Profiles (Ayrshare-compatible), linked accounts (postgate extension) and `GET /api/user`.
+
+use super::error::{codes, ApiError};
+use super::{json_body, json_response, AppState};
+use crate::auth::{generate_key, hash_key_hex, Caller};
+use crate::domain::Platform;
+use crate::store::{LinkedAccount, Profile, StoreError};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+struct CreateProfile {
+    title: String,
+}
+
+/// `POST /api/profiles/profile` (and the Python SDK's `/api/profiles/create-profile`).
+pub async fn create_profile(
+    state: web::Data<AppState>,
+    caller: Caller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: CreateProfile = json_body(&state, "profile", payload).await?;
+    let title = body.title.trim().to_owned();
+    if title.is_empty() {
+        return Err(ApiError::invalid(
+            "profile",
+            "Field 'title' must not be empty.",
+        ));
+    }
+    let profile_key = generate_key(4);
+    let profile = Profile {
+        id: hex::encode(rand::random::<[u8; 16]>()),
+        account_id: caller.account_id.clone(),
+        title: title.clone(),
+        primary: false,
+        key_hash: Some(hash_key_hex(&profile_key)),
+        created: Utc::now(),
+    };
+    match state.store.create_profile(profile).await {
+        Ok(p) => Ok(json_response(
+            StatusCode::OK,
+            &json!({"status": "success", "title": p.title, "refId": p.id, "profileKey": profile_key}),
+        )),
+        Err(StoreError::TitleTaken(t)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "profile",
+            codes::TITLE_TAKEN,
+            format!("Profile title already exists: {t}"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /api/profiles`
+pub async fn list_profiles(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let mut profiles = Vec::new();
+    for p in state.store.list_profiles(&caller.account_id).await? {
+        let active: Vec<String> = state
+            .store
+            .linked_accounts(&p.id)
+            .await?
+            .into_iter()
+            .map(|a| a.platform.as_str().to_owned())
+            .collect();
+        profiles.push(json!({
+            "status": "active",
+            "title": p.title,
+            "refId": p.id,
+            "primary": p.primary,
+            "created": p.created.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "activeSocialAccounts": active,
+        }));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"profiles": profiles, "count": profiles.len()}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct DeleteProfile {
+    #[serde(rename = "profileKey")]
+    profile_key: Option<String>,
+}
+
+/// `DELETE /api/profiles/profile {"profileKey"}` (or the `Profile-Key` header).
+pub async fn delete_profile(
+    state: web::Data<AppState>,
+    caller: Caller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = super::read_body(payload, state.body_limit).await?;
+    let body: DeleteProfile = if bytes.iter().all(u8::is_ascii_whitespace) {
+        DeleteProfile { profile_key: None }
+    } else {
+        super::parse_json("profile", &bytes)?
+    };
+    let target = match body.profile_key.filter(|k| !k.trim().is_empty()) {
+        Some(k) => state
+            .store
+            .profile_by_key_hash(&hash_key_hex(k.trim()))
+            .await?
+            .filter(|p| p.account_id == caller.account_id),
+        None if caller.via_profile_key => Some(caller.profile.clone()),
+        None => return Err(ApiError::invalid(
+            "profile",
+            "Send the profile to delete as 'profileKey' in the body or as the Profile-Key header.",
+        )),
+    };
+    let Some(target) = target else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "profile",
+            codes::PROFILE_NOT_FOUND,
+            "Profile not found.",
+        ));
+    };
+    state.store.delete_profile(&target.id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"status": "success", "refId": target.id, "title": target.title}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LinkSocial {
+    platform: String,
+    user_id: String,
+    access_token: String,
+    #[serde(default)]
+    access_token_secret: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+/// `POST /api/profiles/social` — links a Threads or X account (postgate extension).
+pub async fn link_social(
+    state: web::Data<AppState>,
+    caller: Caller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: LinkSocial = json_body(&state, "social", payload).await?;
+    let platform = Platform::from(body.platform.as_str());
+    if !platform.has_adapter() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "social",
+            codes::PLATFORM_UNSUPPORTED,
+            format!(
+                "Platform '{}' cannot be linked: this gateway supports 'threads' and 'twitter'.",
+                body.platform
+            ),
+        ));
+    }
+    for (field, value) in [
+        ("userId", &body.user_id),
+        ("accessToken", &body.access_token),
+    ] {
+        if value.trim().is_empty() {
+            return Err(ApiError::invalid(
+                "social",
+                format!("Field '{field}' must not be empty."),
+            ));
+        }
+    }
+    let secret = body.access_token_secret.filter(|s| !s.trim().is_empty());
+    if platform == Platform::Twitter && secret.is_none() {
+        return Err(ApiError::invalid(
+            "social",
+            "Field 'accessTokenSecret' is required for twitter (OAuth 1.0a user context).",
+        ));
+    }
+    let account = LinkedAccount {
+        platform: platform.clone(),
+        user_id: body.user_id.trim().to_owned(),
+        access_token: body.access_token.trim().to_owned(),
+        access_token_secret: secret,
+        username: body.username.filter(|u| !u.trim().is_empty()),
+        linked_at: Utc::now(),
+    };
+    let user_id = account.user_id.clone();
+    state
+        .store
+        .link_account(&caller.profile.id, account)
+        .await?;
+    tracing::info!(platform = %platform, profile = %caller.profile.id, "account linked");
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"status": "success", "platform": platform.as_str(), "userId": user_id, "refId": caller.profile.id}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct UnlinkSocial {
+    platform: String,
+}
+
+/// `DELETE /api/profiles/social {"platform"}`
+pub async fn unlink_social(
+    state: web::Data<AppState>,
+    caller: Caller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: UnlinkSocial = json_body(&state, "social", payload).await?;
+    let platform = Platform::from(body.platform.as_str());
+    if !state
+        .store
+        .unlink_account(&caller.profile.id, &platform)
+        .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "social",
+            codes::NOT_LINKED,
+            format!("{} is not linked to this profile.", platform.display_name()),
+        ));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"status": "success", "platform": platform.as_str(), "refId": caller.profile.id}),
+    ))
+}
+
+/// `GET /api/user`
+pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let accounts = state.store.linked_accounts(&caller.profile.id).await?;
+    let active: Vec<&str> = accounts.iter().map(|a| a.platform.as_str()).collect();
+    let display: Vec<_> = accounts
+        .iter()
+        .map(|a| json!({"platform": a.platform.as_str(), "userId": a.user_id, "username": a.username}))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "activeSocialAccounts": active,
+            "displayNames": display,
+            "refId": caller.profile.id,
+            "title": caller.profile.title,
+            "created": caller.profile.created.to_rfc3339_opts(SecondsFormat::Secs, true),
+        }),
+    ))
+}

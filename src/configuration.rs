@@ -1,0 +1,315 @@
+//! Settings: the embedded defaults of `settings.toml`, an optional file on top, then
+//! `POSTGATE__<SECTION>__<KEY>` environment variables.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The defaults, compiled in from the repository's `settings.toml` so that the binary
+/// runs anywhere and the file stays the single place they are written down.
+pub const DEFAULT_SETTINGS: &str = include_str!("../settings.toml");
+
+/// All settings.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    /// `[server]`
+    pub server: ServerSettings,
+    /// `[store]`
+    pub store: StoreSettings,
+    /// `[auth]`
+    pub auth: AuthSettings,
+    /// `[log]`
+    pub log: LogSettings,
+    /// `[delete]`
+    pub delete: DeleteSettings,
+    /// `[scheduler]`
+    pub scheduler: SchedulerSettings,
+    /// `[threads]`
+    pub threads: ThreadsSettings,
+    /// `[x]`
+    pub x: XSettings,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub host: String,
+    /// Listen port (0 = any free port).
+    pub port: u16,
+    /// Largest request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Grace period for in-flight requests on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+/// `[store]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct StoreSettings {
+    /// sled directory.
+    pub path: PathBuf,
+}
+
+/// `[auth]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct AuthSettings {
+    /// Primary API keys.
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+}
+
+/// `[log]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogSettings {
+    /// Output format.
+    pub format: LogFormat,
+    /// Default filter when `RUST_LOG` is not set.
+    pub level: String,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[delete]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct DeleteSettings {
+    /// Per-platform time budget in a request, ms.
+    pub deadline_ms: u64,
+    /// Posts of a bulk deleted at once.
+    pub bulk_concurrency: usize,
+    /// Most ids in one bulk.
+    pub bulk_max_ids: usize,
+}
+
+/// `[scheduler]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct SchedulerSettings {
+    /// Tick interval, ms.
+    pub tick_ms: u64,
+}
+
+/// `[threads]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct ThreadsSettings {
+    /// Graph API base, e.g. `https://graph.threads.net/v1.0`.
+    pub base_url: String,
+    /// Connect timeout, ms.
+    pub connect_timeout_ms: u64,
+    /// Whole-call timeout, ms.
+    pub timeout_ms: u64,
+    /// Calls in flight at once.
+    pub max_in_flight: usize,
+    /// Deletes allowed per window per account.
+    pub delete_limit: u32,
+    /// Window length, seconds.
+    pub delete_window_secs: u64,
+}
+
+/// X API version used for deletes.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum XApi {
+    /// `DELETE /2/tweets/{id}`
+    #[serde(rename = "v2")]
+    V2,
+    /// `POST /1.1/statuses/destroy/{id}.json`
+    #[serde(rename = "v1.1")]
+    V1_1,
+}
+
+/// `[x]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct XSettings {
+    /// API base, e.g. `https://api.x.com`.
+    pub base_url: String,
+    /// Delete endpoint version.
+    pub api: XApi,
+    /// OAuth 1.0a consumer key (may be empty).
+    #[serde(default)]
+    pub consumer_key: String,
+    /// OAuth 1.0a consumer secret (may be empty).
+    #[serde(default)]
+    pub consumer_secret: String,
+    /// Connect timeout, ms.
+    pub connect_timeout_ms: u64,
+    /// Whole-call timeout, ms.
+    pub timeout_ms: u64,
+    /// Calls in flight at once.
+    pub max_in_flight: usize,
+    /// Deletes allowed per window per user.
+    pub delete_limit: u32,
+    /// Window length, seconds.
+    pub delete_window_secs: u64,
+}
+
+/// A setting that stops start-up. Its `Display` is the one line printed.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting: {0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Loads the defaults, then `file` if given (it must exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment (tests use this).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_SETTINGS,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(SettingsError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(path.to_path_buf()).required(true));
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("POSTGATE__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("POSTGATE")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("auth.api_keys")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| SettingsError(e.to_string()))?;
+        settings.validate()
+    }
+
+    fn validate(mut self) -> Result<Self, SettingsError> {
+        self.auth.api_keys.retain(|k| !k.trim().is_empty());
+        for (key, url) in [
+            ("threads.base_url", &self.threads.base_url),
+            ("x.base_url", &self.x.base_url),
+        ] {
+            match reqwest::Url::parse(url) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => {
+                    return Err(SettingsError(format!(
+                        "{key} = {url:?} is not an http(s) URL"
+                    )))
+                }
+            }
+        }
+        let positive = [
+            ("delete.deadline_ms", self.delete.deadline_ms),
+            (
+                "delete.bulk_concurrency",
+                self.delete.bulk_concurrency as u64,
+            ),
+            ("delete.bulk_max_ids", self.delete.bulk_max_ids as u64),
+            ("scheduler.tick_ms", self.scheduler.tick_ms),
+            ("threads.timeout_ms", self.threads.timeout_ms),
+            ("threads.max_in_flight", self.threads.max_in_flight as u64),
+            (
+                "threads.delete_window_secs",
+                self.threads.delete_window_secs,
+            ),
+            ("x.timeout_ms", self.x.timeout_ms),
+            ("x.max_in_flight", self.x.max_in_flight as u64),
+            ("x.delete_window_secs", self.x.delete_window_secs),
+            (
+                "server.body_limit_bytes",
+                self.server.body_limit_bytes as u64,
+            ),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(SettingsError(format!("{key} must be greater than 0")));
+        }
+        if self.x.consumer_key.is_empty() != self.x.consumer_secret.is_empty() {
+            return Err(SettingsError(
+                "x.consumer_key and x.consumer_secret must be set together".into(),
+            ));
+        }
+        if self.store.path.as_os_str().is_empty() {
+            return Err(SettingsError("store.path must not be empty".into()));
+        }
+        Ok(self)
+    }
+}
+
+impl ThreadsSettings {
+    /// Whole-call timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+impl XSettings {
+    /// Whole-call timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.server.host, "127.0.0.1");
+        assert_eq!(s.threads.base_url, "https://graph.threads.net/v1.0");
+        assert_eq!(s.x.base_url, "https://api.x.com");
+        assert_eq!(s.x.api, XApi::V2);
+        assert!(s.auth.api_keys.is_empty());
+    }
+
+    #[test]
+    fn env_overrides_and_lists() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("POSTGATE__SERVER__PORT", "9000"),
+                ("POSTGATE__AUTH__API_KEYS", "k1,k2"),
+                ("POSTGATE__X__API", "v1.1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.port, 9000);
+        assert_eq!(s.auth.api_keys, vec!["k1", "k2"]);
+        assert_eq!(s.x.api, XApi::V1_1);
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let e = Settings::load_with_env(None, env(&[("POSTGATE__SERVER__PORT", "abc")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server.port"), "{e}");
+        let e = Settings::load_with_env(None, env(&[("POSTGATE__X__BASE_URL", "nope")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.base_url"), "{e}");
+    }
+}

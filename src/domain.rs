@@ -1,0 +1,456 @@
+//! Domain values: posts, platforms, per-platform state and delete outcomes. No I/O here.
+
+use chrono::{DateTime, Utc};
+use rand::distr::Alphanumeric;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Length of an Ayrshare-style post id.
+pub const POST_ID_LEN: usize = 20;
+
+/// An Ayrshare-style post id: 20 characters of `[A-Za-z0-9]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PostId(String);
+
+/// Why a string is not a valid [`PostId`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a post id is 20 characters of A-Z, a-z and 0-9")]
+pub struct InvalidPostId;
+
+impl PostId {
+    /// Parses a post id, accepting only 20 ASCII alphanumerics.
+    pub fn parse(s: &str) -> Result<Self, InvalidPostId> {
+        if s.len() == POST_ID_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidPostId)
+        }
+    }
+
+    /// A fresh random id (62^20 possibilities, so collisions are not a practical concern;
+    /// the store still refuses to overwrite an existing id).
+    pub fn generate() -> Self {
+        Self(
+            rand::rng()
+                .sample_iter(&Alphanumeric)
+                .take(POST_ID_LEN)
+                .map(char::from)
+                .collect(),
+        )
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PostId {
+    type Error = InvalidPostId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<PostId> for String {
+    fn from(id: PostId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for PostId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A social network, named as Ayrshare names it on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Platform {
+    /// X, formerly Twitter (`"twitter"` on the wire, as in Ayrshare).
+    Twitter,
+    /// Meta's Threads.
+    Threads,
+    /// Instagram: its API cannot delete published posts.
+    Instagram,
+    /// TikTok: its API cannot delete published posts.
+    TikTok,
+    /// Facebook: its API cannot delete image stories.
+    Facebook,
+    /// Any other Ayrshare platform name, kept as given.
+    Other(String),
+}
+
+impl Platform {
+    /// The Ayrshare wire name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Platform::Twitter => "twitter",
+            Platform::Threads => "threads",
+            Platform::Instagram => "instagram",
+            Platform::TikTok => "tiktok",
+            Platform::Facebook => "facebook",
+            Platform::Other(s) => s,
+        }
+    }
+
+    /// A name for people ("X", "Threads", ...).
+    pub fn display_name(&self) -> &str {
+        match self {
+            Platform::Twitter => "X/Twitter",
+            Platform::Threads => "Threads",
+            Platform::Instagram => "Instagram",
+            Platform::TikTok => "TikTok",
+            Platform::Facebook => "Facebook",
+            Platform::Other(s) => s,
+        }
+    }
+
+    /// Platforms this gateway has a network adapter for.
+    pub fn has_adapter(&self) -> bool {
+        matches!(self, Platform::Twitter | Platform::Threads)
+    }
+}
+
+impl From<String> for Platform {
+    fn from(s: String) -> Self {
+        match s.to_ascii_lowercase().as_str() {
+            "twitter" | "x" => Platform::Twitter,
+            "threads" => Platform::Threads,
+            "instagram" => Platform::Instagram,
+            "tiktok" => Platform::TikTok,
+            "facebook" => Platform::Facebook,
+            _ => Platform::Other(s),
+        }
+    }
+}
+
+impl From<&str> for Platform {
+    fn from(s: &str) -> Self {
+        Platform::from(s.to_owned())
+    }
+}
+
+impl From<Platform> for String {
+    fn from(p: Platform) -> String {
+        p.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A post's id at one network (a Tweet id, a Threads media id, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NetworkPostId(pub String);
+
+impl NetworkPostId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NetworkPostId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A post's overall status, with Ayrshare's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    /// Sent to every network.
+    Success,
+    /// At least one network failed.
+    Error,
+    /// Scheduled, not yet sent.
+    Pending,
+    /// Being sent right now.
+    Processing,
+    /// Deleted (from every network it was live on, or cancelled before it was sent).
+    Deleted,
+}
+
+impl PostStatus {
+    /// The Ayrshare wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostStatus::Success => "success",
+            PostStatus::Error => "error",
+            PostStatus::Pending => "pending",
+            PostStatus::Processing => "processing",
+            PostStatus::Deleted => "deleted",
+        }
+    }
+}
+
+/// Where one platform of a post stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EntryState {
+    /// Scheduled; nothing sent yet.
+    Pending,
+    /// Publish intent recorded, network answer not yet recorded.
+    Publishing,
+    /// Live at the network.
+    Published,
+    /// Publishing failed: nothing is live at the network.
+    Failed,
+    /// Delete intent recorded, network answer not yet recorded.
+    Deleting,
+    /// The network confirmed the delete (or said the post was already gone).
+    Deleted,
+    /// The user deleted it by hand and recorded that with `markManualDeleted`.
+    ManualDeleted,
+    /// A scheduled entry cancelled before it was sent.
+    Cancelled,
+}
+
+impl EntryState {
+    /// Whether something may be live at the network in this state.
+    pub fn may_be_live(self) -> bool {
+        matches!(
+            self,
+            EntryState::Published | EntryState::Deleting | EntryState::Publishing
+        )
+    }
+
+    /// The wire name (camelCase, as stored).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryState::Pending => "pending",
+            EntryState::Publishing => "publishing",
+            EntryState::Published => "published",
+            EntryState::Failed => "failed",
+            EntryState::Deleting => "deleting",
+            EntryState::Deleted => "deleted",
+            EntryState::ManualDeleted => "manualDeleted",
+            EntryState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// An error remembered on an entry (last publish or delete failure).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryError {
+    /// The Ayrshare / postgate code.
+    pub code: u32,
+    /// A human message.
+    pub message: String,
+}
+
+/// One platform of a post.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformEntry {
+    /// The network.
+    pub platform: Platform,
+    /// The network's id of the post, once published.
+    #[serde(default)]
+    pub id: Option<NetworkPostId>,
+    /// Ayrshare's `type` (e.g. `"story"` on Facebook).
+    #[serde(default)]
+    pub post_type: Option<String>,
+    /// Ayrshare's `mediaType` (`"image"` / `"video"`).
+    #[serde(default)]
+    pub media_type: Option<String>,
+    /// Public URL of the post at the network.
+    #[serde(default)]
+    pub post_url: Option<String>,
+    /// Where it stands.
+    pub state: EntryState,
+    /// The last failure, if any.
+    #[serde(default)]
+    pub error: Option<EntryError>,
+    /// When the delete was confirmed or recorded.
+    #[serde(default)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl PlatformEntry {
+    /// A new entry in `state` for `platform`.
+    pub fn new(platform: Platform, state: EntryState) -> Self {
+        Self {
+            platform,
+            id: None,
+            post_type: None,
+            media_type: None,
+            post_url: None,
+            state,
+            error: None,
+            deleted_at: None,
+        }
+    }
+
+    /// Why this entry cannot be deleted through its network's API, if it cannot.
+    pub fn delete_unsupported(&self) -> Option<&'static str> {
+        match self.platform {
+            Platform::Instagram => Some(
+                "Instagram does not support deleting published posts through its API. Delete the post in the Instagram app, then record that with markManualDeleted.",
+            ),
+            Platform::TikTok => Some(
+                "TikTok does not support deleting published posts through its API. Delete the post in the TikTok app, then record that with markManualDeleted.",
+            ),
+            Platform::Facebook
+                if self.post_type.as_deref() == Some("story")
+                    && self.media_type.as_deref() == Some("image") =>
+            {
+                Some(
+                    "Facebook does not support deleting image stories through its API. Delete the story in the Facebook app, then record that with markManualDeleted.",
+                )
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Ayrshare's post `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostKind {
+    /// Published immediately.
+    Now,
+    /// Scheduled for later.
+    Scheduled,
+}
+
+/// A post as postgate keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Post {
+    /// Ayrshare-style id.
+    pub id: PostId,
+    /// The owning profile (its `refId`).
+    pub profile_id: String,
+    /// The text.
+    pub text: String,
+    /// Overall status.
+    pub status: PostStatus,
+    /// `now` or `scheduled`.
+    pub kind: PostKind,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+    /// When it is (or was) due, for scheduled posts.
+    #[serde(default)]
+    pub schedule_date: Option<DateTime<Utc>>,
+    /// One entry per platform.
+    pub entries: Vec<PlatformEntry>,
+    /// The client's idempotency key, if it sent one.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+impl Post {
+    /// Whether no entry may still be live at a network and none is waiting to be sent.
+    pub fn nothing_left(&self) -> bool {
+        self.entries.iter().all(|e| {
+            matches!(
+                e.state,
+                EntryState::Deleted
+                    | EntryState::ManualDeleted
+                    | EntryState::Cancelled
+                    | EntryState::Failed
+            )
+        })
+    }
+}
+
+/// Why deleting one platform's copy failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeleteFailure {
+    /// The network's API cannot delete this kind of post.
+    Unsupported(String),
+    /// postgate has no adapter for this platform.
+    NoAdapter,
+    /// No account of this platform is linked to the profile.
+    NotLinked,
+    /// X needs consumer credentials and none were given.
+    NoXCredentials,
+    /// The network (or postgate's local quota) says: wait.
+    RateLimited {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+        /// Detail.
+        message: String,
+    },
+    /// The linked token is invalid, expired or lacks a permission.
+    Auth(String),
+    /// A passing failure (5xx, connection error); retrying may work.
+    Transient(String),
+    /// No answer within the time budget.
+    Timeout(String),
+    /// The network refused the request for good.
+    Rejected(String),
+    /// The network's answer does not say whether the post is gone.
+    Ambiguous(String),
+}
+
+/// What happened to one platform's copy of a post during a delete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// The network confirmed the delete now.
+    Deleted,
+    /// The network said unambiguously that the post was already gone.
+    AlreadyGone,
+    /// Deleted or recorded earlier; not called again.
+    PreviouslyDeleted,
+    /// Never sent to the network (scheduled, cancelled or failed publish): nothing to delete.
+    NotPublished,
+    /// It failed; the copy may still be live.
+    Failed(DeleteFailure),
+}
+
+impl DeleteOutcome {
+    /// Whether this platform now has no live copy.
+    pub fn is_success(&self) -> bool {
+        !matches!(self, DeleteOutcome::Failed(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn post_id_rules() {
+        assert!(PostId::parse("abcdefghij0123456789").is_ok());
+        assert!(PostId::parse("abcdefghij012345678").is_err());
+        assert!(PostId::parse("abcdefghij012345678-").is_err());
+        assert!(PostId::parse("abcdefghij01234567é").is_err());
+        let g = PostId::generate();
+        assert!(PostId::parse(g.as_str()).is_ok());
+    }
+
+    #[test]
+    fn platform_names_round_trip() {
+        for name in [
+            "twitter",
+            "threads",
+            "instagram",
+            "tiktok",
+            "facebook",
+            "linkedin",
+        ] {
+            assert_eq!(Platform::from(name).as_str(), name);
+        }
+    }
+
+    #[test]
+    fn image_story_is_unsupported_video_story_is_not() {
+        let mut e = PlatformEntry::new(Platform::Facebook, EntryState::Published);
+        e.post_type = Some("story".into());
+        e.media_type = Some("image".into());
+        assert!(e.delete_unsupported().is_some());
+        e.media_type = Some("video".into());
+        assert!(e.delete_unsupported().is_none());
+    }
+}

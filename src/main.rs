@@ -1,0 +1,75 @@
+use clap::{Parser, Subcommand};
+use postgate::configuration::Settings;
+use postgate::startup::Application;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// postgate: a self-hosted gateway that speaks the Ayrshare REST API.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default).
+    Serve {
+        /// A settings file read on top of the built-in defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Send posts exported from Ayrshare (JSON array, {"history": [...]} or NDJSON) to a
+    /// running gateway, in batches.
+    Import(postgate::cli::ImportArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match cli.command.unwrap_or(Command::Serve { config: None }) {
+        Command::Serve { config } => {
+            let default = PathBuf::from("settings.toml");
+            let file = config.or_else(|| default.exists().then_some(default));
+            let settings = match Settings::load(file.as_deref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("postgate: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            postgate::telemetry::init(&settings.log);
+            runtime.block_on(serve(settings))
+        }
+        Command::Import(args) => runtime.block_on(postgate::cli::import(args)),
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("postgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some((key, path)) = &app.generated_api_key {
+        // Printed once, on stdout, never logged: only its hash is stored.
+        println!(
+            "postgate: generated API key (shown once, also written to {}): {key}",
+            path.display()
+        );
+    }
+    tracing::info!(port = app.port(), "postgate listening");
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("postgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

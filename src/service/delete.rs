@@ -1,0 +1,583 @@
+//! The delete orchestrator: resolve → claim → record intent → fan out concurrently → record.
+//!
+//! Invariants held here (see DESIGN.md): a platform is reported deleted only when its network
+//! confirmed it; the intent is durable before any network call and the outcome is written with
+//! the post's status in one transaction; platforms already deleted are never called again;
+//! concurrent deletes of one post serialize on its lock, so each network is called once.
+
+use super::locks::PostLocks;
+use crate::domain::{
+    DeleteFailure, DeleteOutcome, EntryError, EntryState, NetworkPostId, Platform, Post, PostId,
+    PostStatus,
+};
+use crate::networks::{CallContext, Existence, Gone, NetworkError, Networks};
+use crate::store::{LinkedAccount, QuotaDecision, Store, StoreError};
+use chrono::Utc;
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A sliding-window delete quota for one network.
+#[derive(Clone, Copy, Debug)]
+pub struct Quota {
+    /// Deletes per window.
+    pub limit: u32,
+    /// Window length in seconds.
+    pub window_secs: u64,
+}
+
+/// What the orchestrator needs from settings.
+#[derive(Clone, Debug)]
+pub struct DeleteConfig {
+    /// Time budget of one platform's delete.
+    pub deadline: Duration,
+    /// Posts of a bulk processed at once.
+    pub bulk_concurrency: usize,
+    /// Threads delete quota per account.
+    pub threads_quota: Quota,
+    /// X delete quota per user.
+    pub x_quota: Quota,
+}
+
+/// One platform's line in a delete answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryReport {
+    /// The network.
+    pub platform: Platform,
+    /// The network's post id, if it had one.
+    pub id: Option<NetworkPostId>,
+    /// What happened.
+    pub outcome: DeleteOutcome,
+}
+
+/// The per-platform result of deleting one post.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeleteReport {
+    /// The post.
+    pub post_id: PostId,
+    /// One line per platform, in the post's order.
+    pub entries: Vec<EntryReport>,
+}
+
+impl DeleteReport {
+    /// Whether every platform has no live copy left.
+    pub fn all_succeeded(&self) -> bool {
+        self.entries.iter().all(|e| e.outcome.is_success())
+    }
+}
+
+/// The answer for one id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeleteResult {
+    /// Unknown id, malformed id, or another profile's post (indistinguishable on purpose).
+    NotFound(String),
+    /// The post was deleted before.
+    AlreadyDeleted(PostId),
+    /// The delete ran; see each platform.
+    Done(DeleteReport),
+}
+
+/// The answer of a `markManualDeleted` for one id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManualResult {
+    /// Unknown or foreign id.
+    NotFound(String),
+    /// Already deleted.
+    AlreadyDeleted(PostId),
+    /// A network says the post is still there; nothing was recorded.
+    StillLive {
+        /// The post.
+        post_id: PostId,
+        /// Platforms where it is still live.
+        platforms: Vec<Platform>,
+    },
+    /// A network could not be asked; nothing was recorded.
+    CheckFailed {
+        /// The post.
+        post_id: PostId,
+        /// The platform that could not be checked.
+        platform: Platform,
+        /// Why.
+        failure: DeleteFailure,
+    },
+    /// Recorded as deleted.
+    Recorded(PostId),
+}
+
+/// Deletes posts.
+#[derive(Clone)]
+pub struct DeleteService {
+    store: Arc<dyn Store>,
+    networks: Networks,
+    locks: PostLocks,
+    config: DeleteConfig,
+}
+
+/// The quota bucket of a linked account.
+pub(crate) fn quota_bucket(platform: &Platform, account: &LinkedAccount) -> String {
+    format!("delete:{}:{}", platform.as_str(), account.user_id)
+}
+
+impl DeleteService {
+    /// A service over `store` and `networks`, sharing `locks` with the publisher and scheduler.
+    pub fn new(
+        store: Arc<dyn Store>,
+        networks: Networks,
+        locks: PostLocks,
+        config: DeleteConfig,
+    ) -> Self {
+        Self {
+            store,
+            networks,
+            locks,
+            config,
+        }
+    }
+
+    /// Resolves `raw_id` for `profile_id` and deletes it everywhere it is live.
+    ///
+    /// The work runs in its own task: a client that disconnects does not cut a delete short
+    /// between its network calls and the record of their outcome.
+    pub async fn delete(
+        &self,
+        profile_id: &str,
+        raw_id: &str,
+        ctx: &CallContext,
+    ) -> Result<DeleteResult, StoreError> {
+        let this = self.clone();
+        let profile_id = profile_id.to_owned();
+        let raw_id = raw_id.to_owned();
+        let ctx = ctx.clone();
+        tokio::spawn(async move { this.delete_inner(&profile_id, &raw_id, &ctx).await })
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Open(format!("delete task failed: {e}"))))
+    }
+
+    /// Deletes many ids, at most `bulk_concurrency` at once; results in request order.
+    /// Duplicate ids are deleted once and answered at each place they appear.
+    pub async fn delete_bulk(
+        &self,
+        profile_id: &str,
+        ids: &[String],
+        ctx: &CallContext,
+    ) -> Result<Vec<DeleteResult>, StoreError> {
+        let mut unique: Vec<String> = Vec::new();
+        for id in ids {
+            if !unique.contains(id) {
+                unique.push(id.clone());
+            }
+        }
+        let this = self.clone();
+        let profile_id = profile_id.to_owned();
+        let ctx = ctx.clone();
+        let uniq = unique.clone();
+        // Spawned: a client that disconnects mid-bulk does not stop the posts already claimed.
+        let results: Vec<Result<DeleteResult, StoreError>> = tokio::spawn(async move {
+            let concurrency = this.config.bulk_concurrency;
+            futures::stream::iter(uniq)
+                .map(move |id| {
+                    let (this, profile_id, ctx) = (this.clone(), profile_id.clone(), ctx.clone());
+                    async move { this.delete_inner(&profile_id, &id, &ctx).await }
+                })
+                .buffered(concurrency)
+                .collect()
+                .await
+        })
+        .await
+        .map_err(|e| StoreError::Open(format!("bulk delete task failed: {e}")))?;
+        let by_id: Vec<(String, DeleteResult)> = unique
+            .into_iter()
+            .zip(results)
+            .map(|(id, r)| r.map(|r| (id, r)))
+            .collect::<Result<_, _>>()?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                by_id
+                    .iter()
+                    .find(|(i, _)| i == id)
+                    .map(|(_, r)| r.clone())
+                    .expect("every id was processed")
+            })
+            .collect())
+    }
+
+    async fn owned_post(&self, profile_id: &str, raw_id: &str) -> Result<Option<Post>, StoreError> {
+        let Ok(id) = PostId::parse(raw_id) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .get_post(&id)
+            .await?
+            .filter(|p| p.profile_id == profile_id))
+    }
+
+    async fn delete_inner(
+        &self,
+        profile_id: &str,
+        raw_id: &str,
+        ctx: &CallContext,
+    ) -> Result<DeleteResult, StoreError> {
+        let Some(post) = self.owned_post(profile_id, raw_id).await? else {
+            return Ok(DeleteResult::NotFound(raw_id.to_owned()));
+        };
+        let _guard = self.locks.lock(&post.id).await;
+        // Re-read under the lock: whoever held it before may have changed the post.
+        let Some(mut post) = self.store.get_post(&post.id).await? else {
+            return Ok(DeleteResult::NotFound(raw_id.to_owned()));
+        };
+        if post.status == PostStatus::Deleted {
+            return Ok(DeleteResult::AlreadyDeleted(post.id));
+        }
+        if post.status == PostStatus::Pending {
+            return self.cancel_scheduled(post).await.map(DeleteResult::Done);
+        }
+
+        let mut outcomes: Vec<Option<DeleteOutcome>> = vec![None; post.entries.len()];
+        let mut calls: Vec<(usize, LinkedAccount)> = Vec::new();
+        for (i, entry) in post.entries.iter().enumerate() {
+            let outcome = match entry.state {
+                EntryState::Deleted | EntryState::ManualDeleted => {
+                    Some(DeleteOutcome::PreviouslyDeleted)
+                }
+                EntryState::Cancelled | EntryState::Failed | EntryState::Pending => {
+                    Some(DeleteOutcome::NotPublished)
+                }
+                EntryState::Publishing => Some(DeleteOutcome::Failed(DeleteFailure::Ambiguous(
+                    "publishing this post was interrupted and its outcome is unknown; it may be live at the network".into(),
+                ))),
+                EntryState::Published | EntryState::Deleting => {
+                    match self.plan_call(&post.profile_id, entry, ctx).await? {
+                        Ok(account) => {
+                            calls.push((i, account));
+                            None
+                        }
+                        Err(failure) => Some(DeleteOutcome::Failed(failure)),
+                    }
+                }
+            };
+            outcomes[i] = outcome;
+        }
+
+        if !calls.is_empty() {
+            // Intent first, durably: a crash from here on is found and finished on restart.
+            for (i, _) in &calls {
+                post.entries[*i].state = EntryState::Deleting;
+            }
+            self.store.update_post(&post).await?;
+            self.store.flush().await?;
+
+            let results = futures::future::join_all(calls.iter().map(|(i, account)| {
+                let entry = &post.entries[*i];
+                self.call_delete(entry.platform.clone(), entry.id.clone(), account, ctx)
+            }))
+            .await;
+
+            let now = Utc::now();
+            for ((i, account), result) in calls.iter().zip(results) {
+                let entry = &mut post.entries[*i];
+                let outcome = match result {
+                    Ok(Gone::Deleted) => DeleteOutcome::Deleted,
+                    Ok(Gone::AlreadyGone) => DeleteOutcome::AlreadyGone,
+                    Err(e) => {
+                        if let NetworkError::RateLimited { retry_after, .. } = &e {
+                            let until = now + chrono::Duration::seconds(*retry_after as i64);
+                            self.store
+                                .block_until(&quota_bucket(&entry.platform, account), until)
+                                .await?;
+                        }
+                        DeleteOutcome::Failed(e.into())
+                    }
+                };
+                if outcome.is_success() {
+                    entry.state = EntryState::Deleted;
+                    entry.deleted_at = Some(now);
+                    entry.error = None;
+                } else {
+                    entry.state = EntryState::Published;
+                }
+                outcomes[*i] = Some(outcome);
+            }
+        }
+
+        for (entry, outcome) in post.entries.iter_mut().zip(&outcomes) {
+            if let Some(DeleteOutcome::Failed(f)) = outcome {
+                entry.error = Some(EntryError {
+                    code: 0,
+                    message: failure_message(f),
+                });
+            }
+        }
+        if post.nothing_left() {
+            post.status = PostStatus::Deleted;
+        }
+        self.store.update_post(&post).await?;
+        if !calls.is_empty() {
+            self.store.flush().await?;
+        }
+        Ok(DeleteResult::Done(DeleteReport {
+            post_id: post.id.clone(),
+            entries: post
+                .entries
+                .iter()
+                .zip(outcomes)
+                .map(|(e, o)| EntryReport {
+                    platform: e.platform.clone(),
+                    id: e.id.clone(),
+                    outcome: o.expect("every entry has an outcome"),
+                })
+                .collect(),
+        }))
+    }
+
+    /// Decides whether an entry can be sent to its network now, and with which account.
+    async fn plan_call(
+        &self,
+        profile_id: &str,
+        entry: &crate::domain::PlatformEntry,
+        ctx: &CallContext,
+    ) -> Result<Result<LinkedAccount, DeleteFailure>, StoreError> {
+        if let Some(msg) = entry.delete_unsupported() {
+            return Ok(Err(DeleteFailure::Unsupported(msg.to_owned())));
+        }
+        if self.networks.get(&entry.platform).is_none() {
+            return Ok(Err(DeleteFailure::NoAdapter));
+        }
+        if entry.id.is_none() {
+            return Ok(Err(DeleteFailure::Rejected(
+                "no network post id is recorded for this platform".into(),
+            )));
+        }
+        let Some(account) = self
+            .store
+            .linked_account(profile_id, &entry.platform)
+            .await?
+        else {
+            return Ok(Err(DeleteFailure::NotLinked));
+        };
+        if entry.platform == Platform::Twitter && ctx.x_consumer.is_none() {
+            return Ok(Err(DeleteFailure::NoXCredentials));
+        }
+        let quota = match entry.platform {
+            Platform::Twitter => self.config.x_quota,
+            _ => self.config.threads_quota,
+        };
+        match self
+            .store
+            .take_quota(
+                &quota_bucket(&entry.platform, &account),
+                quota.limit,
+                quota.window_secs,
+                Utc::now(),
+            )
+            .await?
+        {
+            QuotaDecision::Granted => Ok(Ok(account)),
+            QuotaDecision::Exhausted { retry_after } => Ok(Err(DeleteFailure::RateLimited {
+                retry_after,
+                message: format!(
+                    "{} delete limit for this account reached ({} per {} s)",
+                    entry.platform.display_name(),
+                    quota.limit,
+                    quota.window_secs
+                ),
+            })),
+        }
+    }
+
+    async fn call_delete(
+        &self,
+        platform: Platform,
+        id: Option<NetworkPostId>,
+        account: &LinkedAccount,
+        ctx: &CallContext,
+    ) -> Result<Gone, NetworkError> {
+        let network = self
+            .networks
+            .get(&platform)
+            .expect("planned calls have an adapter");
+        let id = id.expect("planned calls have a network id");
+        match tokio::time::timeout(self.config.deadline, network.delete(account, &id, ctx)).await {
+            Ok(r) => r,
+            Err(_) => Err(NetworkError::Timeout(format!(
+                "{} did not answer within {} ms",
+                platform.display_name(),
+                self.config.deadline.as_millis()
+            ))),
+        }
+    }
+
+    /// Cancels a scheduled, never-sent post: no network call.
+    async fn cancel_scheduled(&self, mut post: Post) -> Result<DeleteReport, StoreError> {
+        for e in &mut post.entries {
+            if e.state == EntryState::Pending {
+                e.state = EntryState::Cancelled;
+            }
+        }
+        post.status = PostStatus::Deleted;
+        self.store.update_post(&post).await?;
+        self.store.flush().await?;
+        Ok(DeleteReport {
+            post_id: post.id.clone(),
+            entries: post
+                .entries
+                .iter()
+                .map(|e| EntryReport {
+                    platform: e.platform.clone(),
+                    id: e.id.clone(),
+                    outcome: DeleteOutcome::NotPublished,
+                })
+                .collect(),
+        })
+    }
+
+    /// Cancels every pending scheduled post of a profile, all in one transaction, holding
+    /// every one of their locks so the scheduler cannot publish any of them meanwhile.
+    pub async fn delete_all_scheduled(&self, profile_id: &str) -> Result<Vec<PostId>, StoreError> {
+        let candidates: Vec<PostId> = self
+            .store
+            .posts_by_profile(profile_id, usize::MAX)
+            .await?
+            .into_iter()
+            .filter(|p| p.status == PostStatus::Pending)
+            .map(|p| p.id)
+            .collect();
+        let _guards = self.locks.lock_many(&candidates).await;
+        let mut cancelled = Vec::new();
+        for id in &candidates {
+            if let Some(mut post) = self.store.get_post(id).await? {
+                if post.status == PostStatus::Pending && post.profile_id == profile_id {
+                    for e in &mut post.entries {
+                        if e.state == EntryState::Pending {
+                            e.state = EntryState::Cancelled;
+                        }
+                    }
+                    post.status = PostStatus::Deleted;
+                    cancelled.push(post);
+                }
+            }
+        }
+        self.store.update_posts(&cancelled).await?;
+        self.store.flush().await?;
+        Ok(cancelled.into_iter().map(|p| p.id).collect())
+    }
+
+    /// Records that the user deleted the post at the networks by hand, after checking every
+    /// network that can tell that it is really gone.
+    pub async fn mark_manual_deleted(
+        &self,
+        profile_id: &str,
+        raw_id: &str,
+        ctx: &CallContext,
+    ) -> Result<ManualResult, StoreError> {
+        let Some(post) = self.owned_post(profile_id, raw_id).await? else {
+            return Ok(ManualResult::NotFound(raw_id.to_owned()));
+        };
+        let _guard = self.locks.lock(&post.id).await;
+        let Some(mut post) = self.store.get_post(&post.id).await? else {
+            return Ok(ManualResult::NotFound(raw_id.to_owned()));
+        };
+        if post.status == PostStatus::Deleted {
+            return Ok(ManualResult::AlreadyDeleted(post.id));
+        }
+        let mut checks = Vec::new();
+        for (i, e) in post.entries.iter().enumerate() {
+            if !e.state.may_be_live() || e.delete_unsupported().is_some() {
+                continue;
+            }
+            let (Some(network), Some(id)) = (self.networks.get(&e.platform), e.id.clone()) else {
+                continue;
+            };
+            let Some(account) = self.store.linked_account(profile_id, &e.platform).await? else {
+                continue;
+            };
+            if e.platform == Platform::Twitter && ctx.x_consumer.is_none() {
+                continue;
+            }
+            checks.push((i, network.clone(), id, account));
+        }
+        let answers = futures::future::join_all(checks.iter().map(|(_, network, id, account)| {
+            let network = network.clone();
+            async move {
+                match tokio::time::timeout(self.config.deadline, network.exists(account, id, ctx))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(NetworkError::Timeout("no answer in time".into())),
+                }
+            }
+        }))
+        .await;
+        let mut live = Vec::new();
+        for ((i, _, _, _), answer) in checks.iter().zip(answers) {
+            let platform = post.entries[*i].platform.clone();
+            match answer {
+                Ok(Existence::Gone) => {}
+                Ok(Existence::Exists) => live.push(platform),
+                Err(e) => {
+                    return Ok(ManualResult::CheckFailed {
+                        post_id: post.id.clone(),
+                        platform,
+                        failure: e.into(),
+                    })
+                }
+            }
+        }
+        if !live.is_empty() {
+            return Ok(ManualResult::StillLive {
+                post_id: post.id.clone(),
+                platforms: live,
+            });
+        }
+        let now = Utc::now();
+        for e in &mut post.entries {
+            if e.state.may_be_live() {
+                e.state = EntryState::ManualDeleted;
+                e.deleted_at = Some(now);
+                e.error = None;
+            } else if e.state == EntryState::Pending {
+                e.state = EntryState::Cancelled;
+            }
+        }
+        post.status = PostStatus::Deleted;
+        self.store.update_post(&post).await?;
+        self.store.flush().await?;
+        Ok(ManualResult::Recorded(post.id))
+    }
+
+    /// Finishes deletes whose intent was recorded but whose outcome was not (a crash between
+    /// the two). The networks are asked again; "already gone" completes them.
+    pub async fn recover(&self, ctx: &CallContext) -> Result<usize, StoreError> {
+        let ids = self.store.in_flight_posts().await?;
+        let mut finished = 0;
+        for id in ids {
+            let Some(post) = self.store.get_post(&id).await? else {
+                continue;
+            };
+            if post.entries.iter().any(|e| e.state == EntryState::Deleting) {
+                let profile = post.profile_id.clone();
+                let r = self.delete_inner(&profile, id.as_str(), ctx).await?;
+                tracing::info!(post_id = %id, done = matches!(&r, DeleteResult::Done(rep) if rep.all_succeeded()), "recovered an interrupted delete");
+                finished += 1;
+            }
+        }
+        Ok(finished)
+    }
+}
+
+/// A one-line description of a failure, for the stored entry and the logs.
+pub fn failure_message(f: &DeleteFailure) -> String {
+    match f {
+        DeleteFailure::Unsupported(m)
+        | DeleteFailure::Auth(m)
+        | DeleteFailure::Transient(m)
+        | DeleteFailure::Timeout(m)
+        | DeleteFailure::Rejected(m)
+        | DeleteFailure::Ambiguous(m) => m.clone(),
+        DeleteFailure::RateLimited { message, .. } => message.clone(),
+        DeleteFailure::NoAdapter => "this gateway has no adapter for the platform".into(),
+        DeleteFailure::NotLinked => "no account of this platform is linked to the profile".into(),
+        DeleteFailure::NoXCredentials => "X consumer credentials are missing".into(),
+    }
+}

@@ -1,0 +1,9 @@
+//! The service layer: the delete orchestrator, the publisher and the scheduler. It knows
+//! neither HTTP wire formats nor sled; it talks to [`crate::store::Store`] and
+//! [`crate::networks::Network`].
+
+pub mod delete;
+pub mod locks;
+
+pub use delete::{DeleteReport, DeleteResult, DeleteService, EntryReport, ManualResult};
+pub use locks::PostLocks;

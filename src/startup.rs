@@ -1,0 +1,198 @@
+//! Builds the application from settings: store, keys, networks, services, HTTP server.
+
+use crate::api::{self, AppState};
+use crate::auth::{self, ApiKeys, GENERATED_KEY_META};
+use crate::configuration::Settings;
+use crate::networks::{CallContext, ConsumerCredentials, Networks, Threads, X};
+use crate::service::delete::{DeleteConfig, Quota};
+use crate::service::{DeleteService, PostLocks};
+use crate::store::{SledStore, Store, StoreError};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing_actix_web::TracingLogger;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Binding the port or writing the key file.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A built, bound, not yet running gateway.
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Arc<dyn Store>,
+    /// The API key generated on this start, if `auth.api_keys` was empty and none existed.
+    pub generated_api_key: Option<(String, PathBuf)>,
+}
+
+/// Where a generated API key is written: beside the store directory.
+pub fn key_file_path(store_path: &Path) -> PathBuf {
+    let mut name = store_path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".api-key");
+    store_path.with_file_name(name)
+}
+
+fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(format!("{key}\n").as_bytes())?;
+    f.sync_all()
+}
+
+/// The keys from settings, or the generated one (created on the very first start).
+async fn load_keys(
+    settings: &Settings,
+    store: &dyn Store,
+) -> Result<(ApiKeys, Option<(String, PathBuf)>), StartupError> {
+    if !settings.auth.api_keys.is_empty() {
+        return Ok((ApiKeys::from_plain(&settings.auth.api_keys), None));
+    }
+    let mut keys = ApiKeys::default();
+    if let Some(hex_hash) = store.get_meta(GENERATED_KEY_META).await? {
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(hex_hash.trim(), &mut hash)
+            .map_err(|_| StoreError::Corrupt("stored API key hash".into()))?;
+        keys.add_hash(hash);
+        return Ok((keys, None));
+    }
+    let key = auth::generate_key(6);
+    let path = key_file_path(&settings.store.path);
+    write_key_file(&path, &key).map_err(|e| {
+        StartupError::Io(format!(
+            "cannot write the generated API key to {}: {e}",
+            path.display()
+        ))
+    })?;
+    let hash = auth::hash_key(&key);
+    store
+        .set_meta(GENERATED_KEY_META, &hex::encode(hash))
+        .await?;
+    store.flush().await?;
+    keys.add_hash(hash);
+    Ok((keys, Some((key, path))))
+}
+
+impl Application {
+    /// Opens the store, loads keys, builds the services and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let sled = SledStore::open(&settings.store.path)?;
+        let store: Arc<dyn Store> = Arc::new(sled);
+        let (api_keys, generated_api_key) = load_keys(&settings, store.as_ref()).await?;
+        for account in api_keys.account_ids() {
+            store.ensure_primary_profile(&account).await?;
+        }
+
+        let networks = Networks {
+            threads: Arc::new(Threads::new(&settings.threads)),
+            x: Arc::new(X::new(&settings.x)),
+        };
+        let locks = PostLocks::default();
+        let delete = DeleteService::new(
+            store.clone(),
+            networks.clone(),
+            locks.clone(),
+            DeleteConfig {
+                deadline: Duration::from_millis(settings.delete.deadline_ms),
+                bulk_concurrency: settings.delete.bulk_concurrency,
+                threads_quota: Quota {
+                    limit: settings.threads.delete_limit,
+                    window_secs: settings.threads.delete_window_secs,
+                },
+                x_quota: Quota {
+                    limit: settings.x.delete_limit,
+                    window_secs: settings.x.delete_window_secs,
+                },
+            },
+        );
+        let x_consumer = (!settings.x.consumer_key.is_empty()).then(|| ConsumerCredentials {
+            key: settings.x.consumer_key.clone(),
+            secret: settings.x.consumer_secret.clone(),
+        });
+
+        // Deletes interrupted by a crash are finished in the background.
+        let recovery = delete.clone();
+        let recovery_ctx = CallContext {
+            x_consumer: x_consumer.clone(),
+        };
+        tokio::spawn(async move {
+            match recovery.recover(&recovery_ctx).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(posts = n, "finished interrupted deletes"),
+                Err(e) => tracing::error!(error = %e, "recovery of interrupted deletes failed"),
+            }
+        });
+
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            api_keys,
+            delete,
+            x_consumer,
+            body_limit: settings.server.body_limit_bytes,
+            bulk_max_ids: settings.delete.bulk_max_ids,
+        });
+
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr)
+            .map_err(|e| StartupError::Io(format!("cannot listen on {addr}: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Io(e.to_string()))?
+            .port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(api::routes)
+        })
+        .shutdown_timeout(settings.server.shutdown_grace_secs)
+        .listen(listener)
+        .map_err(|e| StartupError::Io(e.to_string()))?
+        .run();
+
+        Ok(Self {
+            port,
+            server,
+            store,
+            generated_api_key,
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM or [`ServerHandle::stop`]), then flushes the store.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Err(e) = self.store.flush().await {
+            tracing::error!(error = %e, "final store flush failed");
+        }
+        result
+    }
+}

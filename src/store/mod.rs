@@ -1,0 +1,185 @@
+//! Persistence. [`Store`] is what the service layer needs; [`SledStore`] is the embedded
+//! default. The trait is async and object-safe so that a PostgreSQL implementation can sit
+//! beside the sled one when several gateway instances must share state.
+
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+use crate::domain::{Platform, Post, PostId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A profile: the primary profile of an account (one per API key) or a user profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// Ayrshare's `refId`; also the profile's key in the store.
+    pub id: String,
+    /// The account (API key) it belongs to.
+    pub account_id: String,
+    /// Title, unique per account.
+    pub title: String,
+    /// Whether this is the account's primary profile.
+    pub primary: bool,
+    /// SHA-256 (hex) of the profile key; `None` for primary profiles.
+    pub key_hash: Option<String>,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+}
+
+/// A network account linked to a profile, with the tokens postgate calls the network with.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedAccount {
+    /// The network.
+    pub platform: Platform,
+    /// The network's user id (Threads user id, X user id).
+    pub user_id: String,
+    /// Access token (Threads user token; X OAuth 1.0a access token).
+    pub access_token: String,
+    /// X OAuth 1.0a access token secret.
+    #[serde(default)]
+    pub access_token_secret: Option<String>,
+    /// Optional handle, used to build post URLs.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// When it was linked.
+    pub linked_at: DateTime<Utc>,
+}
+
+// Tokens must never reach a log line, even through `{:?}`.
+impl fmt::Debug for LinkedAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkedAccount")
+            .field("platform", &self.platform)
+            .field("user_id", &self.user_id)
+            .field("access_token", &"[redacted]")
+            .field("access_token_secret", &"[redacted]")
+            .field("username", &self.username)
+            .finish()
+    }
+}
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A post with this id exists already.
+    #[error("a post with id {0} already exists")]
+    DuplicatePost(PostId),
+    /// The account has a profile with this title already.
+    #[error("a profile titled {0:?} already exists")]
+    TitleTaken(String),
+    /// The store could not be opened.
+    #[error("{0}")]
+    Open(String),
+    /// A stored value could not be read back.
+    #[error("corrupt record in the store: {0}")]
+    Corrupt(String),
+    /// Any other sled error.
+    #[error("store error: {0}")]
+    Sled(#[from] sled::Error),
+}
+
+/// What a caller of a sliding-window quota learns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaDecision {
+    /// The call may go ahead; it has been counted.
+    Granted,
+    /// The window is full; retry after this many seconds.
+    Exhausted {
+        /// Seconds until a slot frees up.
+        retry_after: u64,
+    },
+}
+
+/// Everything postgate persists.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The account's primary profile, created on first use.
+    async fn ensure_primary_profile(&self, account_id: &str) -> Result<Profile, StoreError>;
+    /// Creates a user profile; titles are unique per account.
+    async fn create_profile(&self, profile: Profile) -> Result<Profile, StoreError>;
+    /// The account's profiles, primary first, then by creation.
+    async fn list_profiles(&self, account_id: &str) -> Result<Vec<Profile>, StoreError>;
+    /// A profile by id.
+    async fn get_profile(&self, id: &str) -> Result<Option<Profile>, StoreError>;
+    /// A user profile by the hash of its profile key.
+    async fn profile_by_key_hash(&self, key_hash: &str) -> Result<Option<Profile>, StoreError>;
+    /// Deletes a user profile, its key and its linked accounts. Returns whether it existed.
+    async fn delete_profile(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Links (or re-links) an account of one platform to a profile.
+    async fn link_account(
+        &self,
+        profile_id: &str,
+        account: LinkedAccount,
+    ) -> Result<(), StoreError>;
+    /// Unlinks a platform. Returns whether one was linked.
+    async fn unlink_account(
+        &self,
+        profile_id: &str,
+        platform: &Platform,
+    ) -> Result<bool, StoreError>;
+    /// The profile's linked accounts.
+    async fn linked_accounts(&self, profile_id: &str) -> Result<Vec<LinkedAccount>, StoreError>;
+    /// The profile's linked account for one platform.
+    async fn linked_account(
+        &self,
+        profile_id: &str,
+        platform: &Platform,
+    ) -> Result<Option<LinkedAccount>, StoreError>;
+
+    /// Stores a new post; refuses an existing id.
+    async fn insert_post(&self, post: &Post) -> Result<(), StoreError>;
+    /// A post by id.
+    async fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError>;
+    /// Replaces a stored post and its indexes in one transaction.
+    async fn update_post(&self, post: &Post) -> Result<(), StoreError>;
+    /// Replaces several posts in one transaction (all or none).
+    async fn update_posts(&self, posts: &[Post]) -> Result<(), StoreError>;
+    /// The profile's posts, newest first, at most `limit`.
+    async fn posts_by_profile(
+        &self,
+        profile_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError>;
+    /// Ids of pending posts due at or before `now`, oldest first.
+    async fn due_posts(&self, now: DateTime<Utc>) -> Result<Vec<PostId>, StoreError>;
+    /// Ids of posts with an entry whose network answer was never recorded (crash recovery).
+    async fn in_flight_posts(&self) -> Result<Vec<PostId>, StoreError>;
+    /// The answer first given for an idempotency key of a profile.
+    async fn idempotent_answer(
+        &self,
+        profile_id: &str,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
+    /// Remembers the answer for an idempotency key (first write wins).
+    async fn remember_answer(
+        &self,
+        profile_id: &str,
+        key: &str,
+        answer: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+
+    /// Counts one call against a sliding window for `bucket` if the window has room.
+    async fn take_quota(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window_secs: u64,
+        now: DateTime<Utc>,
+    ) -> Result<QuotaDecision, StoreError>;
+    /// Records that `bucket` may not be called before `until` (a network's own rate limit).
+    async fn block_until(&self, bucket: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// A small metadata value.
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a small metadata value.
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Makes every write so far durable.
+    async fn flush(&self) -> Result<(), StoreError>;
+}

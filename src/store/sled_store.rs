@@ -1,0 +1,498 @@
+//! The embedded sled implementation of [`Store`].
+//!
+//! Trees and keys:
+//! - `posts`: post id → JSON [`Post`]
+//! - `by_profile`: profile id, 0x00, created millis (BE), post id → ()
+//! - `schedule`: due millis (BE), post id → () — only pending posts
+//! - `in_flight`: post id → () — posts with an entry in `deleting` or `publishing`
+//! - `profiles`: profile id → JSON [`Profile`]; `profile_keys`: key hash → profile id, and
+//!   `t\0`, account id, 0x00, lowercased title → profile id (unique titles)
+//! - `accounts`: profile id, 0x00, platform → JSON [`LinkedAccount`]
+//! - `idempotency`: profile id, 0x00, key → JSON answer
+//! - `quotas`: bucket → JSON window; `meta`: name → value
+
+use super::{LinkedAccount, Profile, QuotaDecision, Store, StoreError};
+use crate::domain::{EntryState, Platform, Post, PostId, PostStatus};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::{Db, Tree};
+use std::path::Path;
+
+/// sled-backed [`Store`].
+#[derive(Clone)]
+pub struct SledStore {
+    db: Db,
+    posts: Tree,
+    by_profile: Tree,
+    schedule: Tree,
+    in_flight: Tree,
+    profiles: Tree,
+    profile_keys: Tree,
+    accounts: Tree,
+    idempotency: Tree,
+    quotas: Tree,
+    meta: Tree,
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn abort<T>(e: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+fn tx_err(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("store records always serialize")
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn millis(t: DateTime<Utc>) -> u64 {
+    t.timestamp_millis().max(0) as u64
+}
+
+fn schedule_key(due: DateTime<Utc>, id: &PostId) -> Vec<u8> {
+    let mut k = millis(due).to_be_bytes().to_vec();
+    k.extend_from_slice(id.as_str().as_bytes());
+    k
+}
+
+fn by_profile_key(post: &Post) -> Vec<u8> {
+    let mut k = profile_prefix(&post.profile_id);
+    k.extend_from_slice(&millis(post.created).to_be_bytes());
+    k.extend_from_slice(post.id.as_str().as_bytes());
+    k
+}
+
+fn profile_prefix(profile_id: &str) -> Vec<u8> {
+    let mut k = profile_id.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn account_key(profile_id: &str, platform: &Platform) -> Vec<u8> {
+    let mut k = profile_prefix(profile_id);
+    k.extend_from_slice(platform.as_str().as_bytes());
+    k
+}
+
+/// Index entry that keeps titles unique per account (case-insensitive). It shares the
+/// `profile_keys` tree: key hashes are hex, so the `t\0` prefix cannot collide.
+fn title_key(account_id: &str, title: &str) -> Vec<u8> {
+    format!("t\0{account_id}\0{}", title.to_lowercase()).into_bytes()
+}
+
+/// The id of an account's primary profile, derived so it is stable across restarts.
+fn primary_profile_id(account_id: &str) -> String {
+    hex::encode(&Sha256::digest(format!("primary:{account_id}").as_bytes())[..16])
+}
+
+fn is_in_flight(post: &Post) -> bool {
+    post.entries
+        .iter()
+        .any(|e| matches!(e.state, EntryState::Deleting | EntryState::Publishing))
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Window {
+    calls: Vec<u64>,
+    blocked_until: u64,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Open(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+        }
+        let db = sled::Config::new().path(path).open().map_err(|e| {
+            let text = e.to_string();
+            if text.contains("lock") || text.contains("WouldBlock") || text.contains("temporarily unavailable") {
+                StoreError::Open(format!(
+                    "the store at {} is in use by another process (sled allows one gateway per store directory)",
+                    path.display()
+                ))
+            } else {
+                StoreError::Open(format!(
+                    "cannot open the store at {}: {text} (if it is corrupt, restore a backup or point store.path elsewhere)",
+                    path.display()
+                ))
+            }
+        })?;
+        let tree = |name: &str| db.open_tree(name).map_err(StoreError::from);
+        Ok(Self {
+            posts: tree("posts")?,
+            by_profile: tree("by_profile")?,
+            schedule: tree("schedule")?,
+            in_flight: tree("in_flight")?,
+            profiles: tree("profiles")?,
+            profile_keys: tree("profile_keys")?,
+            accounts: tree("accounts")?,
+            idempotency: tree("idempotency")?,
+            quotas: tree("quotas")?,
+            meta: tree("meta")?,
+            db,
+        })
+    }
+
+    /// Size of the store on disk, in bytes.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    fn write_post_tx(&self, posts: &[Post], must_be_new: bool) -> Result<(), StoreError> {
+        (
+            &self.posts,
+            &self.by_profile,
+            &self.schedule,
+            &self.in_flight,
+        )
+            .transaction(|(tp, tb, ts, ti)| {
+                for post in posts {
+                    let key = post.id.as_str().as_bytes();
+                    let old = match tp.get(key)? {
+                        Some(bytes) => {
+                            if must_be_new {
+                                return abort(StoreError::DuplicatePost(post.id.clone()));
+                            }
+                            Some(from_json::<Post>(&bytes).or_else(abort)?)
+                        }
+                        None => None,
+                    };
+                    if let Some(old) = &old {
+                        if old.status == PostStatus::Pending {
+                            if let Some(due) = old.schedule_date {
+                                ts.remove(schedule_key(due, &old.id))?;
+                            }
+                        }
+                    } else {
+                        tb.insert(by_profile_key(post), &[])?;
+                    }
+                    if post.status == PostStatus::Pending {
+                        if let Some(due) = post.schedule_date {
+                            ts.insert(schedule_key(due, &post.id), &[])?;
+                        }
+                    }
+                    if is_in_flight(post) {
+                        ti.insert(key, &[])?;
+                    } else {
+                        ti.remove(key)?;
+                    }
+                    tp.insert(key, to_json(post))?;
+                }
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn ensure_primary_profile(&self, account_id: &str) -> Result<Profile, StoreError> {
+        let id = primary_profile_id(account_id);
+        if let Some(p) = self.get_profile(&id).await? {
+            return Ok(p);
+        }
+        let profile = Profile {
+            id: id.clone(),
+            account_id: account_id.to_owned(),
+            title: "Primary Profile".into(),
+            primary: true,
+            key_hash: None,
+            created: Utc::now(),
+        };
+        // compare_and_swap: two first requests racing create it once.
+        let _ = self.profiles.compare_and_swap(
+            id.as_bytes(),
+            None as Option<&[u8]>,
+            Some(to_json(&profile)),
+        )?;
+        self.get_profile(&id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("primary profile vanished".into()))
+    }
+
+    async fn create_profile(&self, profile: Profile) -> Result<Profile, StoreError> {
+        let title_key = title_key(&profile.account_id, &profile.title);
+        (&self.profiles, &self.profile_keys)
+            .transaction(|(tp, tk)| {
+                if tk.get(&title_key)?.is_some() {
+                    return abort(StoreError::TitleTaken(profile.title.clone()));
+                }
+                tk.insert(title_key.as_slice(), profile.id.as_bytes())?;
+                tp.insert(profile.id.as_bytes(), to_json(&profile))?;
+                if let Some(h) = &profile.key_hash {
+                    tk.insert(h.as_bytes(), profile.id.as_bytes())?;
+                }
+                Ok(())
+            })
+            .map_err(tx_err)?;
+        Ok(profile)
+    }
+
+    async fn list_profiles(&self, account_id: &str) -> Result<Vec<Profile>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.profiles.iter() {
+            let (_, v) = item?;
+            let p: Profile = from_json(&v)?;
+            if p.account_id == account_id {
+                out.push(p);
+            }
+        }
+        out.sort_by(|a, b| b.primary.cmp(&a.primary).then(a.created.cmp(&b.created)));
+        Ok(out)
+    }
+
+    async fn get_profile(&self, id: &str) -> Result<Option<Profile>, StoreError> {
+        self.profiles
+            .get(id.as_bytes())?
+            .map(|v| from_json(&v))
+            .transpose()
+    }
+
+    async fn profile_by_key_hash(&self, key_hash: &str) -> Result<Option<Profile>, StoreError> {
+        match self.profile_keys.get(key_hash.as_bytes())? {
+            Some(id) => self.get_profile(&String::from_utf8_lossy(&id)).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn delete_profile(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(profile) = self.get_profile(id).await? else {
+            return Ok(false);
+        };
+        let account_keys: Vec<sled::IVec> = self
+            .accounts
+            .scan_prefix(profile_prefix(id))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        (&self.profiles, &self.profile_keys, &self.accounts)
+            .transaction(|(tp, tk, ta)| {
+                tp.remove(id.as_bytes())?;
+                tk.remove(title_key(&profile.account_id, &profile.title))?;
+                if let Some(h) = &profile.key_hash {
+                    tk.remove(h.as_bytes())?;
+                }
+                for k in &account_keys {
+                    ta.remove(k.clone())?;
+                }
+                Ok(())
+            })
+            .map_err(tx_err)?;
+        Ok(true)
+    }
+
+    async fn link_account(
+        &self,
+        profile_id: &str,
+        account: LinkedAccount,
+    ) -> Result<(), StoreError> {
+        self.accounts.insert(
+            account_key(profile_id, &account.platform),
+            to_json(&account),
+        )?;
+        Ok(())
+    }
+
+    async fn unlink_account(
+        &self,
+        profile_id: &str,
+        platform: &Platform,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .accounts
+            .remove(account_key(profile_id, platform))?
+            .is_some())
+    }
+
+    async fn linked_accounts(&self, profile_id: &str) -> Result<Vec<LinkedAccount>, StoreError> {
+        self.accounts
+            .scan_prefix(profile_prefix(profile_id))
+            .values()
+            .map(|v| from_json(&v?))
+            .collect()
+    }
+
+    async fn linked_account(
+        &self,
+        profile_id: &str,
+        platform: &Platform,
+    ) -> Result<Option<LinkedAccount>, StoreError> {
+        self.accounts
+            .get(account_key(profile_id, platform))?
+            .map(|v| from_json(&v))
+            .transpose()
+    }
+
+    async fn insert_post(&self, post: &Post) -> Result<(), StoreError> {
+        self.write_post_tx(std::slice::from_ref(post), true)
+    }
+
+    async fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
+        self.posts
+            .get(id.as_str().as_bytes())?
+            .map(|v| from_json(&v))
+            .transpose()
+    }
+
+    async fn update_post(&self, post: &Post) -> Result<(), StoreError> {
+        self.write_post_tx(std::slice::from_ref(post), false)
+    }
+
+    async fn update_posts(&self, posts: &[Post]) -> Result<(), StoreError> {
+        self.write_post_tx(posts, false)
+    }
+
+    async fn posts_by_profile(
+        &self,
+        profile_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError> {
+        let mut out = Vec::new();
+        for key in self
+            .by_profile
+            .scan_prefix(profile_prefix(profile_id))
+            .keys()
+            .rev()
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let key = key?;
+            let id = &key[key.len() - crate::domain::POST_ID_LEN..];
+            if let Some(v) = self.posts.get(id)? {
+                out.push(from_json(&v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn due_posts(&self, now: DateTime<Utc>) -> Result<Vec<PostId>, StoreError> {
+        let end = (millis(now) + 1).to_be_bytes();
+        self.schedule
+            .range(..end.as_slice())
+            .keys()
+            .map(|k| {
+                let k = k?;
+                PostId::parse(&String::from_utf8_lossy(&k[8..]))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn in_flight_posts(&self) -> Result<Vec<PostId>, StoreError> {
+        self.in_flight
+            .iter()
+            .keys()
+            .map(|k| {
+                PostId::parse(&String::from_utf8_lossy(&k?))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn idempotent_answer(
+        &self,
+        profile_id: &str,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let mut k = profile_prefix(profile_id);
+        k.extend_from_slice(key.as_bytes());
+        self.idempotency.get(k)?.map(|v| from_json(&v)).transpose()
+    }
+
+    async fn remember_answer(
+        &self,
+        profile_id: &str,
+        key: &str,
+        answer: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let mut k = profile_prefix(profile_id);
+        k.extend_from_slice(key.as_bytes());
+        let _ =
+            self.idempotency
+                .compare_and_swap(k, None as Option<&[u8]>, Some(to_json(answer)))?;
+        Ok(())
+    }
+
+    async fn take_quota(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window_secs: u64,
+        now: DateTime<Utc>,
+    ) -> Result<QuotaDecision, StoreError> {
+        let now_ms = millis(now);
+        let window_ms = window_secs * 1000;
+        self.quotas
+            .transaction(|tq| {
+                let mut w: Window = match tq.get(bucket.as_bytes())? {
+                    Some(v) => from_json(&v).or_else(abort)?,
+                    None => Window::default(),
+                };
+                if w.blocked_until > now_ms {
+                    return Ok(QuotaDecision::Exhausted {
+                        retry_after: (w.blocked_until - now_ms).div_ceil(1000),
+                    });
+                }
+                w.calls.retain(|&t| t + window_ms > now_ms);
+                if w.calls.len() >= limit as usize {
+                    let oldest = w.calls.iter().min().copied().unwrap_or(now_ms);
+                    return Ok(QuotaDecision::Exhausted {
+                        retry_after: (oldest + window_ms - now_ms).div_ceil(1000).max(1),
+                    });
+                }
+                w.calls.push(now_ms);
+                tq.insert(bucket.as_bytes(), to_json(&w))?;
+                Ok(QuotaDecision::Granted)
+            })
+            .map_err(tx_err)
+    }
+
+    async fn block_until(&self, bucket: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let until_ms = millis(until);
+        self.quotas
+            .transaction(|tq| {
+                let mut w: Window = match tq.get(bucket.as_bytes())? {
+                    Some(v) => from_json(&v).or_else(abort)?,
+                    None => Window::default(),
+                };
+                w.blocked_until = w.blocked_until.max(until_ms);
+                tq.insert(bucket.as_bytes(), to_json(&w))?;
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .meta
+            .get(key.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.meta.insert(key.as_bytes(), value.as_bytes())?;
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,286 @@
+#!/usr/bin/env node
+// Conformance driver: the official Ayrshare Node SDK (npm `social-media-api`) against postgate.
+//
+// Run as a subprocess by a Rust integration test: `node tests/sdk/node/conformance.mjs`
+// (any working directory; `npm ci` must have been run in tests/sdk/node). The only change
+// made to the SDK is its base URL, substituted at load time by ./base-url-hook.mjs; every
+// request is built by the SDK.
+//
+// Environment:
+//   POSTGATE_BASE      API root, e.g. http://127.0.0.1:12345/api/ (trailing slash optional;
+//                      a bare http://host:port gets /api appended)
+//   POSTGATE_API_KEY   API key of the primary profile (sent as `authorization: Bearer ...`)
+//   X_CONSUMER_KEY     X BYO consumer key    (header x-twitter-oauth1-api-key)
+//   X_CONSUMER_SECRET  X BYO consumer secret (header x-twitter-oauth1-api-secret)
+//   SDK_TIMEOUT_SECS   optional watchdog for the whole run (default 120)
+//
+// Stops at the first failing step. Last line of output: `N passed, M failed`.
+// Exit code: 0 all passed, 1 a step failed, 2 bad environment / SDK not installed.
+
+import { register } from "node:module";
+
+const UNKNOWN_ID = "AAAAAAAAAAAAAAAAAAAA";
+const PLATFORMS = ["threads", "twitter"];
+
+function env(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.log(`missing environment variable ${name}`);
+    console.log("0 passed, 1 failed");
+    process.exit(2);
+  }
+  return value;
+}
+
+// The Node SDK builds `${BASE_URL}/${endpoint}`, so its base must NOT end with '/'.
+function normaliseBase(raw) {
+  let root = raw.trim().replace(/\/+$/, "");
+  if (["", "/"].includes(new URL(root).pathname)) root += "/api";
+  return root;
+}
+
+const base = normaliseBase(env("POSTGATE_BASE"));
+const apiKey = env("POSTGATE_API_KEY");
+const xKey = env("X_CONSUMER_KEY");
+const xSecret = env("X_CONSUMER_SECRET");
+const timeoutSecs = Number(process.env.SDK_TIMEOUT_SECS || "120");
+
+register("./base-url-hook.mjs", import.meta.url, { data: { base } });
+
+let SocialMediaAPI;
+try {
+  ({ default: SocialMediaAPI } = await import("social-media-api"));
+} catch (err) {
+  console.log(`cannot load the Node SDK (run \`npm ci\` in tests/sdk/node): ${err.message}`);
+  console.log("0 passed, 1 failed");
+  process.exit(2);
+}
+
+let passed = 0;
+let current = "(startup)";
+setTimeout(() => {
+  console.log(`FAIL ${current}: watchdog: no answer within ${timeoutSecs}s overall`);
+  console.log(`${passed} passed, 1 failed`);
+  process.exit(1);
+}, timeoutSecs * 1000).unref();
+
+class StepFailed extends Error {}
+
+const show = (v) => {
+  if (v instanceof Error) return `${v.name}: ${v.message}`;
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+};
+
+function get(body, path) {
+  let cur = body;
+  for (const part of path.split(".")) {
+    if (cur !== null && typeof cur === "object" && Object.hasOwn(cur, part)) cur = cur[part];
+    else return undefined;
+  }
+  return cur;
+}
+
+class Check {
+  constructor(body) {
+    this.body = body;
+  }
+  fail(msg) {
+    throw new StepFailed(`${msg}\n    response: ${show(this.body)}`);
+  }
+  true(cond, msg) {
+    if (!cond) this.fail(msg);
+  }
+  eq(path, expected) {
+    const actual = get(this.body, path);
+    if (actual !== expected) {
+      this.fail(`expected ${path} == ${show(expected)}, got ${show(actual)}`);
+    }
+    return actual;
+  }
+  has(path) {
+    const actual = get(this.body, path);
+    if (actual === undefined || actual === null || actual === "") {
+      this.fail(`expected ${path} to be present and non-empty, got ${show(actual)}`);
+    }
+    return actual;
+  }
+  strLen(path, n) {
+    const actual = get(this.body, path);
+    if (typeof actual !== "string" || actual.length !== n) {
+      this.fail(`expected ${path} to be a ${n}-char string, got ${show(actual)}`);
+    }
+    return actual;
+  }
+  array(path, length) {
+    const actual = get(this.body, path);
+    if (!Array.isArray(actual)) this.fail(`expected ${path} to be an array, got ${show(actual)}`);
+    if (length !== undefined && actual.length !== length) {
+      this.fail(`expected ${path} to have ${length} items, got ${actual.length}`);
+    }
+    return actual;
+  }
+}
+
+// The SDK never rejects on HTTP errors: it resolves with err.response.body (the parsed
+// JSON error body). On transport failure (refused, reset, unparsable JSON) it resolves
+// with the got Error object itself. Anything that is not a plain JSON object fails here.
+async function call(label, promise) {
+  let body;
+  try {
+    body = await promise;
+  } catch (err) {
+    throw new StepFailed(`${label} threw ${show(err)}`);
+  }
+  if (body instanceof Error) throw new StepFailed(`${label} resolved with an error: ${show(body)}`);
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new StepFailed(`${label} returned a non-object body: ${show(body)}`);
+  }
+  return body;
+}
+
+const runId = Math.random().toString(36).slice(2, 12);
+const state = {};
+const primary = new SocialMediaAPI(apiKey).setTwitterByo(xKey, xSecret);
+
+async function publish(api, text, extra = {}) {
+  const body = await call("post", api.post({ post: text, platforms: [...PLATFORMS], ...extra }));
+  return [body, new Check(body)];
+}
+
+function checkPublished(body, c) {
+  c.eq("status", "success");
+  const id = c.strLen("id", 20);
+  const ids = c.array("postIds", 2);
+  c.true(
+    JSON.stringify(ids.map((p) => p && p.platform)) === JSON.stringify(PLATFORMS),
+    `expected postIds platforms ${JSON.stringify(PLATFORMS)} in that order`
+  );
+  ids.forEach((_, i) => {
+    c.eq(`postIds.${i}.status`, "success");
+    c.has(`postIds.${i}.id`);
+    c.has(`postIds.${i}.postUrl`);
+  });
+  return id;
+}
+
+const steps = [
+  ["a. createProfile", async () => {
+    const title = `sdk-${runId}`;
+    const body = await call("createProfile", primary.createProfile({ title }));
+    const c = new Check(body);
+    c.eq("status", "success");
+    state.profileKey = c.has("profileKey");
+    c.has("refId");
+    c.eq("title", title);
+  }],
+  ["b1. profile instance: getPost unknown id -> error", async () => {
+    state.other = new SocialMediaAPI(apiKey).setProfileKey(state.profileKey);
+    const body = await call("getPost", state.other.getPost({ id: UNKNOWN_ID }));
+    new Check(body).eq("status", "error");
+  }],
+  ["b2. profile instance: history is empty array", async () => {
+    const body = await call("history", state.other.history());
+    new Check(body).array("history", 0);
+  }],
+  ["c. post to threads+twitter", async () => {
+    state.text = `hello ${runId}`;
+    const [body, c] = await publish(primary, state.text);
+    state.id = checkPublished(body, c);
+  }],
+  ["d. getPost", async () => {
+    const body = await call("getPost", primary.getPost({ id: state.id }));
+    const c = new Check(body);
+    c.eq("id", state.id);
+    c.eq("post", state.text);
+    c.eq("status", "success");
+  }],
+  ["e. history lists the post first", async () => {
+    const body = await call("history", primary.history());
+    const c = new Check(body);
+    const history = c.array("history");
+    c.true(history.length >= 1, "expected history to have at least 1 item");
+    c.eq("history.0.id", state.id);
+  }],
+  ["f. delete by id", async () => {
+    const body = await call("delete", primary.delete({ id: state.id }));
+    const c = new Check(body);
+    c.eq("status", "success");
+    c.eq("code", 200);
+    c.eq("id", state.id);
+    for (const platform of PLATFORMS) {
+      c.eq(`${platform}.status`, "success");
+      c.eq(`${platform}.action`, "delete");
+    }
+  }],
+  ["g. delete again -> 383", async () => {
+    const body = await call("delete", primary.delete({ id: state.id }));
+    const c = new Check(body);
+    c.eq("status", "error");
+    c.eq("code", 383);
+    c.eq("message", "The post is already deleted.");
+  }],
+  ["h. bulk delete", async () => {
+    const ids = [];
+    for (const n of [1, 2]) {
+      const [body, c] = await publish(primary, `bulk ${n} ${runId}`);
+      ids.push(checkPublished(body, c));
+    }
+    const body = await call("delete(bulk)", primary.delete({ bulk: ids }));
+    const c = new Check(body);
+    c.eq("status", "success");
+    c.array("posts", 2);
+    ids.forEach((id, i) => {
+      c.eq(`posts.${i}.status`, "success");
+      c.eq(`posts.${i}.id`, id);
+    });
+  }],
+  ["i. deleteAllScheduled", async () => {
+    const when = new Date(Date.now() + 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    let [body, c] = await publish(primary, `scheduled ${runId}`, { scheduleDate: when });
+    c.eq("status", "scheduled");
+    const id = c.strLen("id", 20);
+    body = await call("delete(deleteAllScheduled)", primary.delete({ deleteAllScheduled: true }));
+    c = new Check(body);
+    c.eq("status", "success");
+    const count = get(body, "count");
+    c.true(Number.isInteger(count) && count >= 1, `expected count to be an integer >= 1, got ${show(count)}`);
+    const ids = c.array("ids");
+    c.true(ids.includes(id), `expected ids to contain ${id}`);
+  }],
+  ["j. delete markManualDeleted", async () => {
+    let [body, c] = await publish(primary, `manual ${runId}`);
+    const id = checkPublished(body, c);
+    body = await call("delete(markManualDeleted)", primary.delete({ id, markManualDeleted: true }));
+    c = new Check(body);
+    c.eq("status", "success");
+    c.eq("id", id);
+  }],
+  ["k. delete unknown id -> 114", async () => {
+    const body = await call("delete", primary.delete({ id: UNKNOWN_ID }));
+    const c = new Check(body);
+    c.eq("status", "error");
+    c.eq("code", 114);
+    c.eq("message", "Delete id not found.");
+  }],
+];
+
+console.log(`node SDK social-media-api, base ${base}`);
+for (const [name, fn] of steps) {
+  current = name;
+  try {
+    await fn();
+  } catch (err) {
+    const msg = err instanceof StepFailed ? err.message : `unexpected ${err && err.stack}`;
+    console.log(`FAIL ${name}: ${msg}`);
+    console.log(`${passed} passed, 1 failed`);
+    process.exit(1);
+  }
+  console.log(`ok   ${name}`);
+  passed += 1;
+}
+console.log(`${passed} passed, 0 failed`);
+process.exit(0);

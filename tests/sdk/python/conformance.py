@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Conformance driver: the official Ayrshare Python SDK (PyPI `social-post-api`) against postgate.
+
+Run as a subprocess by a Rust integration test. The only change made to the SDK is its
+base URL (the module global `ayrshare.ayrshare.base`); every request is built by the SDK.
+
+Environment:
+  POSTGATE_BASE      API root, e.g. http://127.0.0.1:12345/api/ (trailing slash optional;
+                     a bare http://host:port gets /api appended)
+  POSTGATE_API_KEY   API key of the primary profile (sent as `Authorization: Bearer ...`)
+  X_CONSUMER_KEY     X BYO consumer key    (header X-Twitter-OAuth1-Api-Key)
+  X_CONSUMER_SECRET  X BYO consumer secret (header X-Twitter-OAuth1-Api-Secret)
+  SDK_TIMEOUT_SECS   optional watchdog for the whole run (default 120)
+
+Stops at the first failing step. Last line of output: `N passed, M failed`.
+Exit code: 0 all passed, 1 a step failed, 2 bad environment / SDK not installed.
+"""
+
+import datetime
+import importlib
+import json
+import os
+import random
+import signal
+import string
+import sys
+from urllib.parse import urlsplit
+
+try:
+    sdk = importlib.import_module("ayrshare.ayrshare")
+except ImportError as exc:  # pragma: no cover - environment problem
+    print(f"cannot import the Python SDK (pip install -r requirements.txt): {exc}")
+    sys.exit(2)
+
+SocialPost = sdk.SocialPost
+
+UNKNOWN_ID = "AAAAAAAAAAAAAAAAAAAA"
+WATCHDOG = {"fired": False, "secs": 0}
+PLATFORMS = ["threads", "twitter"]
+
+
+class StepFailed(Exception):
+    pass
+
+
+def env(name):
+    value = os.environ.get(name, "")
+    if not value:
+        print(f"missing environment variable {name}")
+        print("0 passed, 1 failed")
+        sys.exit(2)
+    return value
+
+
+def normalise_base(raw):
+    """The Python SDK concatenates `base + "post"`, so its base must end with '/'."""
+    root = raw.strip().rstrip("/")
+    if urlsplit(root).path in ("", "/"):
+        root += "/api"
+    return root + "/"
+
+
+def rand(n=10):
+    return "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(n))
+
+
+def show(value):
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+class Check:
+    """Assertions that carry the response being checked, so a failure prints it."""
+
+    def __init__(self, body):
+        self.body = body
+
+    def fail(self, msg):
+        raise StepFailed(f"{msg}\n    response: {show(self.body)}")
+
+    def true(self, cond, msg):
+        if not cond:
+            self.fail(msg)
+
+    def eq(self, path, expected):
+        actual = get(self.body, path)
+        if actual != expected:
+            self.fail(f"expected {path} == {expected!r}, got {actual!r}")
+        return actual
+
+    def has(self, path):
+        actual = get(self.body, path)
+        if actual is None or actual == "":
+            self.fail(f"expected {path} to be present and non-empty, got {actual!r}")
+        return actual
+
+    def str_len(self, path, n):
+        actual = get(self.body, path)
+        if not isinstance(actual, str) or len(actual) != n:
+            self.fail(f"expected {path} to be a {n}-char string, got {actual!r}")
+        return actual
+
+    def array(self, path, length=None):
+        actual = get(self.body, path)
+        if not isinstance(actual, list):
+            self.fail(f"expected {path} to be an array, got {actual!r}")
+        if length is not None and len(actual) != length:
+            self.fail(f"expected {path} to have {length} items, got {len(actual)}")
+        return actual
+
+
+def get(body, path):
+    """Dotted path lookup: 'postIds.0.status'. Missing -> None."""
+    cur = body
+    for part in path.split("."):
+        if isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        elif isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        else:
+            return None
+    return cur
+
+
+def call(label, fn, *args):
+    """Call an SDK method; it returns r.json() whatever the HTTP status, so the body is
+    checked as-is. Exceptions (non-JSON body, connection refused) become step failures."""
+    try:
+        body = fn(*args)
+    except Exception as exc:  # noqa: BLE001 - any SDK/transport error fails the step
+        if WATCHDOG["fired"]:
+            raise StepFailed(f"{label}: watchdog: no answer within {WATCHDOG['secs']}s overall") from exc
+        raise StepFailed(f"{label} raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(body, dict):
+        raise StepFailed(f"{label} returned a non-object JSON body: {show(body)}")
+    return body
+
+
+def publish(api, text, **extra):
+    data = {"post": text, "platforms": list(PLATFORMS)}
+    data.update(extra)
+    body = call("post", api.post, data)
+    return body, Check(body)
+
+
+def check_published(body, c):
+    c.eq("status", "success")
+    post_id = c.str_len("id", 20)
+    ids = c.array("postIds", 2)
+    c.true([p.get("platform") if isinstance(p, dict) else None for p in ids] == PLATFORMS,
+           f"expected postIds platforms {PLATFORMS} in that order")
+    for i, _ in enumerate(ids):
+        c.eq(f"postIds.{i}.status", "success")
+        c.has(f"postIds.{i}.id")
+        c.has(f"postIds.{i}.postUrl")
+    return post_id
+
+
+def main():
+    timeout = int(os.environ.get("SDK_TIMEOUT_SECS", "120"))
+    base = normalise_base(env("POSTGATE_BASE"))
+    api_key = env("POSTGATE_API_KEY")
+    x_key = env("X_CONSUMER_KEY")
+    x_secret = env("X_CONSUMER_SECRET")
+
+    # The single patch: the module global every do* helper reads at call time.
+    sdk.base = base
+
+    # requests is called without a timeout by the SDK, so a hung server would hang us.
+    def on_timeout(_signum, _frame):
+        WATCHDOG["fired"] = True
+        raise TimeoutError(f"watchdog: no answer within {timeout}s overall")
+
+    WATCHDOG["secs"] = timeout
+
+    signal.signal(signal.SIGALRM, on_timeout)
+    signal.alarm(timeout)
+
+    run_id = rand()
+    state = {}
+    primary = SocialPost(api_key)
+    primary.set_twitter_byo(x_key, x_secret)
+
+    def a_create_profile():
+        title = f"sdk-{run_id}"
+        body = call("createProfile", primary.createProfile, {"title": title})
+        c = Check(body)
+        c.eq("status", "success")
+        state["profile_key"] = c.has("profileKey")
+        c.has("refId")
+        c.eq("title", title)
+
+    def b1_profile_get_unknown():
+        other = SocialPost(api_key).setProfileKey(state["profile_key"])
+        state["other"] = other
+        body = call("getPost", other.getPost, {"id": UNKNOWN_ID})
+        Check(body).eq("status", "error")
+
+    def b2_profile_history_empty():
+        body = call("history", state["other"].history)
+        c = Check(body)
+        c.array("history", 0)
+
+    def c_post():
+        text = f"hello {run_id}"
+        body, c = publish(primary, text)
+        state["id"] = check_published(body, c)
+        state["text"] = text
+
+    def d_get_post():
+        body = call("getPost", primary.getPost, {"id": state["id"]})
+        c = Check(body)
+        c.eq("id", state["id"])
+        c.eq("post", state["text"])
+        c.eq("status", "success")
+
+    def e_history():
+        body = call("history", primary.history)
+        c = Check(body)
+        c.array("history")
+        c.true(len(body["history"]) >= 1, "expected history to have at least 1 item")
+        c.eq("history.0.id", state["id"])
+
+    def f_delete():
+        body = call("delete", primary.delete, {"id": state["id"]})
+        c = Check(body)
+        c.eq("status", "success")
+        c.eq("code", 200)
+        c.eq("id", state["id"])
+        for platform in PLATFORMS:
+            c.eq(f"{platform}.status", "success")
+            c.eq(f"{platform}.action", "delete")
+
+    def g_delete_again():
+        body = call("delete", primary.delete, {"id": state["id"]})
+        c = Check(body)
+        c.eq("status", "error")
+        c.eq("code", 383)
+        c.eq("message", "The post is already deleted.")
+
+    def h_bulk_delete():
+        ids = []
+        for n in (1, 2):
+            body, c = publish(primary, f"bulk {n} {run_id}")
+            ids.append(check_published(body, c))
+        body = call("delete(bulk)", primary.delete, {"bulk": ids})
+        c = Check(body)
+        c.eq("status", "success")
+        c.array("posts", 2)
+        for i, post_id in enumerate(ids):
+            c.eq(f"posts.{i}.status", "success")
+            c.eq(f"posts.{i}.id", post_id)
+
+    def i_delete_all_scheduled():
+        when = (datetime.datetime.now(datetime.timezone.utc)
+                + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body, c = publish(primary, f"scheduled {run_id}", scheduleDate=when)
+        c.eq("status", "scheduled")
+        post_id = c.str_len("id", 20)
+        body = call("delete(deleteAllScheduled)", primary.delete, {"deleteAllScheduled": True})
+        c = Check(body)
+        c.eq("status", "success")
+        count = get(body, "count")
+        c.true(isinstance(count, int) and not isinstance(count, bool) and count >= 1,
+               f"expected count to be an integer >= 1, got {count!r}")
+        ids = c.array("ids")
+        c.true(post_id in ids, f"expected ids to contain {post_id}")
+
+    def j_mark_manual_deleted():
+        body, c = publish(primary, f"manual {run_id}")
+        post_id = check_published(body, c)
+        body = call("delete(markManualDeleted)", primary.delete,
+                    {"id": post_id, "markManualDeleted": True})
+        c = Check(body)
+        c.eq("status", "success")
+        c.eq("id", post_id)
+
+    def k_delete_unknown():
+        body = call("delete", primary.delete, {"id": UNKNOWN_ID})
+        c = Check(body)
+        c.eq("status", "error")
+        c.eq("code", 114)
+        c.eq("message", "Delete id not found.")
+
+    steps = [
+        ("a. createProfile", a_create_profile),
+        ("b1. profile instance: getPost unknown id -> error", b1_profile_get_unknown),
+        ("b2. profile instance: history is empty array", b2_profile_history_empty),
+        ("c. post to threads+twitter", c_post),
+        ("d. getPost", d_get_post),
+        ("e. history lists the post first", e_history),
+        ("f. delete by id", f_delete),
+        ("g. delete again -> 383", g_delete_again),
+        ("h. bulk delete", h_bulk_delete),
+        ("i. deleteAllScheduled", i_delete_all_scheduled),
+        ("j. delete markManualDeleted", j_mark_manual_deleted),
+        ("k. delete unknown id -> 114", k_delete_unknown),
+    ]
+
+    print(f"python SDK social-post-api, base {base}")
+    passed = 0
+    for name, fn in steps:
+        try:
+            fn()
+        except (StepFailed, TimeoutError) as exc:
+            print(f"FAIL {name}: {exc}")
+            print(f"{passed} passed, 1 failed")
+            return 1
+        print(f"ok   {name}")
+        passed += 1
+    signal.alarm(0)
+    print(f"{passed} passed, 0 failed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
