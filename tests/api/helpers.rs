@@ -1,0 +1,351 @@
+//! Shared test harness: spawns the real app on port 0 with a temp store and wiremock servers
+//! standing in for Threads and X.
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use postgate::configuration::Settings;
+use postgate::startup::Application;
+use serde_json::{json, Value};
+use sha1::Sha1;
+use std::sync::{Arc, Once};
+use tempfile::TempDir;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// The API key of the test account.
+pub const API_KEY: &str = "TEST-KEY-primary-0000000000000000";
+/// An API key of another account.
+pub const OTHER_API_KEY: &str = "TEST-KEY-other-11111111111111111";
+/// X consumer credentials configured in settings.
+pub const X_CONSUMER_KEY: &str = "test-consumer-key";
+/// X consumer secret configured in settings.
+pub const X_CONSUMER_SECRET: &str = "test-consumer-secret";
+/// Linked Threads token.
+pub const THREADS_TOKEN: &str = "THREADS-TOKEN-abc123secret";
+/// Linked Threads user id.
+pub const THREADS_USER: &str = "17841400000000001";
+/// Linked X access token.
+pub const X_TOKEN: &str = "1111-XACCESSTOKENsecretvalue";
+/// Linked X access token secret.
+pub const X_TOKEN_SECRET: &str = "XTOKENSECRET-verysecret";
+/// Linked X user id.
+pub const X_USER: &str = "2244994945";
+
+static TRACING: Once = Once::new();
+
+/// A running gateway with its mocks.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    /// Threads stand-in.
+    pub threads: Arc<MockServer>,
+    /// X stand-in.
+    pub x: Arc<MockServer>,
+    /// The settings it runs with.
+    pub settings: Settings,
+    /// The store directory (kept alive for restarts).
+    pub dir: Arc<TempDir>,
+    /// A client.
+    pub client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    join: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Settings pointing at the mocks and a temp store.
+pub fn test_settings(dir: &TempDir, threads: &MockServer, x: &MockServer) -> Settings {
+    let mut s = Settings::load_with_env(None, Vec::<(String, String)>::new()).expect("defaults load");
+    s.server.port = 0;
+    s.store.path = dir.path().join("db");
+    s.auth.api_keys = vec![API_KEY.into(), OTHER_API_KEY.into()];
+    s.threads.base_url = format!("{}/v1.0", threads.uri());
+    s.x.base_url = x.uri();
+    s.x.consumer_key = X_CONSUMER_KEY.into();
+    s.x.consumer_secret = X_CONSUMER_SECRET.into();
+    s.delete.deadline_ms = 3000;
+    s.threads.timeout_ms = 2500;
+    s.x.timeout_ms = 2500;
+    s
+}
+
+/// Spawns the app with default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app after `tweak` adjusts the settings.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    TRACING.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            postgate::telemetry::init(&postgate::configuration::LogSettings {
+                format: postgate::configuration::LogFormat::Human,
+                level: "debug".into(),
+            });
+        }
+    });
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let threads = Arc::new(MockServer::start().await);
+    let x = Arc::new(MockServer::start().await);
+    let mut settings = test_settings(&dir, &threads, &x);
+    tweak(&mut settings);
+    start(settings, dir, threads, x).await
+}
+
+async fn start(
+    settings: Settings,
+    dir: Arc<TempDir>,
+    threads: Arc<MockServer>,
+    x: Arc<MockServer>,
+) -> TestApp {
+    let app = Application::build(settings.clone()).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        threads,
+        x,
+        settings,
+        dir,
+        client: reqwest::Client::new(),
+        handle,
+        join,
+    }
+}
+
+impl TestApp {
+    /// Stops the gateway and starts it again on the same store and mocks.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        self.join.await.expect("server task").expect("server ran");
+        // sled releases its directory lock once the last handle is gone; give background
+        // tasks holding one a moment to finish.
+        let mut last = None;
+        for _ in 0..50 {
+            match Application::build(self.settings.clone()).await {
+                Ok(app) => {
+                    let address = format!("http://127.0.0.1:{}", app.port());
+                    let handle = app.handle();
+                    let join = tokio::spawn(app.run_until_stopped());
+                    return TestApp {
+                        address,
+                        handle,
+                        join,
+                        ..self
+                    };
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("restart failed: {last:?}");
+    }
+
+    /// A request with the primary API key (and a Profile-Key when given).
+    pub fn request(&self, m: reqwest::Method, p: &str, profile_key: Option<&str>) -> reqwest::RequestBuilder {
+        let mut r = self
+            .client
+            .request(m, format!("{}{}", self.address, p))
+            .bearer_auth(API_KEY);
+        if let Some(pk) = profile_key {
+            r = r.header("Profile-Key", pk);
+        }
+        r
+    }
+
+    /// `DELETE /api/post` with a JSON body.
+    pub async fn delete_post(&self, body: Value) -> reqwest::Response {
+        self.delete_post_as(body, None).await
+    }
+
+    /// `DELETE /api/post` for a profile.
+    pub async fn delete_post_as(&self, body: Value, profile_key: Option<&str>) -> reqwest::Response {
+        self.request(reqwest::Method::DELETE, "/api/post", profile_key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Creates a user profile; returns (refId, profileKey).
+    pub async fn create_profile(&self, title: &str) -> (String, String) {
+        let r: Value = self
+            .request(reqwest::Method::POST, "/api/profiles/profile", None)
+            .json(&json!({"title": title}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(r["status"], "success", "{r}");
+        (
+            r["refId"].as_str().unwrap().to_owned(),
+            r["profileKey"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Links the test Threads and X accounts to a profile.
+    pub async fn link_both(&self, profile_key: Option<&str>) {
+        for body in [
+            json!({"platform": "threads", "userId": THREADS_USER, "accessToken": THREADS_TOKEN}),
+            json!({"platform": "twitter", "userId": X_USER, "accessToken": X_TOKEN, "accessTokenSecret": X_TOKEN_SECRET, "username": "postgate_test"}),
+        ] {
+            let r = self
+                .request(reqwest::Method::POST, "/api/profiles/social", profile_key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    }
+
+    /// Imports posts; returns the answer.
+    pub async fn import(&self, posts: Value, profile_key: Option<&str>) -> (u16, Value) {
+        let r = self
+            .request(reqwest::Method::POST, "/api/post/import", profile_key)
+            .json(&json!({ "posts": posts }))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    /// Imports one published post on Threads and X; returns its id.
+    pub async fn published_post(&self, media_id: &str, tweet_id: &str, profile_key: Option<&str>) -> String {
+        let (status, r) = self
+            .import(
+                json!([{
+                    "post": "hello",
+                    "status": "success",
+                    "postIds": [
+                        {"platform": "threads", "id": media_id, "status": "success"},
+                        {"platform": "twitter", "id": tweet_id, "status": "success"}
+                    ]
+                }]),
+                profile_key,
+            )
+            .await;
+        assert_eq!(status, 200, "{r}");
+        r["posts"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `GET /api/post/{id}`
+    pub async fn get_post(&self, id: &str, profile_key: Option<&str>) -> (u16, Value) {
+        let r = self
+            .request(reqwest::Method::GET, &format!("/api/post/{id}"), profile_key)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+}
+
+/// Mounts a successful Threads delete of `media_id`, expected `times` times.
+pub async fn threads_delete_ok(server: &MockServer, media_id: &str, times: u64) {
+    Mock::given(method("DELETE"))
+        .and(path(format!("/v1.0/{media_id}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true, "deleted_id": media_id})))
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+/// Mounts a successful X delete of `tweet_id`, expected `times` times.
+pub async fn x_delete_ok(server: &MockServer, tweet_id: &str, times: u64) {
+    Mock::given(method("DELETE"))
+        .and(path(format!("/2/tweets/{tweet_id}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"deleted": true}})))
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+/// RFC 3986 percent-encoding as RFC 5849 §3.6 wants it.
+fn pct(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn pct_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Recomputes an OAuth 1.0a HMAC-SHA1 signature of a received request from the known
+/// secrets (an independent implementation of RFC 5849 §3.4) and checks the header carries
+/// the expected consumer key and token.
+pub fn verify_oauth1(req: &Request, consumer_key: &str, consumer_secret: &str, token: &str, token_secret: &str) -> Result<(), String> {
+    let header = req
+        .headers
+        .get("authorization")
+        .ok_or("no Authorization header")?
+        .to_str()
+        .map_err(|e| e.to_string())?;
+    let rest = header.strip_prefix("OAuth ").ok_or("not an OAuth header")?;
+    let mut params: Vec<(String, String)> = Vec::new();
+    let mut signature = None;
+    for part in rest.split(',') {
+        let (k, v) = part.trim().split_once('=').ok_or("bad parameter")?;
+        let v = pct_decode(v.trim_matches('"'));
+        let k = pct_decode(k);
+        if k == "oauth_signature" {
+            signature = Some(v);
+        } else if k != "realm" {
+            params.push((k, v));
+        }
+    }
+    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    if get("oauth_consumer_key").as_deref() != Some(consumer_key) {
+        return Err("wrong consumer key".into());
+    }
+    if get("oauth_token").as_deref() != Some(token) {
+        return Err("wrong token".into());
+    }
+    if get("oauth_signature_method").as_deref() != Some("HMAC-SHA1") {
+        return Err("not HMAC-SHA1".into());
+    }
+    for (k, v) in req.url.query_pairs() {
+        params.push((k.into_owned(), v.into_owned()));
+    }
+    let mut enc: Vec<(String, String)> = params.iter().map(|(k, v)| (pct(k), pct(v))).collect();
+    enc.sort();
+    let normalized = enc.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let url = &req.url;
+    let base_uri = format!(
+        "{}://{}{}{}",
+        url.scheme(),
+        url.host_str().unwrap(),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+        url.path()
+    );
+    let base = format!("{}&{}&{}", req.method.as_str().to_uppercase(), pct(&base_uri), pct(&normalized));
+    let key = format!("{}&{}", pct(consumer_secret), pct(token_secret));
+    let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(base.as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    match signature {
+        Some(s) if s == expected => Ok(()),
+        Some(s) => Err(format!("signature {s} != expected {expected}")),
+        None => Err("no oauth_signature".into()),
+    }
+}
