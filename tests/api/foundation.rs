@@ -6,9 +6,17 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn health_answers_200_json() {
     let app = spawn_app().await;
-    let r = app.client.get(format!("{}/health", app.address)).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-type"], "application/json; charset=utf-8");
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
 }
 
 #[tokio::test]
@@ -18,21 +26,42 @@ async fn auth_failures_are_ayrshare_errors() {
     // No header → 403 / 102.
     let r = app.client.get(&url).send().await.unwrap();
     assert_eq!(r.status(), 403);
-    assert_eq!(r.headers()["content-type"], "application/json; charset=utf-8");
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["status"], "error");
     assert_eq!(b["code"], 102);
     // Wrong key → 401 / 102.
-    let r = app.client.get(&url).bearer_auth("nope").send().await.unwrap();
+    let r = app
+        .client
+        .get(&url)
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], 102);
     // Unknown Profile-Key → 403 / 911.
-    let r = app.request(reqwest::Method::GET, "/api/user", Some("AAAAAAA-BBBBBBB-CCCCCCC-DDDDDDD")).send().await.unwrap();
+    let r = app
+        .request(
+            reqwest::Method::GET,
+            "/api/user",
+            Some("AAAAAAA-BBBBBBB-CCCCCCC-DDDDDDD"),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], 911);
     // A profile key of this account works; the same key with another account's API key does not.
     let (_, pk) = app.create_profile("Shop").await;
-    let r = app.request(reqwest::Method::GET, "/api/user", Some(&pk)).send().await.unwrap();
+    let r = app
+        .request(reqwest::Method::GET, "/api/user", Some(&pk))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let r = app
         .client
@@ -44,7 +73,11 @@ async fn auth_failures_are_ayrshare_errors() {
         .unwrap();
     assert_eq!(r.status(), 403);
     // An empty Profile-Key header counts as absent.
-    let r = app.request(reqwest::Method::GET, "/api/user", Some("")).send().await.unwrap();
+    let r = app
+        .request(reqwest::Method::GET, "/api/user", Some(""))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -80,10 +113,25 @@ async fn profiles_create_list_delete() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    let list: Value = app.request(reqwest::Method::GET, "/api/profiles", None).send().await.unwrap().json().await.unwrap();
-    let titles: Vec<&str> = list["profiles"].as_array().unwrap().iter().map(|p| p["title"].as_str().unwrap()).collect();
+    let list: Value = app
+        .request(reqwest::Method::GET, "/api/profiles", None)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<&str> = list["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
     assert_eq!(titles, vec!["Primary Profile", "Brand A", "Brand B"]);
-    assert!(list.to_string().find(&pk).is_none(), "profile keys are never listed");
+    assert!(
+        list.to_string().find(&pk).is_none(),
+        "profile keys are never listed"
+    );
 
     let r = app
         .request(reqwest::Method::DELETE, "/api/profiles/profile", None)
@@ -94,7 +142,11 @@ async fn profiles_create_list_delete() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["refId"], ref_id.as_str());
     // The key is dead now.
-    let r = app.request(reqwest::Method::GET, "/api/user", Some(&pk)).send().await.unwrap();
+    let r = app
+        .request(reqwest::Method::GET, "/api/user", Some(&pk))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     let r = app
         .request(reqwest::Method::DELETE, "/api/profiles/profile", None)
@@ -127,18 +179,40 @@ async fn link_and_unlink_accounts_never_echo_tokens() {
     let b: Value = r.json().await.unwrap();
     assert!(b["message"].as_str().unwrap().contains("accessTokenSecret"));
     app.link_both(None).await;
-    let user = app.request(reqwest::Method::GET, "/api/user", None).send().await.unwrap().text().await.unwrap();
+    let user = app
+        .request(reqwest::Method::GET, "/api/user", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let v: Value = serde_json::from_str(&user).unwrap();
-    let mut active: Vec<&str> = v["activeSocialAccounts"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let mut active: Vec<&str> = v["activeSocialAccounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
     active.sort();
     assert_eq!(active, vec!["threads", "twitter"]);
     for secret in [THREADS_TOKEN, X_TOKEN, X_TOKEN_SECRET] {
         assert!(!user.contains(secret));
     }
     // Unlink, twice.
-    let r = app.request(reqwest::Method::DELETE, "/api/profiles/social", None).json(&json!({"platform": "threads"})).send().await.unwrap();
+    let r = app
+        .request(reqwest::Method::DELETE, "/api/profiles/social", None)
+        .json(&json!({"platform": "threads"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = app.request(reqwest::Method::DELETE, "/api/profiles/social", None).json(&json!({"platform": "threads"})).send().await.unwrap();
+    let r = app
+        .request(reqwest::Method::DELETE, "/api/profiles/social", None)
+        .json(&json!({"platform": "threads"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     // Linking an unsupported platform is refused clearly.
     let r = app
@@ -188,7 +262,10 @@ async fn import_good_duplicate_malformed_and_too_many() {
     assert_eq!(r["imported"], 1);
     assert_eq!(r["failed"], 4);
     assert_eq!(r["posts"][0]["code"], 917);
-    assert!(r["posts"][1]["message"].as_str().unwrap().contains("post"), "{r}");
+    assert!(
+        r["posts"][1]["message"].as_str().unwrap().contains("post"),
+        "{r}"
+    );
     assert_eq!(r["posts"][2]["code"], 913);
     assert_eq!(r["posts"][3]["code"], 913);
     assert_eq!(r["posts"][4]["status"], "success");
@@ -196,7 +273,9 @@ async fn import_good_duplicate_malformed_and_too_many() {
     let (_, p) = app.get_post("AbCdEfGhIj0123456789", None).await;
     assert_eq!(p["post"], "one");
 
-    let many: Vec<Value> = (0..1001).map(|i| json!({"post": format!("p{i}"), "postIds": [{"platform": "twitter", "id": "1"}]})).collect();
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"post": format!("p{i}"), "postIds": [{"platform": "twitter", "id": "1"}]}))
+        .collect();
     let (status, r) = app.import(Value::Array(many), None).await;
     assert_eq!(status, 400);
     assert_eq!(r["code"], 919);
@@ -214,7 +293,9 @@ async fn get_post_own_foreign_unknown() {
     assert_eq!(p["type"], "now");
     let ids = p["postIds"].as_array().unwrap();
     assert_eq!(ids.len(), 2);
-    assert!(ids.iter().any(|e| e["platform"] == "twitter" && e["id"] == "1901" && e["status"] == "success"));
+    assert!(ids
+        .iter()
+        .any(|e| e["platform"] == "twitter" && e["id"] == "1901" && e["status"] == "success"));
 
     // Another profile of the same account, and another account: both read it as unknown.
     let (_, pk) = app.create_profile("Other").await;
@@ -224,10 +305,24 @@ async fn get_post_own_foreign_unknown() {
     assert_eq!(status_unknown, 404);
     assert_eq!(foreign["code"], unknown["code"]);
     assert_eq!(foreign["message"], unknown["message"]);
-    let r = app.client.get(format!("{}/api/post/{id}", app.address)).bearer_auth(OTHER_API_KEY).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/api/post/{id}", app.address))
+        .bearer_auth(OTHER_API_KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     // SDK query parameters are ignored.
-    let r = app.request(reqwest::Method::GET, &format!("/api/post/{id}?id={id}&source=pypi"), None).send().await.unwrap();
+    let r = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/post/{id}?id={id}&source=pypi"),
+            None,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -241,7 +336,14 @@ async fn data_survives_a_restart() {
     let (status, p) = app.get_post(&id, Some(&pk)).await;
     assert_eq!(status, 200, "{p}");
     assert_eq!(p["profileTitle"], "Persisted");
-    let user: Value = app.request(reqwest::Method::GET, "/api/user", Some(&pk)).send().await.unwrap().json().await.unwrap();
+    let user: Value = app
+        .request(reqwest::Method::GET, "/api/user", Some(&pk))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(user["activeSocialAccounts"].as_array().unwrap().len(), 2);
 }
 
@@ -263,7 +365,9 @@ async fn malformed_bodies_get_clear_errors() {
     assert_eq!(r.status(), 400);
     let b: Value = r.json().await.unwrap();
     assert!(b["message"].as_str().unwrap().contains("title"), "{b}");
-    let r = send(format!(r#"{{"title": "{}"}}"#, "x".repeat(4096))).await.unwrap();
+    let r = send(format!(r#"{{"title": "{}"}}"#, "x".repeat(4096)))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], 910);
     let r = send(String::new()).await.unwrap();
@@ -277,7 +381,9 @@ async fn generated_key_is_stored_hashed_and_written_0600() {
     let x = wiremock::MockServer::start().await;
     let mut s = test_settings(&dir, &threads, &x);
     s.auth.api_keys.clear();
-    let app = postgate::startup::Application::build(s.clone()).await.unwrap();
+    let app = postgate::startup::Application::build(s.clone())
+        .await
+        .unwrap();
     let (key, path) = app.generated_api_key.clone().expect("a key is generated");
     let port = app.port();
     let handle = app.handle();
@@ -286,16 +392,28 @@ async fn generated_key_is_stored_hashed_and_written_0600() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
-    let r = reqwest::Client::new().get(format!("http://127.0.0.1:{port}/api/user")).bearer_auth(&key).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/user"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     handle.stop(true).await;
     join.await.unwrap().unwrap();
     // The store holds no plain key.
     let mut found = false;
     for entry in walk(dir.path().join("db")) {
-        if std::fs::read(&entry).unwrap().windows(key.len()).any(|w| w == key.as_bytes()) {
+        if std::fs::read(&entry)
+            .unwrap()
+            .windows(key.len())
+            .any(|w| w == key.as_bytes())
+        {
             found = true;
         }
     }
@@ -322,18 +440,35 @@ fn settings_from_file_and_env() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("custom.toml");
     std::fs::write(&file, "[server]\nport = 7001\n[x]\napi = \"v1.1\"\n").unwrap();
-    let s = postgate::configuration::Settings::load_with_env(Some(&file), vec![("POSTGATE__SERVER__HOST".to_string(), "0.0.0.0".to_string())]).unwrap();
+    let s = postgate::configuration::Settings::load_with_env(
+        Some(&file),
+        vec![("POSTGATE__SERVER__HOST".to_string(), "0.0.0.0".to_string())],
+    )
+    .unwrap();
     assert_eq!(s.server.port, 7001);
     assert_eq!(s.server.host, "0.0.0.0");
     assert_eq!(s.x.api, postgate::configuration::XApi::V1_1);
     // Env wins over the file.
-    let s = postgate::configuration::Settings::load_with_env(Some(&file), vec![("POSTGATE__SERVER__PORT".to_string(), "7002".to_string())]).unwrap();
+    let s = postgate::configuration::Settings::load_with_env(
+        Some(&file),
+        vec![("POSTGATE__SERVER__PORT".to_string(), "7002".to_string())],
+    )
+    .unwrap();
     assert_eq!(s.server.port, 7002);
     // A bad file value names its key; a missing file is an error too.
     std::fs::write(&file, "[delete]\nbulk_concurrency = \"many\"\n").unwrap();
-    let e = postgate::configuration::Settings::load_with_env(Some(&file), Vec::<(String, String)>::new()).unwrap_err().to_string();
+    let e = postgate::configuration::Settings::load_with_env(
+        Some(&file),
+        Vec::<(String, String)>::new(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("delete.bulk_concurrency"), "{e}");
-    assert!(postgate::configuration::Settings::load_with_env(Some(&dir.path().join("missing.toml")), Vec::<(String, String)>::new()).is_err());
+    assert!(postgate::configuration::Settings::load_with_env(
+        Some(&dir.path().join("missing.toml")),
+        Vec::<(String, String)>::new()
+    )
+    .is_err());
 }
 
 #[test]

@@ -44,6 +44,7 @@ pub struct TestApp {
     /// The settings it runs with.
     pub settings: Settings,
     /// The store directory (kept alive for restarts).
+    #[allow(dead_code)]
     pub dir: Arc<TempDir>,
     /// A client.
     pub client: reqwest::Client,
@@ -53,7 +54,8 @@ pub struct TestApp {
 
 /// Settings pointing at the mocks and a temp store.
 pub fn test_settings(dir: &TempDir, threads: &MockServer, x: &MockServer) -> Settings {
-    let mut s = Settings::load_with_env(None, Vec::<(String, String)>::new()).expect("defaults load");
+    let mut s =
+        Settings::load_with_env(None, Vec::<(String, String)>::new()).expect("defaults load");
     s.server.port = 0;
     s.store.path = dir.path().join("db");
     s.auth.api_keys = vec![API_KEY.into(), OTHER_API_KEY.into()];
@@ -96,7 +98,9 @@ async fn start(
     threads: Arc<MockServer>,
     x: Arc<MockServer>,
 ) -> TestApp {
-    let app = Application::build(settings.clone()).await.expect("app builds");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let join = tokio::spawn(app.run_until_stopped());
@@ -141,7 +145,12 @@ impl TestApp {
     }
 
     /// A request with the primary API key (and a Profile-Key when given).
-    pub fn request(&self, m: reqwest::Method, p: &str, profile_key: Option<&str>) -> reqwest::RequestBuilder {
+    pub fn request(
+        &self,
+        m: reqwest::Method,
+        p: &str,
+        profile_key: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let mut r = self
             .client
             .request(m, format!("{}{}", self.address, p))
@@ -158,7 +167,11 @@ impl TestApp {
     }
 
     /// `DELETE /api/post` for a profile.
-    pub async fn delete_post_as(&self, body: Value, profile_key: Option<&str>) -> reqwest::Response {
+    pub async fn delete_post_as(
+        &self,
+        body: Value,
+        profile_key: Option<&str>,
+    ) -> reqwest::Response {
         self.request(reqwest::Method::DELETE, "/api/post", profile_key)
             .json(&body)
             .send()
@@ -213,7 +226,12 @@ impl TestApp {
     }
 
     /// Imports one published post on Threads and X; returns its id.
-    pub async fn published_post(&self, media_id: &str, tweet_id: &str, profile_key: Option<&str>) -> String {
+    pub async fn published_post(
+        &self,
+        media_id: &str,
+        tweet_id: &str,
+        profile_key: Option<&str>,
+    ) -> String {
         let (status, r) = self
             .import(
                 json!([{
@@ -234,7 +252,11 @@ impl TestApp {
     /// `GET /api/post/{id}`
     pub async fn get_post(&self, id: &str, profile_key: Option<&str>) -> (u16, Value) {
         let r = self
-            .request(reqwest::Method::GET, &format!("/api/post/{id}"), profile_key)
+            .request(
+                reqwest::Method::GET,
+                &format!("/api/post/{id}"),
+                profile_key,
+            )
             .send()
             .await
             .unwrap();
@@ -246,7 +268,10 @@ impl TestApp {
 pub async fn threads_delete_ok(server: &MockServer, media_id: &str, times: u64) {
     Mock::given(method("DELETE"))
         .and(path(format!("/v1.0/{media_id}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true, "deleted_id": media_id})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"success": true, "deleted_id": media_id})),
+        )
         .expect(times)
         .mount(server)
         .await;
@@ -294,7 +319,13 @@ fn pct_decode(s: &str) -> String {
 /// Recomputes an OAuth 1.0a HMAC-SHA1 signature of a received request from the known
 /// secrets (an independent implementation of RFC 5849 §3.4) and checks the header carries
 /// the expected consumer key and token.
-pub fn verify_oauth1(req: &Request, consumer_key: &str, consumer_secret: &str, token: &str, token_secret: &str) -> Result<(), String> {
+pub fn verify_oauth1(
+    req: &Request,
+    consumer_key: &str,
+    consumer_secret: &str,
+    token: &str,
+    token_secret: &str,
+) -> Result<(), String> {
     let header = req
         .headers
         .get("authorization")
@@ -329,23 +360,35 @@ pub fn verify_oauth1(req: &Request, consumer_key: &str, consumer_secret: &str, t
     }
     let mut enc: Vec<(String, String)> = params.iter().map(|(k, v)| (pct(k), pct(v))).collect();
     enc.sort();
-    let normalized = enc.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-    let url = &req.url;
-    let base_uri = format!(
-        "{}://{}{}{}",
-        url.scheme(),
-        url.host_str().unwrap(),
-        url.port().map(|p| format!(":{p}")).unwrap_or_default(),
-        url.path()
+    let normalized = enc
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    // wiremock's `req.url` names "localhost" without the port; the signed URI is the one the
+    // client called, which the Host header carries.
+    let host = req
+        .headers
+        .get("host")
+        .ok_or("no Host header")?
+        .to_str()
+        .map_err(|e| e.to_string())?;
+    let base_uri = format!("http://{}{}", host.to_ascii_lowercase(), req.url.path());
+    let base = format!(
+        "{}&{}&{}",
+        req.method.as_str().to_uppercase(),
+        pct(&base_uri),
+        pct(&normalized)
     );
-    let base = format!("{}&{}&{}", req.method.as_str().to_uppercase(), pct(&base_uri), pct(&normalized));
     let key = format!("{}&{}", pct(consumer_secret), pct(token_secret));
     let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(base.as_bytes());
     let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     match signature {
         Some(s) if s == expected => Ok(()),
-        Some(s) => Err(format!("signature {s} != expected {expected}")),
+        Some(s) => Err(format!(
+            "signature {s} != expected {expected}; base string {base}; header {header}"
+        )),
         None => Err("no oauth_signature".into()),
     }
 }

@@ -1,0 +1,120 @@
+//! No log line, at any level and from any crate, carries a key, token, secret or signature.
+//! Its own binary: it installs a global TRACE subscriber that captures everything.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use helpers::*;
+use serde_json::json;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_reaches_any_log_line() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+        .with_writer(move || writer.clone())
+        .init();
+
+    let app = spawn_app().await;
+    app.link_both(None).await;
+    let (_, profile_key) = app.create_profile("Logged").await;
+    app.link_both(Some(&profile_key)).await;
+    // A success, a failure on each network, the ambiguous Threads path, BYO headers, bad auth.
+    let ok = app.published_post("1", "11", None).await;
+    let failing = app.published_post("2", "22", Some(&profile_key)).await;
+    threads_delete_ok(&app.threads, "1", 1).await;
+    x_delete_ok(&app.x, "11", 1).await;
+    Mock::given(method("DELETE"))
+        .and(path("/v1.0/2"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": {"message": "gone or not yours", "code": 100, "error_subcode": 33}}),
+        ))
+        .mount(&app.threads)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/2"))
+        .respond_with(ResponseTemplate::new(500).set_delay(Duration::from_millis(10)))
+        .mount(&app.threads)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/2/tweets/22"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"title": "Unauthorized", "status": 401})),
+        )
+        .mount(&app.x)
+        .await;
+    assert_eq!(app.delete_post(json!({"id": ok})).await.status(), 200);
+    let r = app
+        .request(reqwest::Method::DELETE, "/api/post", Some(&profile_key))
+        .header("X-Twitter-OAuth1-Api-Key", "byo-consumer-key-value")
+        .header("X-Twitter-OAuth1-Api-Secret", "byo-consumer-secret-value")
+        .json(&json!({"id": failing}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let _ = app
+        .client
+        .get(format!("{}/api/user", app.address))
+        .bearer_auth("wrong-key-should-not-log")
+        .send()
+        .await;
+    let _ = app
+        .request(
+            reqwest::Method::GET,
+            "/api/user",
+            Some("WRONGPK-1234567-1234567-1234567"),
+        )
+        .send()
+        .await;
+
+    // Let the last lines land.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    assert!(logs.len() > 1000, "the capture works: {} bytes", logs.len());
+    assert!(logs.contains("DELETE"), "request lines are logged");
+    for secret in [
+        API_KEY,
+        OTHER_API_KEY,
+        THREADS_TOKEN,
+        X_TOKEN,
+        X_TOKEN_SECRET,
+        X_CONSUMER_SECRET,
+        "byo-consumer-secret-value",
+        "byo-consumer-key-value",
+        profile_key.as_str(),
+        "wrong-key-should-not-log",
+        "WRONGPK-1234567",
+        "oauth_signature",
+        "access_token=",
+    ] {
+        if let Some(at) = logs.find(secret) {
+            let start = at.saturating_sub(300);
+            panic!(
+                "secret {secret:?} in the logs: …{}…",
+                &logs[start..(at + 100).min(logs.len())]
+            );
+        }
+    }
+}
