@@ -23,6 +23,8 @@
 //! - [`networks`] — one adapter per network (Threads, X) behind the `Network` trait, each
 //!   mapping its answers to a few outcome classes; OAuth 1.0a signing for X.
 //! - [`cli`] — `postgate import`, the migration path from Ayrshare.
+//! - [`sandbox`] — `postgate sandbox`: simulated Threads and X APIs on loopback (quotas,
+//!   OAuth 1.0a verification, injectable latency and faults) for trials, tests and benchmarks.
 
 #![warn(missing_docs)]
 
@@ -32,6 +34,7 @@ pub mod cli;
 pub mod configuration;
 pub mod domain;
 pub mod networks;
+pub mod sandbox;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -23,6 +23,10 @@ enum Command {
     /// Send posts exported from Ayrshare (JSON array, {"history": [...]} or NDJSON) to a
     /// running gateway, in batches.
     Import(postgate::cli::ImportArgs),
+    /// Run simulated Threads and X APIs on loopback (one port each) to try, test and
+    /// benchmark postgate without real accounts. Prints the URLs, the fake accounts and the
+    /// settings that point `postgate serve` at them.
+    Sandbox(Box<postgate::sandbox::SandboxOptions>),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +50,13 @@ fn main() -> ExitCode {
             runtime.block_on(serve(settings))
         }
         Command::Import(args) => runtime.block_on(postgate::cli::import(args)),
+        Command::Sandbox(opts) => match runtime.block_on(postgate::sandbox::run(*opts)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("postgate sandbox: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
