@@ -5,7 +5,9 @@ use crate::auth::{self, ApiKeys, GENERATED_KEY_META};
 use crate::configuration::Settings;
 use crate::networks::{CallContext, ConsumerCredentials, Networks, Threads, X};
 use crate::service::delete::{DeleteConfig, Quota};
-use crate::service::{DeleteService, PostLocks};
+use crate::service::{
+    DeleteService, KeyedLocks, PostLocks, PublishConfig, PublishService, Scheduler, SchedulerHandle,
+};
 use crate::store::{SledStore, Store, StoreError};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
@@ -31,6 +33,7 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Arc<dyn Store>,
+    scheduler: SchedulerHandle,
     /// The API key generated on this start, if `auth.api_keys` was empty and none existed.
     pub generated_api_key: Option<(String, PathBuf)>,
 }
@@ -142,10 +145,28 @@ impl Application {
             }
         });
 
+        let publish = PublishService::new(
+            store.clone(),
+            networks.clone(),
+            locks.clone(),
+            PublishConfig {
+                deadline: Duration::from_millis(settings.delete.deadline_ms),
+            },
+            x_consumer.clone(),
+        );
+        // Publishes scheduled posts when due, including those that came due while stopped.
+        let scheduler = Scheduler::new(
+            store.clone(),
+            publish.clone(),
+            Duration::from_millis(settings.scheduler.tick_ms),
+        );
+
         let state = web::Data::new(AppState {
             store: store.clone(),
             api_keys,
             delete,
+            publish,
+            idempotency_locks: KeyedLocks::default(),
             x_consumer,
             body_limit: settings.server.body_limit_bytes,
             bulk_max_ids: settings.delete.bulk_max_ids,
@@ -169,10 +190,14 @@ impl Application {
         .map_err(|e| StartupError::Io(e.to_string()))?
         .run();
 
+        // Started last, once nothing can fail any more: a failed build leaves no task behind.
+        let scheduler = scheduler.spawn();
+
         Ok(Self {
             port,
             server,
             store,
+            scheduler,
             generated_api_key,
         })
     }
@@ -187,9 +212,11 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM or [`ServerHandle::stop`]), then flushes the store.
+    /// Serves until stopped (SIGINT/SIGTERM or [`ServerHandle::stop`]), then stops the
+    /// scheduler (after its publishes in progress are recorded) and flushes the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.scheduler.stop().await;
         if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "final store flush failed");
         }

@@ -67,6 +67,8 @@ pub mod codes {
     pub const PUBLISH_FAILED: u32 = 922;
     /// postgate: X BYO headers: only one of key and secret sent.
     pub const X_BYO_HALF: u32 = 923;
+    /// postgate: network-side history (`GET /api/history/{platform}`) is not supported.
+    pub const HISTORY_UNSUPPORTED: u32 = 924;
 }
 
 /// An error answer.

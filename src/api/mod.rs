@@ -4,12 +4,14 @@
 
 pub mod delete;
 pub mod error;
+pub mod history;
 pub mod posts;
 pub mod profiles;
+pub mod publish;
 
 use crate::auth::ApiKeys;
 use crate::networks::ConsumerCredentials;
-use crate::service::DeleteService;
+use crate::service::{DeleteService, KeyedLocks, PublishService};
 use crate::store::Store;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -27,6 +29,10 @@ pub struct AppState {
     pub api_keys: ApiKeys,
     /// The delete orchestrator.
     pub delete: DeleteService,
+    /// The publisher (publish now, schedule).
+    pub publish: PublishService,
+    /// Serializes requests that carry the same idempotency key.
+    pub idempotency_locks: KeyedLocks,
     /// X consumer credentials from settings, if any.
     pub x_consumer: Option<ConsumerCredentials>,
     /// Largest body accepted.
@@ -134,7 +140,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
         .service(
             web::resource("/api/post")
-                .route(web::post().to(posts::publish_unavailable))
+                .route(web::post().to(publish::publish_post))
                 .route(web::delete().to(delete::delete_post))
                 .default_service(web::to(method_not_allowed)),
         )
@@ -151,6 +157,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/post/{id}")
                 .route(web::get().to(posts::get_post))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/history")
+                .route(web::get().to(history::history))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/history/{id}")
+                .route(web::get().to(history::history_one))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(

@@ -122,16 +122,6 @@ pub async fn get_post(
     }
 }
 
-/// `POST /api/post` until publishing lands: a clear error, never a false success.
-pub async fn publish_unavailable(_caller: Caller) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "post",
-        codes::PLATFORM_UNSUPPORTED,
-        "Publishing is not available in this version of postgate yet; import posts with POST /api/post/import.",
-    ))
-}
-
 #[derive(Deserialize)]
 struct ImportBody {
     posts: Vec<Value>,

@@ -4,6 +4,10 @@
 
 pub mod delete;
 pub mod locks;
+pub mod publish;
+pub mod scheduler;
 
 pub use delete::{DeleteReport, DeleteResult, DeleteService, EntryReport, ManualResult};
 pub use locks::PostLocks;
+pub use publish::{KeyedLocks, NewPost, PublishConfig, PublishService};
+pub use scheduler::{Scheduler, SchedulerHandle};

@@ -3,3 +3,4 @@
 mod delete;
 mod foundation;
 mod helpers;
+mod publish;

@@ -1,0 +1,632 @@
+//! The publisher: creates posts and sends them to their networks, now or when the scheduler
+//! finds them due.
+//!
+//! Invariants held here (see DESIGN.md):
+//! - **No lost state.** A post and its per-platform intent (`publishing`) are written and
+//!   flushed before any network call; each network's id and URL are written (and flushed)
+//!   right after the calls, with the post's status, in one transaction. An entry whose network
+//!   answer never came (timeout, crash) stays `publishing`: it may be live, and the delete
+//!   path says so instead of pretending nothing is there.
+//! - **Schedule races.** Every change holds the post's lock from [`PostLocks`]; the scheduler
+//!   re-reads a due post under the lock and publishes it only if it is still pending, so a
+//!   post cancelled by a delete is never published.
+//! - **Bounded time.** Every network call runs under the configured deadline.
+
+use super::locks::PostLocks;
+use crate::api::error::codes;
+use crate::domain::{
+    EntryError, EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
+};
+use crate::networks::{CallContext, ConsumerCredentials, NetworkError, Networks, Published};
+use crate::store::{LinkedAccount, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+/// Most characters of an X post, in X's weighted count.
+pub const X_MAX_WEIGHTED: usize = 280;
+/// Most characters of a Threads post.
+pub const THREADS_MAX: usize = 500;
+/// X counts every URL as this many characters (`t.co` wrapping).
+pub const X_URL_WEIGHT: usize = 23;
+
+/// What the publisher needs from settings.
+#[derive(Clone, Debug)]
+pub struct PublishConfig {
+    /// Time budget of one platform's publish (all of its network calls).
+    pub deadline: Duration,
+}
+
+/// A validated request to create a post.
+#[derive(Clone, Debug)]
+pub struct NewPost {
+    /// The owning profile.
+    pub profile_id: String,
+    /// The text (validated: not empty, within every requested network's limit).
+    pub text: String,
+    /// The requested platforms, without duplicates.
+    pub platforms: Vec<Platform>,
+    /// When to publish; `None` or a date not in the future publishes now.
+    pub schedule_date: Option<DateTime<Utc>>,
+    /// The client's idempotency key, kept on the post.
+    pub idempotency_key: Option<String>,
+}
+
+/// Why one platform of a post was not (or may not have been) published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublishFailure {
+    /// postgate has no adapter to publish on this platform.
+    Unsupported,
+    /// No account of this platform is linked to the profile.
+    NotLinked,
+    /// X needs consumer credentials and none were given. `scheduled`: the post was due from
+    /// the scheduler, which has only the settings' credentials.
+    NoXCredentials {
+        /// Whether the missing credentials are those of the scheduler (settings only).
+        scheduled: bool,
+    },
+    /// The network call failed.
+    Network(NetworkError),
+}
+
+impl PublishFailure {
+    /// Whether the network may have published the post anyway (no answer, or an answer that
+    /// does not say). Such entries stay `publishing` so that nothing live is ever forgotten.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            PublishFailure::Network(NetworkError::Timeout(_) | NetworkError::Ambiguous(_))
+        )
+    }
+
+    /// The code and message remembered on the entry (and shown in `errors`).
+    pub fn entry_error(&self, platform: &Platform) -> EntryError {
+        let name = platform.display_name();
+        let (code, message) = match self {
+            PublishFailure::Unsupported => (
+                codes::PLATFORM_UNSUPPORTED,
+                format!("{name} is not supported by this gateway: postgate publishes to threads and twitter only."),
+            ),
+            PublishFailure::NotLinked => (
+                codes::NOT_LINKED,
+                format!("{name} does not seem to be linked with this profile. Link an account with POST /api/profiles/social, then post again."),
+            ),
+            PublishFailure::NoXCredentials { scheduled: false } => (
+                codes::X_CREDENTIALS_REQUIRED,
+                "X/Twitter requires your own API credentials: send the X-Twitter-OAuth1-Api-Key and X-Twitter-OAuth1-Api-Secret headers, or set x.consumer_key and x.consumer_secret in the gateway's settings.".into(),
+            ),
+            PublishFailure::NoXCredentials { scheduled: true } => (
+                codes::X_CREDENTIALS_REQUIRED,
+                "Scheduled X/Twitter posts are published with the X consumer credentials of the gateway's settings (x.consumer_key and x.consumer_secret), and none are set: request headers are not kept for later.".into(),
+            ),
+            PublishFailure::Network(e) => match e {
+                NetworkError::RateLimited { retry_after, message } => (
+                    codes::RATE_LIMITED,
+                    format!("{name} rate limit: {message}. Retry after {retry_after} seconds."),
+                ),
+                NetworkError::Auth(m) if *platform == Platform::Twitter => (
+                    codes::X_AUTH,
+                    format!("X/Twitter authorization error: {m}. Re-link the X account."),
+                ),
+                NetworkError::Auth(m) => {
+                    (codes::THREADS_AUTH, format!("{name} authorization error: {m}"))
+                }
+                NetworkError::Transient(m) => (
+                    codes::NETWORK_TRANSIENT,
+                    format!("{name} failed to publish (temporary error, post again): {m}"),
+                ),
+                NetworkError::Timeout(m) => (
+                    codes::NETWORK_TIMEOUT,
+                    format!("{m}. The post may have been published on {name} anyway; check the account before posting again."),
+                ),
+                NetworkError::Ambiguous(m) => (
+                    codes::NETWORK_AMBIGUOUS,
+                    format!("{name}'s answer does not say whether the post was published: {m}"),
+                ),
+                NetworkError::Rejected(m) => (
+                    codes::PUBLISH_FAILED,
+                    format!("{name} refused the post: {m}"),
+                ),
+                NetworkError::NoCredentials => {
+                    return PublishFailure::NoXCredentials { scheduled: false }
+                        .entry_error(platform)
+                }
+            },
+        };
+        EntryError { code, message }
+    }
+}
+
+/// The length of `text` as `platform` counts it, with the platform's limit, if postgate
+/// knows one.
+///
+/// - X: X's weighted count (twitter-text v3), approximated: code points in
+///   U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 weigh 1, all others 2; an
+///   emoji sequence (ZWJ joins, variation selectors, skin tones, flag pairs) weighs 2 once;
+///   every `http://` / `https://` URL (up to the next whitespace) weighs 23. Bare domains
+///   without a scheme are counted character by character, and text is not NFC-normalized.
+/// - Threads: characters, where an emoji counts as its UTF-8 byte length (Meta's rule).
+pub fn text_length(platform: &Platform, text: &str) -> Option<(usize, usize)> {
+    match platform {
+        Platform::Twitter => Some((x_weighted_length(text), X_MAX_WEIGHTED)),
+        Platform::Threads => Some((threads_length(text), THREADS_MAX)),
+        _ => None,
+    }
+}
+
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF)
+}
+
+fn is_emoji_modifier(c: char) -> bool {
+    matches!(c as u32, 0xFE0E | 0xFE0F | 0x1F3FB..=0x1F3FF | 0x20E3 | 0xE0020..=0xE007F)
+}
+
+fn is_regional_indicator(c: char) -> bool {
+    matches!(c as u32, 0x1F1E6..=0x1F1FF)
+}
+
+fn x_char_weight(c: char) -> usize {
+    match c as u32 {
+        0..=4351 | 8192..=8205 | 8208..=8223 | 8242..=8247 => 1,
+        _ => 2,
+    }
+}
+
+/// X's weighted length of `text` (see [`text_length`]).
+pub fn x_weighted_length(text: &str) -> usize {
+    text.split_inclusive(char::is_whitespace)
+        .map(|piece| {
+            let word = piece.trim_end_matches(char::is_whitespace);
+            let head = word
+                .get(..8.min(word.len()))
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if head.starts_with("http://") || head.starts_with("https://") {
+                // URLs weigh 23 whatever their length; then the whitespace after them.
+                X_URL_WEIGHT + x_plain_weight(&piece[word.len()..])
+            } else {
+                x_plain_weight(piece)
+            }
+        })
+        .sum()
+}
+
+fn x_plain_weight(text: &str) -> usize {
+    let mut total = 0;
+    let mut in_emoji = false;
+    let mut join_next = false;
+    let mut open_flag = false;
+    for c in text.chars() {
+        if in_emoji && (join_next || is_emoji_modifier(c)) {
+            join_next = false;
+            continue;
+        }
+        if in_emoji && c == '\u{200D}' {
+            join_next = true;
+            continue;
+        }
+        if is_regional_indicator(c) {
+            if open_flag {
+                open_flag = false;
+                continue;
+            }
+            open_flag = true;
+        } else {
+            open_flag = false;
+        }
+        if is_emoji(c) {
+            in_emoji = true;
+            total += 2;
+        } else {
+            in_emoji = false;
+            total += x_char_weight(c);
+        }
+    }
+    total
+}
+
+/// Threads' length of `text` (see [`text_length`]).
+pub fn threads_length(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            if is_emoji(c) || is_emoji_modifier(c) || c == '\u{200D}' {
+                c.len_utf8()
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// In-process locks keyed by text (profile + idempotency key), so that two concurrent
+/// requests with one key run one after the other: the second finds the first's answer.
+#[derive(Clone, Default)]
+pub struct KeyedLocks {
+    inner: Arc<Mutex<HashMap<String, Arc<AsyncMutex<()>>>>>,
+}
+
+/// Holds one key's lock until dropped.
+pub struct KeyGuard {
+    guard: Option<OwnedMutexGuard<()>>,
+    key: String,
+    locks: KeyedLocks,
+}
+
+impl KeyedLocks {
+    /// Waits for and takes the lock of `key`.
+    pub async fn lock(&self, key: &str) -> KeyGuard {
+        let m = {
+            let mut map = self.inner.lock().expect("key lock registry poisoned");
+            map.entry(key.to_owned()).or_default().clone()
+        };
+        let guard = m.lock_owned().await;
+        KeyGuard {
+            guard: Some(guard),
+            key: key.to_owned(),
+            locks: self.clone(),
+        }
+    }
+
+    /// Number of keys with a live lock entry (for tests).
+    pub fn len(&self) -> usize {
+        self.inner.lock().expect("key lock registry poisoned").len()
+    }
+
+    /// Whether no key is locked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for KeyGuard {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut map = self.locks.inner.lock().expect("key lock registry poisoned");
+        if map
+            .get(&self.key)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
+            map.remove(&self.key);
+        }
+    }
+}
+
+/// Creates, publishes and schedules posts.
+#[derive(Clone)]
+pub struct PublishService {
+    store: Arc<dyn Store>,
+    networks: Networks,
+    locks: PostLocks,
+    config: PublishConfig,
+    /// X consumer credentials of the settings: all the scheduler has.
+    settings_x_consumer: Option<ConsumerCredentials>,
+}
+
+impl PublishService {
+    /// A publisher over `store` and `networks`, sharing `locks` with the delete orchestrator.
+    pub fn new(
+        store: Arc<dyn Store>,
+        networks: Networks,
+        locks: PostLocks,
+        config: PublishConfig,
+        settings_x_consumer: Option<ConsumerCredentials>,
+    ) -> Self {
+        Self {
+            store,
+            networks,
+            locks,
+            config,
+            settings_x_consumer,
+        }
+    }
+
+    /// Creates a post: publishes it now on every requested platform concurrently, or, when
+    /// `schedule_date` is in the future, stores it as pending for the scheduler. Returns the
+    /// post as stored. Per-platform failures are recorded on the entries (`failed`, or
+    /// `publishing` when the network may have published it anyway).
+    ///
+    /// Callers that may be cancelled (an HTTP handler whose client disconnects) should run
+    /// this in a task of its own, so the outcome of network calls is always recorded.
+    pub async fn create(&self, new: NewPost, ctx: &CallContext) -> Result<Post, StoreError> {
+        let now = Utc::now();
+        let scheduled = new.schedule_date.is_some_and(|d| d > now);
+        let mut platforms = new.platforms;
+        platforms.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        platforms.dedup();
+        let mut post = Post {
+            id: PostId::generate(),
+            profile_id: new.profile_id,
+            text: new.text,
+            status: PostStatus::Processing,
+            kind: if scheduled {
+                PostKind::Scheduled
+            } else {
+                PostKind::Now
+            },
+            created: now,
+            schedule_date: new.schedule_date,
+            entries: platforms
+                .into_iter()
+                .map(|p| PlatformEntry::new(p, EntryState::Pending))
+                .collect(),
+            idempotency_key: new.idempotency_key,
+        };
+        let _guard = self.locks.lock(&post.id).await;
+        // At schedule time the scheduler's own credentials decide whether X can work later.
+        let plan_ctx = if scheduled {
+            self.scheduler_context()
+        } else {
+            ctx.clone()
+        };
+        let calls = self.plan_entries(&mut post, &plan_ctx, scheduled).await?;
+        if scheduled {
+            for (i, _) in &calls {
+                post.entries[*i].state = EntryState::Pending;
+            }
+            post.status = if calls.is_empty() {
+                PostStatus::Error
+            } else {
+                PostStatus::Pending
+            };
+            self.store.insert_post(&post).await?;
+            self.store.flush().await?;
+            tracing::info!(post_id = %post.id, platforms = calls.len(), due = ?post.schedule_date, "post scheduled");
+            return Ok(post);
+        }
+        if calls.is_empty() {
+            post.status = PostStatus::Error;
+            self.store.insert_post(&post).await?;
+            self.store.flush().await?;
+            return Ok(post);
+        }
+        // Intent first, durably: from here on a crash leaves `publishing` entries that the
+        // delete path treats as possibly live.
+        self.store.insert_post(&post).await?;
+        self.store.flush().await?;
+        self.fan_out(&mut post, &calls, ctx).await;
+        self.store.update_post(&post).await?;
+        self.store.flush().await?;
+        Ok(post)
+    }
+
+    /// Publishes a scheduled post that came due, if it is still pending. Takes the post's
+    /// lock and re-reads it first: a post cancelled by a delete is left alone. Returns the
+    /// post as stored after publishing, or `None` when there was nothing to do.
+    pub async fn publish_due(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
+        let _guard = self.locks.lock(id).await;
+        let Some(mut post) = self.store.get_post(id).await? else {
+            return Ok(None);
+        };
+        if post.status != PostStatus::Pending {
+            return Ok(None);
+        }
+        let ctx = self.scheduler_context();
+        let calls = self.plan_entries(&mut post, &ctx, true).await?;
+        post.status = if calls.is_empty() {
+            PostStatus::Error
+        } else {
+            PostStatus::Processing
+        };
+        // Leaving `pending` takes the post out of the schedule index in the same write.
+        self.store.update_post(&post).await?;
+        self.store.flush().await?;
+        if calls.is_empty() {
+            return Ok(Some(post));
+        }
+        self.fan_out(&mut post, &calls, &ctx).await;
+        self.store.update_post(&post).await?;
+        self.store.flush().await?;
+        Ok(Some(post))
+    }
+
+    /// At start-up: posts left `processing` by a crash between the publish intent and its
+    /// outcome get status `error`, and their unanswered entries say that the outcome is
+    /// unknown (they stay `publishing`: they may be live, and a delete will say so).
+    pub async fn recover_interrupted(&self) -> Result<usize, StoreError> {
+        let mut repaired = 0;
+        for id in self.store.in_flight_posts().await? {
+            let _guard = self.locks.lock(&id).await;
+            let Some(mut post) = self.store.get_post(&id).await? else {
+                continue;
+            };
+            if post.status != PostStatus::Processing {
+                continue;
+            }
+            for e in &mut post.entries {
+                if e.state == EntryState::Publishing && e.error.is_none() {
+                    e.error = Some(EntryError {
+                        code: codes::NETWORK_AMBIGUOUS,
+                        message: format!(
+                            "Publishing on {} was interrupted (the gateway stopped) before the network's answer was recorded; the post may be live there.",
+                            e.platform.display_name()
+                        ),
+                    });
+                }
+            }
+            post.status = PostStatus::Error;
+            self.store.update_post(&post).await?;
+            repaired += 1;
+            tracing::warn!(post_id = %id, "publish interrupted by a stop; outcome unknown");
+        }
+        if repaired > 0 {
+            self.store.flush().await?;
+        }
+        Ok(repaired)
+    }
+
+    /// The context of calls without a request: the settings' X credentials only.
+    fn scheduler_context(&self) -> CallContext {
+        CallContext {
+            x_consumer: self.settings_x_consumer.clone(),
+        }
+    }
+
+    /// Decides, for every `pending` entry, whether it can be sent and with which account.
+    /// Entries that cannot are marked `failed` with their reason; the others are marked
+    /// `publishing` and returned with their account.
+    async fn plan_entries(
+        &self,
+        post: &mut Post,
+        ctx: &CallContext,
+        scheduled: bool,
+    ) -> Result<Vec<(usize, LinkedAccount)>, StoreError> {
+        let mut calls = Vec::new();
+        for i in 0..post.entries.len() {
+            if post.entries[i].state != EntryState::Pending {
+                continue;
+            }
+            let platform = post.entries[i].platform.clone();
+            let planned = if self.networks.get(&platform).is_none() {
+                Err(PublishFailure::Unsupported)
+            } else {
+                match self
+                    .store
+                    .linked_account(&post.profile_id, &platform)
+                    .await?
+                {
+                    None => Err(PublishFailure::NotLinked),
+                    Some(_) if platform == Platform::Twitter && ctx.x_consumer.is_none() => {
+                        Err(PublishFailure::NoXCredentials { scheduled })
+                    }
+                    Some(account) => Ok(account),
+                }
+            };
+            let entry = &mut post.entries[i];
+            match planned {
+                Ok(account) => {
+                    entry.state = EntryState::Publishing;
+                    entry.error = None;
+                    calls.push((i, account));
+                }
+                Err(f) => {
+                    entry.state = EntryState::Failed;
+                    entry.error = Some(f.entry_error(&platform));
+                }
+            }
+        }
+        Ok(calls)
+    }
+
+    /// Calls every planned network at once and records each answer on its entry, then the
+    /// post's status. Writes nothing itself.
+    async fn fan_out(&self, post: &mut Post, calls: &[(usize, LinkedAccount)], ctx: &CallContext) {
+        let text = post.text.clone();
+        let results = futures::future::join_all(calls.iter().map(|(i, account)| {
+            self.call_publish(post.entries[*i].platform.clone(), account, &text, ctx)
+        }))
+        .await;
+        for ((i, _), result) in calls.iter().zip(results) {
+            let entry = &mut post.entries[*i];
+            match result {
+                Ok(published) => {
+                    tracing::info!(post_id = %post.id, platform = %entry.platform, network_id = %published.id, "published");
+                    entry.state = EntryState::Published;
+                    entry.id = Some(published.id);
+                    entry.post_url = Some(published.url);
+                    entry.error = None;
+                }
+                Err(e) => {
+                    let failure = PublishFailure::Network(e);
+                    let error = failure.entry_error(&entry.platform);
+                    tracing::warn!(post_id = %post.id, platform = %entry.platform, code = error.code, error = %error.message, "publish failed");
+                    entry.state = if failure.outcome_unknown() {
+                        EntryState::Publishing
+                    } else {
+                        EntryState::Failed
+                    };
+                    entry.error = Some(error);
+                }
+            }
+        }
+        post.status = if post
+            .entries
+            .iter()
+            .all(|e| e.state == EntryState::Published)
+        {
+            PostStatus::Success
+        } else {
+            PostStatus::Error
+        };
+    }
+
+    async fn call_publish(
+        &self,
+        platform: Platform,
+        account: &LinkedAccount,
+        text: &str,
+        ctx: &CallContext,
+    ) -> Result<Published, NetworkError> {
+        let network = self
+            .networks
+            .get(&platform)
+            .expect("planned calls have an adapter");
+        match tokio::time::timeout(self.config.deadline, network.publish(account, text, ctx)).await
+        {
+            Ok(r) => r,
+            Err(_) => Err(NetworkError::Timeout(format!(
+                "{} did not answer within {} ms",
+                platform.display_name(),
+                self.config.deadline.as_millis()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x_weights() {
+        assert_eq!(x_weighted_length("hello"), 5);
+        assert_eq!(x_weighted_length(&"a".repeat(280)), 280);
+        // CJK weighs 2.
+        assert_eq!(x_weighted_length("日本語"), 6);
+        // A URL weighs 23 whatever its length.
+        assert_eq!(
+            x_weighted_length("see https://example.com/a/very/long/path/indeed?x=1 now"),
+            4 + 23 + 4
+        );
+        assert_eq!(x_weighted_length("https://a.b"), 23);
+        // Emoji: 2 each; a ZWJ family and a flag count once.
+        assert_eq!(x_weighted_length("😀"), 2);
+        assert_eq!(x_weighted_length("👨\u{200D}👩\u{200D}👧"), 2);
+        assert_eq!(x_weighted_length("🇫🇷"), 2);
+        assert_eq!(x_weighted_length("👍🏽!"), 3);
+        // Accented Latin is weight 1.
+        assert_eq!(x_weighted_length("café"), 4);
+    }
+
+    #[test]
+    fn threads_counts_emoji_as_bytes() {
+        assert_eq!(threads_length("hello"), 5);
+        assert_eq!(threads_length("é"), 1);
+        assert_eq!(threads_length("😀"), 4);
+        assert_eq!(threads_length(&"a".repeat(500)), 500);
+    }
+
+    #[test]
+    fn only_timeouts_and_ambiguous_answers_leave_the_outcome_unknown() {
+        assert!(PublishFailure::Network(NetworkError::Timeout("t".into())).outcome_unknown());
+        assert!(!PublishFailure::Network(NetworkError::Rejected("r".into())).outcome_unknown());
+        assert!(!PublishFailure::NotLinked.outcome_unknown());
+    }
+
+    #[tokio::test]
+    async fn keyed_locks_serialize_and_clean_up() {
+        let locks = KeyedLocks::default();
+        let g = locks.lock("p\0k").await;
+        let l2 = locks.clone();
+        let waiter = tokio::spawn(async move {
+            let _g = l2.lock("p\0k").await;
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished());
+        drop(g);
+        waiter.await.unwrap();
+        assert!(locks.is_empty());
+    }
+}
