@@ -492,7 +492,13 @@ impl Store for SledStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        // Not `flush_async`: in sled 0.34 concurrent `flush_async` calls can deadlock
+        // (spacejam/sled#1308, #1241, fixed only on an unreleased branch). The blocking flush
+        // runs on tokio's blocking pool instead.
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Open(format!("flush task failed: {e}")))??;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! One integration-test binary (one link step) with a module per area.
 
+mod bulk;
 mod delete;
 mod foundation;
 mod helpers;
