@@ -790,3 +790,94 @@ async fn history_is_newest_first_and_honours_its_filters() {
     let (s, _) = get(&app, &format!("/api/history/{d}"), Some(&pk)).await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn scheduling_x_without_settings_credentials_is_refused_for_x_only() {
+    // BYO headers are not kept for later: a scheduled X post would fail when due, so it is
+    // refused now, while the other platforms stay scheduled.
+    let app = spawn_app_with(|s| {
+        s.x.consumer_key = String::new();
+        s.x.consumer_secret = String::new();
+    })
+    .await;
+    app.link_both(None).await;
+    mount_threads_publish(&app.threads, 1).await;
+    expect_no_call(&app.x).await;
+    let r = app
+        .request(reqwest::Method::POST, "/api/post", None)
+        .header("X-Twitter-OAuth1-Api-Key", "byo-key")
+        .header("X-Twitter-OAuth1-Api-Secret", "byo-secret")
+        .json(&json!({"post": "later", "platforms": ["threads", "twitter"], "scheduleDate": in_secs(1)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["status"], "error");
+    assert_eq!(b["errors"][0]["platform"], "twitter");
+    assert_eq!(b["errors"][0]["code"], 419);
+    assert!(b["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("x.consumer_key"));
+    let id = b["id"].as_str().unwrap().to_owned();
+    assert!(b["scheduleDate"].is_string());
+    let (_, p) = app.get_post(&id, None).await;
+    assert_eq!(p["status"], "pending");
+    // Threads alone is published when due; the post then reads as an error (X failed).
+    let p = wait_for_status(&app, &id, "error", 8).await;
+    assert_eq!(p["postIds"][0]["platform"], "threads");
+    assert_eq!(p["postIds"][0]["state"], "published");
+}
+
+#[tokio::test]
+async fn a_delete_during_a_scheduled_publish_waits_and_removes_what_was_published() {
+    let app = spawn_app().await;
+    app.link_both(None).await;
+    // A slow Threads container: the scheduler holds the post while it waits.
+    Mock::given(method("POST"))
+        .and(path(format!("/v1.0/{THREADS_USER}/threads")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": CONTAINER}))
+                .set_delay(Duration::from_millis(1500)),
+        )
+        .expect(1)
+        .mount(&app.threads)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1.0/{THREADS_USER}/threads_publish")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": MEDIA})))
+        .expect(1)
+        .mount(&app.threads)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1.0/{MEDIA}")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"permalink": permalink(MEDIA)})),
+        )
+        .expect(1)
+        .mount(&app.threads)
+        .await;
+    threads_delete_ok(&app.threads, MEDIA, 1).await;
+    let (status, b) = publish(
+        &app,
+        json!({"post": "race", "platforms": ["threads"], "scheduleDate": in_secs(1)}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    let id = b["id"].as_str().unwrap().to_owned();
+    wait_for_status(&app, &id, "processing", 6).await;
+    // The delete waits for the publish to be recorded, then deletes the new media id.
+    let d: Value = app
+        .delete_post(json!({"id": id}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["status"], "success", "{d}");
+    assert_eq!(d["threads"]["id"], MEDIA);
+    let (_, p) = app.get_post(&id, None).await;
+    assert_eq!(p["status"], "deleted");
+}
