@@ -82,6 +82,12 @@ pub enum LogFormat {
 pub struct DeleteSettings {
     /// Per-platform time budget in a request, ms.
     pub deadline_ms: u64,
+    /// Attempts per network call for transient failures (1 = no retry).
+    pub retry_attempts: u32,
+    /// First backoff delay, ms.
+    pub retry_base_ms: u64,
+    /// Largest backoff delay, ms.
+    pub retry_max_ms: u64,
     /// Posts of a bulk deleted at once.
     pub bulk_concurrency: usize,
     /// Most ids in one bulk.
@@ -214,6 +220,7 @@ impl Settings {
         }
         let positive = [
             ("delete.deadline_ms", self.delete.deadline_ms),
+            ("delete.retry_attempts", self.delete.retry_attempts as u64),
             (
                 "delete.bulk_concurrency",
                 self.delete.bulk_concurrency as u64,

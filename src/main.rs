@@ -76,11 +76,38 @@ async fn serve(settings: Settings) -> ExitCode {
         );
     }
     tracing::info!(port = app.port(), "postgate listening");
+    let handle = app.handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown signal: no new requests; finishing in-flight ones (a second signal exits at once)");
+        tokio::spawn(async move { handle.stop(true).await });
+        shutdown_signal().await;
+        eprintln!("postgate: second signal, exiting now; interrupted deletes are finished on the next start");
+        std::process::exit(130);
+    });
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("postgate: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

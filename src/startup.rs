@@ -4,7 +4,7 @@ use crate::api::{self, AppState};
 use crate::auth::{self, ApiKeys, GENERATED_KEY_META};
 use crate::configuration::Settings;
 use crate::networks::{CallContext, ConsumerCredentials, Networks, Threads, X};
-use crate::service::delete::{DeleteConfig, Quota};
+use crate::service::delete::{DeleteConfig, Quota, RetryPolicy};
 use crate::service::{
     DeleteService, KeyedLocks, PostLocks, PublishConfig, PublishService, Scheduler, SchedulerHandle,
 };
@@ -116,6 +116,11 @@ impl Application {
             locks.clone(),
             DeleteConfig {
                 deadline: Duration::from_millis(settings.delete.deadline_ms),
+                retry: RetryPolicy {
+                    attempts: settings.delete.retry_attempts,
+                    base: Duration::from_millis(settings.delete.retry_base_ms),
+                    max: Duration::from_millis(settings.delete.retry_max_ms),
+                },
                 bulk_concurrency: settings.delete.bulk_concurrency,
                 threads_quota: Quota {
                     limit: settings.threads.delete_limit,
@@ -149,6 +154,7 @@ impl Application {
             store.clone(),
             networks.clone(),
             locks.clone(),
+            // Publishing is never retried blindly: a timed-out publish may have gone through.
             PublishConfig {
                 deadline: Duration::from_millis(settings.delete.deadline_ms),
             },
@@ -186,6 +192,8 @@ impl Application {
                 .configure(api::routes)
         })
         .shutdown_timeout(settings.server.shutdown_grace_secs)
+        // Signals are handled by the binary (first: graceful stop, second: exit at once).
+        .disable_signals()
         .listen(listener)
         .map_err(|e| StartupError::Io(e.to_string()))?
         .run();
@@ -212,11 +220,18 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM or [`ServerHandle::stop`]), then stops the
+    /// Serves until stopped ([`ServerHandle::stop`]; the binary maps SIGTERM/SIGINT to it), then stops the
     /// scheduler (after its publishes in progress are recorded) and flushes the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.scheduler.stop().await;
+        // Workers drop their copies of the state shortly after the server future resolves,
+        // and spawned deletes finish their record. Wait for them (bounded), so the last flush
+        // sees every write and the store's directory lock is free when this returns.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&self.store) > 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "final store flush failed");
         }

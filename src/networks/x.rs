@@ -135,6 +135,13 @@ impl X {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
             return false;
         };
+        // v2 Problem at the top level: {"title":"Not Found Error","type":".../resource-not-found"}
+        if v.get("type")
+            .and_then(|t| t.as_str())
+            .is_some_and(|t| t.ends_with("/resource-not-found"))
+        {
+            return true;
+        }
         v.get("errors")
             .and_then(|e| e.as_array())
             .is_some_and(|errors| {
@@ -188,8 +195,15 @@ impl Network for X {
                 ))),
             };
         }
-        if status.as_u16() == 404 || Self::says_not_found(&body) {
+        if Self::says_not_found(&body) {
             return Ok(Gone::AlreadyGone);
+        }
+        if status.as_u16() == 404 {
+            // A bare 404 (no X problem body) may be a wrong base URL or a proxy: not proof.
+            return Err(NetworkError::Ambiguous(format!(
+                "X answered HTTP 404 without saying the post is gone (check x.base_url): {}",
+                snippet(&body)
+            )));
         }
         Err(Self::classify(status, &headers, &body))
     }

@@ -26,11 +26,45 @@ pub struct Quota {
     pub window_secs: u64,
 }
 
+/// Exponential backoff with jitter for transient network failures.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// First delay.
+    pub base: Duration,
+    /// Largest delay.
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// Runs `call` until it succeeds, fails for good, or the attempts run out. Only
+    /// [`NetworkError::is_transient`] failures are retried; 4xx, auth, not-found never are.
+    pub async fn run<T, F, Fut>(&self, call: F) -> Result<T, NetworkError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, NetworkError>>,
+    {
+        use backon::Retryable;
+        let backoff = backon::ExponentialBuilder::default()
+            .with_min_delay(self.base)
+            .with_max_delay(self.max)
+            .with_max_times(self.attempts.saturating_sub(1) as usize)
+            .with_jitter();
+        call.retry(backoff)
+            .when(NetworkError::is_transient)
+            .notify(|e, after| tracing::warn!(error = %e, retry_in_ms = after.as_millis() as u64, "transient network failure, retrying"))
+            .await
+    }
+}
+
 /// What the orchestrator needs from settings.
 #[derive(Clone, Debug)]
 pub struct DeleteConfig {
-    /// Time budget of one platform's delete.
+    /// Time budget of one platform's delete, retries included.
     pub deadline: Duration,
+    /// How transient failures are retried.
+    pub retry: RetryPolicy,
     /// Posts of a bulk processed at once.
     pub bulk_concurrency: usize,
     /// Threads delete quota per account.
@@ -262,6 +296,12 @@ impl DeleteService {
 
         if !calls.is_empty() {
             // Intent first, durably: a crash from here on is found and finished on restart.
+            // An entry already `Deleting` had a delete sent whose answer was never recorded
+            // (a crash): that earlier call may well have deleted it.
+            let interrupted: Vec<bool> = calls
+                .iter()
+                .map(|(i, _)| post.entries[*i].state == EntryState::Deleting)
+                .collect();
             for (i, _) in &calls {
                 post.entries[*i].state = EntryState::Deleting;
             }
@@ -275,11 +315,15 @@ impl DeleteService {
             .await;
 
             let now = Utc::now();
-            for ((i, account), result) in calls.iter().zip(results) {
+            for (((i, account), result), interrupted) in calls.iter().zip(results).zip(interrupted)
+            {
                 let entry = &mut post.entries[*i];
                 let outcome = match result {
                     Ok(Gone::Deleted) => DeleteOutcome::Deleted,
                     Ok(Gone::AlreadyGone) => DeleteOutcome::AlreadyGone,
+                    // Threads' 100/33 ("does not exist or no permission") after our own
+                    // interrupted delete with the same token: the earlier call deleted it.
+                    Err(NetworkError::Ambiguous(_)) if interrupted => DeleteOutcome::AlreadyGone,
                     Err(e) => {
                         if let NetworkError::RateLimited { retry_after, .. } = &e {
                             let until = now + chrono::Duration::seconds(*retry_after as i64);
@@ -398,7 +442,8 @@ impl DeleteService {
             .get(&platform)
             .expect("planned calls have an adapter");
         let id = id.expect("planned calls have a network id");
-        match tokio::time::timeout(self.config.deadline, network.delete(account, &id, ctx)).await {
+        let retried = self.config.retry.run(|| network.delete(account, &id, ctx));
+        match tokio::time::timeout(self.config.deadline, retried).await {
             Ok(r) => r,
             Err(_) => Err(NetworkError::Timeout(format!(
                 "{} did not answer within {} ms",
@@ -500,9 +545,8 @@ impl DeleteService {
         let answers = futures::future::join_all(checks.iter().map(|(_, network, id, account)| {
             let network = network.clone();
             async move {
-                match tokio::time::timeout(self.config.deadline, network.exists(account, id, ctx))
-                    .await
-                {
+                let retried = self.config.retry.run(|| network.exists(account, id, ctx));
+                match tokio::time::timeout(self.config.deadline, retried).await {
                     Ok(r) => r,
                     Err(_) => Err(NetworkError::Timeout("no answer in time".into())),
                 }

@@ -153,8 +153,8 @@ async fn x_fails_threads_succeeds_then_retry_calls_only_x() {
     Mock::given(method("DELETE"))
         .and(path("/2/tweets/1004"))
         .respond_with(ResponseTemplate::new(500).set_body_string("oops"))
-        .up_to_n_times(1)
-        .expect(1)
+        .up_to_n_times(3)
+        .expect(3)
         .mount(&app.x)
         .await;
     let (status, _, b) = body(app.delete_post(json!({"id": id})).await).await;
@@ -174,6 +174,7 @@ async fn x_fails_threads_succeeds_then_retry_calls_only_x() {
     let (_, p) = app.get_post(&id, None).await;
     assert_ne!(p["status"], "deleted");
 
+    // The 500 was retried (3 attempts in all) before it was reported.
     // Second delete: X only (Threads' mock expects exactly one call in total).
     x_delete_ok(&app.x, "1004", 1).await;
     let (status, _, b) = body(app.delete_post(json!({"id": id})).await).await;

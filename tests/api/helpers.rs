@@ -64,6 +64,8 @@ pub fn test_settings(dir: &TempDir, threads: &MockServer, x: &MockServer) -> Set
     s.x.consumer_key = X_CONSUMER_KEY.into();
     s.x.consumer_secret = X_CONSUMER_SECRET.into();
     s.delete.deadline_ms = 3000;
+    s.delete.retry_base_ms = 20;
+    s.delete.retry_max_ms = 100;
     s.threads.timeout_ms = 2500;
     s.x.timeout_ms = 2500;
     s

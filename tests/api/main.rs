@@ -5,3 +5,4 @@ mod delete;
 mod foundation;
 mod helpers;
 mod publish;
+mod resilience;
