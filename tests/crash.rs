@@ -1,0 +1,275 @@
+//! The real binary under signals: SIGKILL mid-bulk then restart (crash recovery), and SIGTERM
+//! mid-bulk (graceful shutdown). The networks are `postgate sandbox`, which really deletes,
+//! so "deleted at most once" is observable.
+
+use postgate::domain::EntryState;
+use postgate::sandbox::{self, Faults, SandboxHandle, SandboxOptions};
+use postgate::store::{SledStore, Store};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "crash-test-key-000000000000000000";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_gateway(sb: &SandboxHandle, store: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_postgate"))
+        .arg("serve")
+        .env("POSTGATE__SERVER__PORT", port.to_string())
+        .env("POSTGATE__STORE__PATH", store)
+        .env("POSTGATE__AUTH__API_KEYS", KEY)
+        .env("POSTGATE__THREADS__BASE_URL", &sb.threads_url)
+        .env("POSTGATE__X__BASE_URL", &sb.x_url)
+        .env("POSTGATE__X__CONSUMER_KEY", &sb.accounts.x_app.consumer_key)
+        .env(
+            "POSTGATE__X__CONSUMER_SECRET",
+            &sb.accounts.x_app.consumer_secret,
+        )
+        .env("POSTGATE__DELETE__BULK_CONCURRENCY", "5")
+        .env("POSTGATE__X__DELETE_LIMIT", "10000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gateway starts")
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/health")).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "gateway never became healthy");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn seed(client: &reqwest::Client, root: &str, n: usize) -> Vec<String> {
+    let v: Value = client
+        .post(format!("{root}/__sandbox/seed?count={n}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Links the sandbox accounts, seeds `n` live posts per network, imports them; returns ids.
+async fn prepare(
+    client: &reqwest::Client,
+    base: &str,
+    sb: &SandboxHandle,
+    n: usize,
+) -> Vec<String> {
+    let t = &sb.accounts.threads[0];
+    let x = &sb.accounts.x[0];
+    for body in [
+        json!({"platform": "threads", "userId": t.user_id, "accessToken": t.access_token}),
+        json!({"platform": "twitter", "userId": x.user_id, "accessToken": x.access_token, "accessTokenSecret": x.access_token_secret}),
+    ] {
+        let r = client
+            .post(format!("{base}/api/profiles/social"))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let media = seed(client, &sb.threads_root(), n).await;
+    let tweets = seed(client, &sb.x_url, n).await;
+    let posts: Vec<Value> = media
+        .iter()
+        .zip(&tweets)
+        .map(|(m, t)| json!({"post": "p", "postIds": [{"platform": "threads", "id": m}, {"platform": "twitter", "id": t}]}))
+        .collect();
+    let r: Value = client
+        .post(format!("{base}/api/post/import"))
+        .bearer_auth(KEY)
+        .json(&json!({ "posts": posts }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn slow(ms: u64) -> Faults {
+    Faults {
+        latency_ms: ms,
+        jitter_ms: 0,
+        error_rate: 0.0,
+        hang: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_bulk_then_restart_loses_nothing_and_deletes_once() {
+    let sb = sandbox::start(SandboxOptions::ephemeral()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("db");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut gw = spawn_gateway(&sb, &store, port);
+    wait_healthy(&client, &base).await;
+    let ids = prepare(&client, &base, &sb, 30).await;
+    sb.set_threads_faults(slow(400));
+    sb.set_x_faults(slow(400));
+
+    let bulk = {
+        let (client, base, ids) = (client.clone(), base.clone(), ids.clone());
+        tokio::spawn(async move {
+            client
+                .delete(format!("{base}/api/post"))
+                .bearer_auth(KEY)
+                .json(&json!({"bulk": ids}))
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    gw.kill().unwrap(); // SIGKILL
+    gw.wait().unwrap();
+    assert!(bulk.await.unwrap().is_err(), "the bulk was cut short");
+
+    // The store shows deletes whose intent was recorded but whose outcome was not.
+    {
+        let s = SledStore::open(&store).unwrap();
+        let in_flight = s.in_flight_posts().await.unwrap();
+        assert!(!in_flight.is_empty(), "the kill landed mid-call");
+        for id in &in_flight {
+            let p = s.get_post(id).await.unwrap().unwrap();
+            assert!(p.entries.iter().any(|e| e.state == EntryState::Deleting));
+        }
+    }
+
+    sb.set_threads_faults(slow(0));
+    sb.set_x_faults(slow(0));
+    let mut gw = spawn_gateway(&sb, &store, port);
+    wait_healthy(&client, &base).await;
+    // Recovery finishes the interrupted ones in the background; a client re-sends the bulk.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = client
+            .delete(format!("{base}/api/post"))
+            .bearer_auth(KEY)
+            .json(&json!({"bulk": ids}))
+            .send()
+            .await
+            .unwrap();
+        let b: Value = r.json().await.unwrap();
+        let items = b["posts"].as_array().unwrap();
+        assert_eq!(items.len(), 30);
+        let settled = items
+            .iter()
+            .all(|i| i["status"] == "success" || i["code"] == 383);
+        if settled {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never settled: {b}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for id in &ids {
+        let p: Value = client
+            .get(format!("{base}/api/post/{id}"))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(p["status"], "deleted", "{p}");
+    }
+    // Each network post was deleted exactly once, none is left live.
+    for stats in [sb.threads_stats(), sb.x_stats()] {
+        assert_eq!(stats.deleted, 30, "{stats:?}");
+        assert_eq!(stats.live_posts, 0, "{stats:?}");
+    }
+    gw.kill().unwrap();
+    gw.wait().unwrap();
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_bulk_finishes_the_bulk_and_exits_0() {
+    let sb = sandbox::start(SandboxOptions::ephemeral()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("db");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut gw = spawn_gateway(&sb, &store, port);
+    wait_healthy(&client, &base).await;
+    let ids = prepare(&client, &base, &sb, 20).await;
+    sb.set_threads_faults(slow(300));
+    sb.set_x_faults(slow(300));
+
+    let bulk = {
+        let (client, base, ids) = (client.clone(), base.clone(), ids.clone());
+        tokio::spawn(async move {
+            client
+                .delete(format!("{base}/api/post"))
+                .bearer_auth(KEY)
+                .json(&json!({"bulk": ids}))
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = Command::new("kill")
+        .args(["-TERM", &gw.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let r = bulk.await.unwrap().expect("the in-flight bulk is answered");
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["status"], "success");
+    let code = tokio::task::spawn_blocking(move || gw.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code.code(), Some(0), "graceful exit");
+
+    // Everything was recorded before the exit.
+    let s = SledStore::open(&store).unwrap();
+    assert!(s.in_flight_posts().await.unwrap().is_empty());
+    for id in &ids {
+        let p = s
+            .get_post(&postgate::domain::PostId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.status, postgate::domain::PostStatus::Deleted);
+    }
+    assert_eq!(sb.threads_stats().deleted, 20);
+    assert_eq!(sb.x_stats().deleted, 20);
+    sb.stop().await;
+}
