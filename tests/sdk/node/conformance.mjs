@@ -12,6 +12,7 @@
 //   POSTGATE_API_KEY   API key of the primary profile (sent as `authorization: Bearer ...`)
 //   X_CONSUMER_KEY     X BYO consumer key    (header x-twitter-oauth1-api-key)
 //   X_CONSUMER_SECRET  X BYO consumer secret (header x-twitter-oauth1-api-secret)
+//   POSTGATE_GONE_POST_ID  a post id whose network copies are already gone (step j2)
 //   SDK_TIMEOUT_SECS   optional watchdog for the whole run (default 120)
 //
 // Stops at the first failing step. Last line of output: `N passed, M failed`.
@@ -251,11 +252,20 @@ const steps = [
     const ids = c.array("ids");
     c.true(ids.includes(id), `expected ids to contain ${id}`);
   }],
-  ["j. delete markManualDeleted", async () => {
+  ["j1. markManualDeleted on a post still live -> 382", async () => {
     let [body, c] = await publish(primary, `manual ${runId}`);
     const id = checkPublished(body, c);
     body = await call("delete(markManualDeleted)", primary.delete({ id, markManualDeleted: true }));
     c = new Check(body);
+    c.eq("status", "error");
+    c.eq("code", 382);
+    c.eq("markManualDeleted", true);
+    c.eq("id", id);
+  }],
+  ["j2. markManualDeleted on a post gone from the networks", async () => {
+    const id = env("POSTGATE_GONE_POST_ID");
+    const body = await call("delete(markManualDeleted)", primary.delete({ id, markManualDeleted: true }));
+    const c = new Check(body);
     c.eq("status", "success");
     c.eq("id", id);
   }],

@@ -10,6 +10,7 @@ Environment:
   POSTGATE_API_KEY   API key of the primary profile (sent as `Authorization: Bearer ...`)
   X_CONSUMER_KEY     X BYO consumer key    (header X-Twitter-OAuth1-Api-Key)
   X_CONSUMER_SECRET  X BYO consumer secret (header X-Twitter-OAuth1-Api-Secret)
+  POSTGATE_GONE_POST_ID  a post id whose network copies are already gone (step j2)
   SDK_TIMEOUT_SECS   optional watchdog for the whole run (default 120)
 
 Stops at the first failing step. Last line of output: `N passed, M failed`.
@@ -268,9 +269,19 @@ def main():
         ids = c.array("ids")
         c.true(post_id in ids, f"expected ids to contain {post_id}")
 
-    def j_mark_manual_deleted():
+    def j1_mark_manual_deleted_live():
         body, c = publish(primary, f"manual {run_id}")
         post_id = check_published(body, c)
+        body = call("delete(markManualDeleted)", primary.delete,
+                    {"id": post_id, "markManualDeleted": True})
+        c = Check(body)
+        c.eq("status", "error")
+        c.eq("code", 382)
+        c.eq("markManualDeleted", True)
+        c.eq("id", post_id)
+
+    def j2_mark_manual_deleted_gone():
+        post_id = env("POSTGATE_GONE_POST_ID")
         body = call("delete(markManualDeleted)", primary.delete,
                     {"id": post_id, "markManualDeleted": True})
         c = Check(body)
@@ -295,7 +306,8 @@ def main():
         ("g. delete again -> 383", g_delete_again),
         ("h. bulk delete", h_bulk_delete),
         ("i. deleteAllScheduled", i_delete_all_scheduled),
-        ("j. delete markManualDeleted", j_mark_manual_deleted),
+        ("j1. markManualDeleted on a post still live -> 382", j1_mark_manual_deleted_live),
+        ("j2. markManualDeleted on a post gone from the networks", j2_mark_manual_deleted_gone),
         ("k. delete unknown id -> 114", k_delete_unknown),
     ]
 
