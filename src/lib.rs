@@ -23,6 +23,7 @@
 //! - [`networks`] — one adapter per network (Threads, X) behind the `Network` trait, each
 //!   mapping its answers to a few outcome classes; OAuth 1.0a signing for X.
 //! - [`cli`] — `postgate import`, the migration path from Ayrshare.
+//! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete).
 //! - [`sandbox`] — `postgate sandbox`: simulated Threads and X APIs on loopback (quotas,
 //!   OAuth 1.0a verification, injectable latency and faults) for trials, tests and benchmarks.
 
@@ -32,6 +33,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod configuration;
+pub mod demo;
 pub mod domain;
 pub mod networks;
 pub mod sandbox;

@@ -27,6 +27,9 @@ enum Command {
     /// benchmark postgate without real accounts. Prints the URLs, the fake accounts and the
     /// settings that point `postgate serve` at them.
     Sandbox(Box<postgate::sandbox::SandboxOptions>),
+    /// The round trip in one command: sandbox + gateway on a temporary store, link, publish,
+    /// delete, printing every step.
+    Demo,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
             runtime.block_on(serve(settings))
         }
         Command::Import(args) => runtime.block_on(postgate::cli::import(args)),
+        Command::Demo => runtime.block_on(postgate::demo::run()),
         Command::Sandbox(opts) => match runtime.block_on(postgate::sandbox::run(*opts)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -1,0 +1,115 @@
+//! `postgate demo`: the newcomer's round trip in one command. It starts the sandbox and a
+//! gateway on a temporary store (both on free loopback ports), links the sandbox accounts,
+//! publishes a post to Threads and X, deletes it, deletes it again, and prints every request
+//! and answer.
+
+use crate::configuration::Settings;
+use crate::sandbox::{self, SandboxOptions};
+use crate::startup::Application;
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+async fn step(
+    client: &reqwest::Client,
+    n: usize,
+    title: &str,
+    method: reqwest::Method,
+    url: &str,
+    key: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
+    println!("\n{n}. {title}");
+    println!("   {method} {url}");
+    let mut req = client.request(method, url).bearer_auth(key);
+    if let Some(b) = &body {
+        println!("   {b}");
+        req = req.json(b);
+    }
+    let r = req.send().await.map_err(|e| e.without_url().to_string())?;
+    let status = r.status().as_u16();
+    let v: Value = r.json().await.map_err(|e| e.to_string())?;
+    println!(
+        "   → HTTP {status}\n   {}",
+        serde_json::to_string_pretty(&v)
+            .unwrap_or_default()
+            .replace('\n', "\n   ")
+    );
+    Ok(v)
+}
+
+/// Runs the demo; non-zero if a step did not answer as expected.
+pub async fn run() -> ExitCode {
+    match demo().await {
+        Ok(()) => {
+            println!("\nDone: published to both networks and deleted from both. Next: `postgate sandbox` and `postgate serve` (README, \"A round trip without real accounts\").");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("postgate demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn demo() -> Result<(), String> {
+    let sb = sandbox::start(SandboxOptions::ephemeral())
+        .await
+        .map_err(|e| e.to_string())?;
+    let dir = std::env::temp_dir().join(format!("postgate-demo-{}", std::process::id()));
+    let key = crate::auth::generate_key(6);
+    let mut s =
+        Settings::load_with_env(None, Vec::<(String, String)>::new()).map_err(|e| e.to_string())?;
+    s.server.port = 0;
+    s.store.path = dir.join("db");
+    s.auth.api_keys = vec![key.clone()];
+    s.threads.base_url = sb.threads_url.clone();
+    s.x.base_url = sb.x_url.clone();
+    s.x.consumer_key = sb.accounts.x_app.consumer_key.clone();
+    s.x.consumer_secret = sb.accounts.x_app.consumer_secret.clone();
+    let app = Application::build(s).await.map_err(|e| e.to_string())?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let server = tokio::spawn(app.run_until_stopped());
+    println!(
+        "postgate demo: sandbox Threads at {}, X at {}; gateway at {base} (temporary store {})",
+        sb.threads_url,
+        sb.x_url,
+        dir.display()
+    );
+
+    let client = reqwest::Client::new();
+    let t = &sb.accounts.threads[0];
+    let x = &sb.accounts.x[0];
+    let post = reqwest::Method::POST;
+    let delete = reqwest::Method::DELETE;
+    let social = format!("{base}/api/profiles/social");
+    let result = async {
+        step(&client, 1, "Link the sandbox Threads account", post.clone(), &social, &key,
+            Some(json!({"platform": "threads", "userId": t.user_id, "accessToken": t.access_token, "username": t.username}))).await?;
+        step(&client, 2, "Link the sandbox X account", post.clone(), &social, &key,
+            Some(json!({"platform": "twitter", "userId": x.user_id, "accessToken": x.access_token, "accessTokenSecret": x.access_token_secret, "username": x.username}))).await?;
+        let published = step(&client, 3, "Publish to both", post.clone(), &format!("{base}/api/post"), &key,
+            Some(json!({"post": "Hello from postgate", "platforms": ["threads", "twitter"]}))).await?;
+        let id = published["id"].as_str().ok_or("publishing gave no id")?.to_owned();
+        if published["status"] != "success" {
+            return Err("publishing did not succeed".to_string());
+        }
+        let deleted = step(&client, 4, "Delete it everywhere", delete.clone(), &format!("{base}/api/post"), &key, Some(json!({"id": id}))).await?;
+        if deleted["status"] != "success" {
+            return Err("the delete did not succeed".to_string());
+        }
+        let again = step(&client, 5, "Delete it again", delete, &format!("{base}/api/post"), &key, Some(json!({"id": id}))).await?;
+        if again["code"] != 383 {
+            return Err("the second delete did not answer 383".to_string());
+        }
+        let (ts, xs) = (sb.threads_stats(), sb.x_stats());
+        println!("\nThe sandbox saw: Threads {} published / {} deleted; X {} published / {} deleted.", ts.published, ts.deleted, xs.published, xs.deleted);
+        Ok(())
+    }
+    .await;
+    handle.stop(true).await;
+    let _ = server.await;
+    sb.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
