@@ -455,3 +455,122 @@ async fn malformed_delete_requests_name_the_field() {
         );
     }
 }
+
+#[tokio::test]
+async fn delete_all_scheduled_racing_the_scheduler_never_half_cancels_or_publishes_a_cancelled_post(
+) {
+    let app = spawn_app_with(|s| s.scheduler.tick_ms = 20).await;
+    app.link_both(None).await;
+    // Publishing answers, any number of times (texts tell the posts apart).
+    Mock::given(method("POST"))
+        .and(path(format!("/v1.0/{THREADS_USER}/threads")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "c1"})))
+        .mount(&app.threads)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1.0/{THREADS_USER}/threads_publish")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "m1"})))
+        .mount(&app.threads)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/m1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"permalink": "https://www.threads.net/@t/post/x"})),
+        )
+        .mount(&app.threads)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/2/tweets"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"data": {"id": "77", "text": "x"}})),
+        )
+        .mount(&app.x)
+        .await;
+    // 30 posts falling due one every 10 ms; deleteAllScheduled lands in the middle.
+    let start = chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    let posts: Vec<Value> = (0..30)
+        .map(|i| {
+            let due = start + chrono::Duration::milliseconds(10 * i);
+            json!({"post": format!("race-{i}"), "status": "pending", "platforms": ["threads", "twitter"],
+                   "scheduleDate": due.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)})
+        })
+        .collect();
+    let (status, r) = app.import(Value::Array(posts), None).await;
+    assert_eq!(status, 200, "{r}");
+    let ids: Vec<String> = r["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    let wait = (start + chrono::Duration::milliseconds(150) - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(wait).await;
+    let b: Value = app
+        .delete_post(json!({"deleteAllScheduled": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b["status"], "success");
+    let cancelled: Vec<String> = b["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(b["count"], cancelled.len());
+    eprintln!("race: {} of {} cancelled", cancelled.len(), ids.len());
+
+    // Give the scheduler time to (wrongly) publish anything it still could.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let x_texts: Vec<String> = app
+        .x
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.body).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let threads_texts: Vec<String> = app
+        .threads
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/threads"))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        let text = format!("race-{i}");
+        let (_, p) = app.get_post(id, None).await;
+        let on_x = x_texts.iter().filter(|t| **t == text).count();
+        let on_threads = threads_texts
+            .iter()
+            .filter(|t| {
+                t.contains(&format!("text={text}&")) || t.ends_with(&format!("text={text}"))
+            })
+            .count();
+        if cancelled.contains(id) {
+            assert_eq!(p["status"], "deleted", "{p}");
+            assert_eq!(
+                (on_x, on_threads),
+                (0, 0),
+                "cancelled post {text} was published"
+            );
+            assert!(p["postIds"].as_array().unwrap().is_empty(), "{p}");
+        } else {
+            // Not cancelled: it was published, whole, exactly once.
+            assert_eq!(p["status"], "success", "{p}");
+            assert_eq!((on_x, on_threads), (1, 1), "{text}");
+        }
+    }
+}
