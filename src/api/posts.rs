@@ -53,10 +53,13 @@ pub fn render_post(post: &Post, profile: &Profile) -> Value {
             v
         })
         .collect();
+    // Failed publishes, and publishes whose outcome is unknown (they may be live).
     let errors: Vec<Value> = post
         .entries
         .iter()
-        .filter(|e| e.state == EntryState::Failed)
+        .filter(|e| {
+            e.state == EntryState::Failed || (e.state == EntryState::Publishing && e.error.is_some())
+        })
         .map(|e| {
             let (code, message) = e
                 .error

@@ -96,6 +96,29 @@ impl Threads {
         Ok((status, headers, body))
     }
 
+    /// Sends a publishing call and reads the `id` of its answer.
+    async fn id_of(
+        &self,
+        req: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<String, NetworkError> {
+        let (status, headers, body) = self.send(req).await?;
+        if !status.is_success() {
+            return Err(match Self::classify(status, &headers, &body) {
+                Classified::Error(e) => e,
+                Classified::NotFoundOrNoAccess(m) => NetworkError::Rejected(m),
+            });
+        }
+        serde_json::from_str::<IdBody>(&body)
+            .map(|b| b.id)
+            .map_err(|_| {
+                NetworkError::Rejected(format!(
+                    "Threads {what} answer without id: {}",
+                    snippet(&body)
+                ))
+            })
+    }
+
     /// Classifies a non-success Graph answer by `code`, never by HTTP status alone: Threads
     /// answers a missing permission with HTTP 500 and code 10.
     fn classify(
@@ -234,39 +257,14 @@ impl Network for Threads {
                 ("text", text),
                 ("access_token", token),
             ]);
-        let (status, headers, body) = self.send(req).await?;
-        if !status.is_success() {
-            return Err(match Self::classify(status, &headers, &body) {
-                Classified::Error(e) => e,
-                Classified::NotFoundOrNoAccess(m) => NetworkError::Rejected(m),
-            });
-        }
-        let container: IdBody = serde_json::from_str(&body).map_err(|_| {
-            NetworkError::Rejected(format!(
-                "Threads container answer without id: {}",
-                snippet(&body)
-            ))
-        })?;
+        let container = self.id_of(req, "container").await?;
         let req = self
             .client
             .post(self.url(&format!("{user}/threads_publish")))
-            .query(&[
-                ("creation_id", container.id.as_str()),
-                ("access_token", token),
-            ]);
-        let (status, headers, body) = self.send(req).await?;
-        if !status.is_success() {
-            return Err(match Self::classify(status, &headers, &body) {
-                Classified::Error(e) => e,
-                Classified::NotFoundOrNoAccess(m) => NetworkError::Rejected(m),
-            });
-        }
-        let media: IdBody = serde_json::from_str(&body).map_err(|_| {
-            NetworkError::Rejected(format!(
-                "Threads publish answer without id: {}",
-                snippet(&body)
-            ))
-        })?;
+            .query(&[("creation_id", container.as_str()), ("access_token", token)]);
+        let media = IdBody {
+            id: self.id_of(req, "publish").await?,
+        };
         // The permalink needs one more read; a post is published even if that read fails.
         let req = self
             .client
