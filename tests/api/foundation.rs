@@ -483,3 +483,24 @@ fn bad_setting_stops_the_binary_with_one_line() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("server.port"), "{err}");
 }
+
+#[tokio::test]
+async fn a_store_in_use_gives_a_clear_message() {
+    let app = spawn_app().await;
+    let err = match postgate::startup::Application::build(app.settings.clone()).await {
+        Ok(_) => panic!("a second gateway must not open the same store"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("in use by another process"), "{err}");
+    // A file where the store directory should be: a clear "cannot open" line.
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("db");
+    std::fs::write(&blocker, b"not a sled directory").unwrap();
+    let mut s = app.settings.clone();
+    s.store.path = blocker;
+    let err = match postgate::startup::Application::build(s).await {
+        Ok(_) => panic!("a file is not a store"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("cannot open the store"), "{err}");
+}
