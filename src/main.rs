@@ -1,6 +1,7 @@
 use clap::{Parser, Subcommand};
 use postgate::configuration::Settings;
 use postgate::startup::Application;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -86,7 +87,10 @@ async fn serve(settings: Settings) -> ExitCode {
         tracing::info!("shutdown signal: no new requests; finishing in-flight ones (a second signal exits at once)");
         tokio::spawn(async move { handle.stop(true).await });
         shutdown_signal().await;
-        eprintln!("postgate: second signal, exiting now; interrupted deletes are finished on the next start");
+        let _ = writeln!(
+            std::io::stderr(),
+            "postgate: second signal, exiting now; interrupted deletes are finished on the next start"
+        );
         std::process::exit(130);
     });
     match app.run_until_stopped().await {

@@ -18,9 +18,13 @@ pub fn filter(level: &str) -> EnvFilter {
 
 /// Installs the global subscriber. Safe to call twice (the second call does nothing).
 pub fn init(settings: &LogSettings) {
+    // A closed stderr (a log reader that died) must not break the gateway: by default the
+    // subscriber reports write errors with `eprintln!`, which panics on a closed stderr and
+    // would take the shutdown-signal task down with it.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter(&settings.level))
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     let _ = match settings.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Human => builder.try_init(),

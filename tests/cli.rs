@@ -98,3 +98,32 @@ fn demo_runs_the_round_trip() {
         "{stdout}"
     );
 }
+
+#[test]
+fn json_log_format_writes_one_json_object_per_line() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_postgate"))
+        .arg("serve")
+        .env("POSTGATE__SERVER__PORT", "0")
+        .env("POSTGATE__STORE__PATH", dir.path().join("db"))
+        .env("POSTGATE__AUTH__API_KEYS", "json-log-key")
+        .env("POSTGATE__LOG__FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let v: Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v["message"], "postgate listening", "{v}");
+    assert_eq!(v["level"], "INFO");
+    assert_eq!(status.code(), Some(0), "SIGTERM on an idle gateway exits 0");
+}
