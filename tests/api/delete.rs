@@ -116,26 +116,8 @@ async fn both_networks_are_called_concurrently() {
     let app = spawn_app().await;
     app.link_both(None).await;
     let id = app.published_post("18013", "1003", None).await;
-    Mock::given(method("DELETE"))
-        .and(path("/v1.0/18013"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"success": true, "deleted_id": "18013"}))
-                .set_delay(Duration::from_millis(500)),
-        )
-        .expect(1)
-        .mount(&app.threads)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path("/2/tweets/1003"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"data": {"deleted": true}}))
-                .set_delay(Duration::from_millis(500)),
-        )
-        .expect(1)
-        .mount(&app.x)
-        .await;
+    threads_delete_ok_after(&app.threads, "18013", 1, Duration::from_millis(500)).await;
+    x_delete_ok_after(&app.x, "1003", 1, Duration::from_millis(500)).await;
     let started = Instant::now();
     let r = app.delete_post(json!({"id": id})).await;
     let elapsed = started.elapsed();
@@ -332,26 +314,8 @@ async fn twenty_concurrent_deletes_call_each_network_once() {
     let app = spawn_app().await;
     app.link_both(None).await;
     let id = app.published_post("18019", "1009", None).await;
-    Mock::given(method("DELETE"))
-        .and(path("/v1.0/18019"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"success": true, "deleted_id": "18019"}))
-                .set_delay(Duration::from_millis(100)),
-        )
-        .expect(1)
-        .mount(&app.threads)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path("/2/tweets/1009"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"data": {"deleted": true}}))
-                .set_delay(Duration::from_millis(100)),
-        )
-        .expect(1)
-        .mount(&app.x)
-        .await;
+    threads_delete_ok_after(&app.threads, "18019", 1, Duration::from_millis(100)).await;
+    x_delete_ok_after(&app.x, "1009", 1, Duration::from_millis(100)).await;
     let answers =
         futures::future::join_all((0..20).map(|_| app.delete_post(json!({"id": id})))).await;
     let mut successes = 0;

@@ -8,6 +8,7 @@ use postgate::startup::Application;
 use serde_json::{json, Value};
 use sha1::Sha1;
 use std::sync::{Arc, Once};
+use std::time::Duration;
 use tempfile::TempDir;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -268,11 +269,22 @@ impl TestApp {
 
 /// Mounts a successful Threads delete of `media_id`, expected `times` times.
 pub async fn threads_delete_ok(server: &MockServer, media_id: &str, times: u64) {
+    threads_delete_ok_after(server, media_id, times, Duration::ZERO).await;
+}
+
+/// Like [`threads_delete_ok`], answering after `delay`.
+pub async fn threads_delete_ok_after(
+    server: &MockServer,
+    media_id: &str,
+    times: u64,
+    delay: Duration,
+) {
     Mock::given(method("DELETE"))
         .and(path(format!("/v1.0/{media_id}")))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(json!({"success": true, "deleted_id": media_id})),
+                .set_body_json(json!({"success": true, "deleted_id": media_id}))
+                .set_delay(delay),
         )
         .expect(times)
         .mount(server)
@@ -281,9 +293,18 @@ pub async fn threads_delete_ok(server: &MockServer, media_id: &str, times: u64) 
 
 /// Mounts a successful X delete of `tweet_id`, expected `times` times.
 pub async fn x_delete_ok(server: &MockServer, tweet_id: &str, times: u64) {
+    x_delete_ok_after(server, tweet_id, times, Duration::ZERO).await;
+}
+
+/// Like [`x_delete_ok`], answering after `delay`.
+pub async fn x_delete_ok_after(server: &MockServer, tweet_id: &str, times: u64, delay: Duration) {
     Mock::given(method("DELETE"))
         .and(path(format!("/2/tweets/{tweet_id}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"deleted": true}})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"deleted": true}}))
+                .set_delay(delay),
+        )
         .expect(times)
         .mount(server)
         .await;
