@@ -35,10 +35,8 @@ const SLOW_MS: u64 = 50;
 const BULK_CONCURRENCY: usize = 25;
 /// `threads.max_in_flight` / `x.max_in_flight` during the benchmarks (default 32).
 const MAX_IN_FLIGHT: usize = 1024;
-/// Delete quotas: effectively off. The window is kept at 1 s because the gateway stores
-/// each account's window as a list of call timestamps (see bench/README.md).
-const DELETE_LIMIT: u32 = 4_000_000_000;
-const DELETE_WINDOW_SECS: u64 = 1;
+/// Delete quotas: 0 switches postgate's local count off (the sandbox's are off too).
+const DELETE_LIMIT: u32 = 0;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Res<T> = Result<T, BoxError>;
@@ -419,14 +417,6 @@ async fn start_gateway(
         )
         .env("POSTGATE__THREADS__DELETE_LIMIT", DELETE_LIMIT.to_string())
         .env("POSTGATE__X__DELETE_LIMIT", DELETE_LIMIT.to_string())
-        .env(
-            "POSTGATE__THREADS__DELETE_WINDOW_SECS",
-            DELETE_WINDOW_SECS.to_string(),
-        )
-        .env(
-            "POSTGATE__X__DELETE_WINDOW_SECS",
-            DELETE_WINDOW_SECS.to_string(),
-        )
         .env(
             "POSTGATE__THREADS__MAX_IN_FLIGHT",
             MAX_IN_FLIGHT.to_string(),
@@ -1235,7 +1225,7 @@ async fn run(plan: &Plan) -> Res<String> {
     );
     let _ = writeln!(
         out,
-        "gateway: delete.bulk_concurrency {BULK_CONCURRENCY}, threads/x.max_in_flight {MAX_IN_FLIGHT}, delete quotas {DELETE_LIMIT} per {DELETE_WINDOW_SECS} s; each post is on Threads and X"
+        "gateway: delete.bulk_concurrency {BULK_CONCURRENCY}, threads/x.max_in_flight {MAX_IN_FLIGHT}, local delete quotas off (delete_limit {DELETE_LIMIT}); each post is on Threads and X"
     );
     let _ = writeln!(out);
     out.push_str(&table(&rows));

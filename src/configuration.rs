@@ -48,6 +48,8 @@ pub struct ServerSettings {
 pub struct StoreSettings {
     /// sled directory.
     pub path: PathBuf,
+    /// sled page cache, MiB.
+    pub cache_capacity_mb: u64,
 }
 
 /// `[auth]`

@@ -98,7 +98,8 @@ async fn load_keys(
 impl Application {
     /// Opens the store, loads keys, builds the services and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let sled = SledStore::open(&settings.store.path)?;
+        let sled =
+            SledStore::open_with_cache(&settings.store.path, settings.store.cache_capacity_mb)?;
         let store: Arc<dyn Store> = Arc::new(sled);
         let (api_keys, generated_api_key) = load_keys(&settings, store.as_ref()).await?;
         for account in api_keys.account_ids() {

@@ -111,8 +111,13 @@ struct Window {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store at `path`.
+    /// Opens (or creates) the store at `path` with sled's default cache.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, 1024)
+    }
+
+    /// Opens (or creates) the store at `path` with a page cache of `cache_mb` MiB.
+    pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent).map_err(|e| {
@@ -120,7 +125,11 @@ impl SledStore {
                 })?;
             }
         }
-        let db = sled::Config::new().path(path).open().map_err(|e| {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_mb.max(1) * 1024 * 1024)
+            .open()
+            .map_err(|e| {
             let text = e.to_string();
             if text.contains("lock") || text.contains("WouldBlock") || text.contains("temporarily unavailable") {
                 StoreError::Open(format!(

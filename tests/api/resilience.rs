@@ -176,3 +176,14 @@ async fn graph_rate_limit_codes_are_rate_limits_not_auth_errors() {
     assert_eq!(b["threads"]["code"], 903, "{b}");
     assert!(b["threads"]["retryAfter"].as_u64().unwrap() > 0);
 }
+
+#[tokio::test]
+async fn a_zero_delete_limit_switches_the_local_count_off() {
+    let app = spawn_app_with(|s| s.x.delete_limit = 0).await;
+    app.link_both(None).await;
+    for tweet in ["5101", "5102", "5103"] {
+        let id = x_only_post(&app, tweet).await;
+        x_delete_ok(&app.x, tweet, 1).await;
+        assert_eq!(app.delete_post(json!({"id": id})).await.status(), 200);
+    }
+}
