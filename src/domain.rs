@@ -239,11 +239,54 @@ impl EntryState {
     }
 }
 
+/// The class of a failure remembered on an entry. The wire layer turns it into a code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorKind {
+    /// The network's API cannot do this (e.g. delete an Instagram post).
+    Unsupported,
+    /// postgate has no adapter for the platform.
+    NoAdapter,
+    /// No account of the platform is linked to the profile.
+    NotLinked,
+    /// X consumer credentials are missing.
+    NoXCredentials,
+    /// Rate limited.
+    RateLimited,
+    /// Token invalid, expired or missing a permission.
+    Auth,
+    /// A passing failure.
+    Transient,
+    /// No answer in time.
+    Timeout,
+    /// Refused by the network.
+    Rejected,
+    /// The answer does not say what happened.
+    Ambiguous,
+}
+
+impl From<&DeleteFailure> for ErrorKind {
+    fn from(f: &DeleteFailure) -> Self {
+        match f {
+            DeleteFailure::Unsupported(_) => ErrorKind::Unsupported,
+            DeleteFailure::NoAdapter => ErrorKind::NoAdapter,
+            DeleteFailure::NotLinked => ErrorKind::NotLinked,
+            DeleteFailure::NoXCredentials => ErrorKind::NoXCredentials,
+            DeleteFailure::RateLimited { .. } => ErrorKind::RateLimited,
+            DeleteFailure::Auth(_) => ErrorKind::Auth,
+            DeleteFailure::Transient(_) => ErrorKind::Transient,
+            DeleteFailure::Timeout(_) => ErrorKind::Timeout,
+            DeleteFailure::Rejected(_) => ErrorKind::Rejected,
+            DeleteFailure::Ambiguous(_) => ErrorKind::Ambiguous,
+        }
+    }
+}
+
 /// An error remembered on an entry (last publish or delete failure).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryError {
-    /// The Ayrshare / postgate code.
-    pub code: u32,
+    /// Its class.
+    pub kind: ErrorKind,
     /// A human message.
     pub message: String,
 }

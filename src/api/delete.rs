@@ -110,33 +110,19 @@ fn error_body(code: u32, message: &str, id: &str) -> Map<String, Value> {
 /// The code, message and extra fields of one platform's failure.
 fn failure_entry(platform: &Platform, f: &DeleteFailure) -> Map<String, Value> {
     let name = platform.display_name();
-    let (code, message): (u32, String) = match f {
-        DeleteFailure::Unsupported(m) => (codes::DELETE_UNSUPPORTED, m.clone()),
-        DeleteFailure::NoAdapter => (
-            codes::PLATFORM_UNSUPPORTED,
-            format!("{name} is not supported by this gateway: it cannot delete posts there. Delete it at the network, then record that with markManualDeleted."),
-        ),
-        DeleteFailure::NotLinked => (
-            codes::NOT_LINKED,
-            format!("{name} does not seem to be linked with this profile. Link the {name} account that published the post with POST /api/profiles/social, then delete again."),
-        ),
-        DeleteFailure::NoXCredentials => (
-            codes::X_CREDENTIALS_REQUIRED,
-            "X/Twitter requires your own API credentials: send the X-Twitter-OAuth1-Api-Key and X-Twitter-OAuth1-Api-Secret headers, or set x.consumer_key and x.consumer_secret in the gateway's settings.".into(),
-        ),
-        DeleteFailure::RateLimited { message, retry_after } => (
-            codes::RATE_LIMITED,
-            format!("{name} rate limit: {message}. Retry after {retry_after} seconds."),
-        ),
-        DeleteFailure::Auth(m) if *platform == Platform::Twitter => (
-            codes::X_AUTH,
-            format!("X/Twitter authorization error: {m}. Re-link the X account."),
-        ),
-        DeleteFailure::Auth(m) => (codes::THREADS_AUTH, format!("{name} authorization error: {m}")),
-        DeleteFailure::Transient(m) => (codes::NETWORK_TRANSIENT, format!("{name} error (temporary, retry the delete): {m}")),
-        DeleteFailure::Timeout(m) => (codes::NETWORK_TIMEOUT, format!("{m}; the post may still be live, retry the delete")),
-        DeleteFailure::Rejected(m) => (codes::NETWORK_REJECTED, format!("{name} refused the delete: {m}")),
-        DeleteFailure::Ambiguous(m) => (codes::NETWORK_AMBIGUOUS, m.clone()),
+    let code = super::error::code_for(f.into(), platform, "delete");
+    let message: String = match f {
+        DeleteFailure::Unsupported(m) => m.clone(),
+        DeleteFailure::NoAdapter => format!("{name} is not supported by this gateway: it cannot delete posts there. Delete it at the network, then record that with markManualDeleted."),
+        DeleteFailure::NotLinked => format!("{name} does not seem to be linked with this profile. Link the {name} account that published the post with POST /api/profiles/social, then delete again."),
+        DeleteFailure::NoXCredentials => "X/Twitter requires your own API credentials: send the X-Twitter-OAuth1-Api-Key and X-Twitter-OAuth1-Api-Secret headers, or set x.consumer_key and x.consumer_secret in the gateway's settings.".into(),
+        DeleteFailure::RateLimited { message, retry_after } => format!("{name} rate limit: {message}. Retry after {retry_after} seconds."),
+        DeleteFailure::Auth(m) if *platform == Platform::Twitter => format!("X/Twitter authorization error: {m}. Re-link the X account."),
+        DeleteFailure::Auth(m) => format!("{name} authorization error: {m}"),
+        DeleteFailure::Transient(m) => format!("{name} error (temporary, retry the delete): {m}"),
+        DeleteFailure::Timeout(m) => format!("{m}; the post may still be live, retry the delete"),
+        DeleteFailure::Rejected(m) => format!("{name} refused the delete: {m}"),
+        DeleteFailure::Ambiguous(m) => m.clone(),
     };
     let mut o = Map::new();
     o.insert("action".into(), json!("delete"));

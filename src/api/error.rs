@@ -1,6 +1,7 @@
 //! Ayrshare-style errors: `{"action","status":"error","code","message"}` with the HTTP status
 //! Ayrshare uses. Every code postgate answers is listed here (and in the README's table).
 
+use crate::domain::{ErrorKind, Platform};
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -69,6 +70,24 @@ pub mod codes {
     pub const X_BYO_HALF: u32 = 923;
     /// postgate: network-side history (`GET /api/history/{platform}`) is not supported.
     pub const HISTORY_UNSUPPORTED: u32 = 924;
+}
+
+/// The code of a failure class on `platform`, for `action` (`"post"` or `"delete"`).
+pub fn code_for(kind: ErrorKind, platform: &Platform, action: &str) -> u32 {
+    match kind {
+        ErrorKind::Unsupported if action == "delete" => codes::DELETE_UNSUPPORTED,
+        ErrorKind::Unsupported | ErrorKind::NoAdapter => codes::PLATFORM_UNSUPPORTED,
+        ErrorKind::NotLinked => codes::NOT_LINKED,
+        ErrorKind::NoXCredentials => codes::X_CREDENTIALS_REQUIRED,
+        ErrorKind::RateLimited => codes::RATE_LIMITED,
+        ErrorKind::Auth if *platform == Platform::Twitter => codes::X_AUTH,
+        ErrorKind::Auth => codes::THREADS_AUTH,
+        ErrorKind::Transient => codes::NETWORK_TRANSIENT,
+        ErrorKind::Timeout => codes::NETWORK_TIMEOUT,
+        ErrorKind::Ambiguous => codes::NETWORK_AMBIGUOUS,
+        ErrorKind::Rejected if action == "post" => codes::PUBLISH_FAILED,
+        ErrorKind::Rejected => codes::NETWORK_REJECTED,
+    }
 }
 
 /// An error answer.

@@ -64,7 +64,7 @@ pub fn render_post(post: &Post, profile: &Profile) -> Value {
             let (code, message) = e
                 .error
                 .as_ref()
-                .map(|x| (x.code, x.message.clone()))
+                .map(|x| (super::error::code_for(x.kind, &e.platform, "post"), x.message.clone()))
                 .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
             json!({"action": "post", "status": "error", "code": code, "message": message, "platform": e.platform.as_str()})
         })

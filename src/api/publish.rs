@@ -190,7 +190,12 @@ fn error_item(e: &PlatformEntry) -> Value {
     let (code, message) = e
         .error
         .as_ref()
-        .map(|x| (x.code, x.message.clone()))
+        .map(|x| {
+            (
+                super::error::code_for(x.kind, &e.platform, "post"),
+                x.message.clone(),
+            )
+        })
         .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
     let mut v = json!({
         "action": "post",

@@ -348,7 +348,7 @@ impl DeleteService {
         for (entry, outcome) in post.entries.iter_mut().zip(&outcomes) {
             if let Some(DeleteOutcome::Failed(f)) = outcome {
                 entry.error = Some(EntryError {
-                    code: 0,
+                    kind: f.into(),
                     message: failure_message(f),
                 });
             }

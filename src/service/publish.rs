@@ -13,9 +13,8 @@
 //! - **Bounded time.** Every network call runs under the configured deadline.
 
 use super::locks::PostLocks;
-use crate::api::error::codes;
 use crate::domain::{
-    EntryError, EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
+    EntryError, EntryState, ErrorKind, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
 };
 use crate::networks::{CallContext, ConsumerCredentials, NetworkError, Networks, Published};
 use crate::store::{LinkedAccount, Store, StoreError};
@@ -81,52 +80,52 @@ impl PublishFailure {
         )
     }
 
-    /// The code and message remembered on the entry (and shown in `errors`).
+    /// The class and message remembered on the entry (shown in `errors` with its code).
     pub fn entry_error(&self, platform: &Platform) -> EntryError {
         let name = platform.display_name();
-        let (code, message) = match self {
+        let (kind, message) = match self {
             PublishFailure::Unsupported => (
-                codes::PLATFORM_UNSUPPORTED,
+                ErrorKind::NoAdapter,
                 format!("{name} is not supported by this gateway: postgate publishes to threads and twitter only."),
             ),
             PublishFailure::NotLinked => (
-                codes::NOT_LINKED,
+                ErrorKind::NotLinked,
                 format!("{name} does not seem to be linked with this profile. Link an account with POST /api/profiles/social, then post again."),
             ),
             PublishFailure::NoXCredentials { scheduled: false } => (
-                codes::X_CREDENTIALS_REQUIRED,
+                ErrorKind::NoXCredentials,
                 "X/Twitter requires your own API credentials: send the X-Twitter-OAuth1-Api-Key and X-Twitter-OAuth1-Api-Secret headers, or set x.consumer_key and x.consumer_secret in the gateway's settings.".into(),
             ),
             PublishFailure::NoXCredentials { scheduled: true } => (
-                codes::X_CREDENTIALS_REQUIRED,
+                ErrorKind::NoXCredentials,
                 "Scheduled X/Twitter posts are published with the X consumer credentials of the gateway's settings (x.consumer_key and x.consumer_secret), and none are set: request headers are not kept for later.".into(),
             ),
             PublishFailure::Network(e) => match e {
                 NetworkError::RateLimited { retry_after, message } => (
-                    codes::RATE_LIMITED,
+                    ErrorKind::RateLimited,
                     format!("{name} rate limit: {message}. Retry after {retry_after} seconds."),
                 ),
                 NetworkError::Auth(m) if *platform == Platform::Twitter => (
-                    codes::X_AUTH,
+                    ErrorKind::Auth,
                     format!("X/Twitter authorization error: {m}. Re-link the X account."),
                 ),
                 NetworkError::Auth(m) => {
-                    (codes::THREADS_AUTH, format!("{name} authorization error: {m}"))
+                    (ErrorKind::Auth, format!("{name} authorization error: {m}"))
                 }
                 NetworkError::Transient(m) => (
-                    codes::NETWORK_TRANSIENT,
+                    ErrorKind::Transient,
                     format!("{name} failed to publish (temporary error, post again): {m}"),
                 ),
                 NetworkError::Timeout(m) => (
-                    codes::NETWORK_TIMEOUT,
+                    ErrorKind::Timeout,
                     format!("{m}. The post may have been published on {name} anyway; check the account before posting again."),
                 ),
                 NetworkError::Ambiguous(m) => (
-                    codes::NETWORK_AMBIGUOUS,
+                    ErrorKind::Ambiguous,
                     format!("{name}'s answer does not say whether the post was published: {m}"),
                 ),
                 NetworkError::Rejected(m) => (
-                    codes::PUBLISH_FAILED,
+                    ErrorKind::Rejected,
                     format!("{name} refused the post: {m}"),
                 ),
                 NetworkError::NoCredentials => {
@@ -135,7 +134,7 @@ impl PublishFailure {
                 }
             },
         };
-        EntryError { code, message }
+        EntryError { kind, message }
     }
 }
 
@@ -438,7 +437,7 @@ impl PublishService {
             for e in &mut post.entries {
                 if e.state == EntryState::Publishing && e.error.is_none() {
                     e.error = Some(EntryError {
-                        code: codes::NETWORK_AMBIGUOUS,
+                        kind: ErrorKind::Ambiguous,
                         message: format!(
                             "Publishing on {} was interrupted (the gateway stopped) before the network's answer was recorded; the post may be live there.",
                             e.platform.display_name()
@@ -531,7 +530,7 @@ impl PublishService {
                 Err(e) => {
                     let failure = PublishFailure::Network(e);
                     let error = failure.entry_error(&entry.platform);
-                    tracing::warn!(post_id = %post.id, platform = %entry.platform, code = error.code, error = %error.message, "publish failed");
+                    tracing::warn!(post_id = %post.id, platform = %entry.platform, kind = ?error.kind, error = %error.message, "publish failed");
                     entry.state = if failure.outcome_unknown() {
                         EntryState::Publishing
                     } else {
