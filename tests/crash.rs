@@ -273,3 +273,53 @@ async fn sigterm_mid_bulk_finishes_the_bulk_and_exits_0() {
     assert_eq!(sb.x_stats().deleted, 20);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once() {
+    let sb = sandbox::start(SandboxOptions::ephemeral()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut gw = spawn_gateway(&sb, &dir.path().join("db"), port);
+    wait_healthy(&client, &base).await;
+    let ids = prepare(&client, &base, &sb, 5).await;
+    sb.set_threads_faults(slow(5_000));
+    sb.set_x_faults(slow(5_000));
+    let bulk = {
+        let (client, base) = (client.clone(), base.clone());
+        tokio::spawn(async move {
+            client
+                .delete(format!("{base}/api/post"))
+                .bearer_auth(KEY)
+                .json(&json!({ "bulk": ids }))
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = gw.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let code = tokio::task::spawn_blocking(move || gw.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code.code(), Some(130));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let _ = bulk.await;
+    sb.stop().await;
+}
