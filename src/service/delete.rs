@@ -195,12 +195,8 @@ impl DeleteService {
         ids: &[String],
         ctx: &CallContext,
     ) -> Result<Vec<DeleteResult>, StoreError> {
-        let mut unique: Vec<String> = Vec::new();
-        for id in ids {
-            if !unique.contains(id) {
-                unique.push(id.clone());
-            }
-        }
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<String> = ids.iter().filter(|id| seen.insert(*id)).cloned().collect();
         let this = self.clone();
         let profile_id = profile_id.to_owned();
         let ctx = ctx.clone();
@@ -219,21 +215,12 @@ impl DeleteService {
         })
         .await
         .map_err(|e| StoreError::Open(format!("bulk delete task failed: {e}")))?;
-        let by_id: Vec<(String, DeleteResult)> = unique
+        let by_id: std::collections::HashMap<String, DeleteResult> = unique
             .into_iter()
             .zip(results)
             .map(|(id, r)| r.map(|r| (id, r)))
             .collect::<Result<_, _>>()?;
-        Ok(ids
-            .iter()
-            .map(|id| {
-                by_id
-                    .iter()
-                    .find(|(i, _)| i == id)
-                    .map(|(_, r)| r.clone())
-                    .expect("every id was processed")
-            })
-            .collect())
+        Ok(ids.iter().map(|id| by_id[id].clone()).collect())
     }
 
     async fn owned_post(&self, profile_id: &str, raw_id: &str) -> Result<Option<Post>, StoreError> {
