@@ -237,13 +237,7 @@ async fn already_gone_is_reported_truthfully() {
 async fn threads_100_33_on_a_post_that_still_exists_is_a_permission_error() {
     let app = spawn_app().await;
     app.link_both(None).await;
-    let (_, r) = app
-        .import(
-            json!([{"post": "t", "postIds": [{"platform": "threads", "id": "18017"}]}]),
-            None,
-        )
-        .await;
-    let id = r["posts"][0]["id"].as_str().unwrap().to_owned();
+    let id = app.single_platform_post("threads", "18017").await;
     Mock::given(method("DELETE"))
         .and(path("/v1.0/18017"))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "Unsupported delete request.", "type": "THApiException", "code": 100, "error_subcode": 33}})))
@@ -269,13 +263,7 @@ async fn threads_100_33_on_a_post_that_still_exists_is_a_permission_error() {
 async fn threads_permission_error_as_http_500_is_not_transient() {
     let app = spawn_app().await;
     app.link_both(None).await;
-    let (_, r) = app
-        .import(
-            json!([{"post": "t", "postIds": [{"platform": "threads", "id": "18018"}]}]),
-            None,
-        )
-        .await;
-    let id = r["posts"][0]["id"].as_str().unwrap().to_owned();
+    let id = app.single_platform_post("threads", "18018").await;
     Mock::given(method("DELETE"))
         .and(path("/v1.0/18018"))
         .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "Application does not have permission for this action", "code": 10, "type": "THApiException"}})))
@@ -291,13 +279,7 @@ async fn threads_permission_error_as_http_500_is_not_transient() {
 async fn x_deleted_false_is_a_failure() {
     let app = spawn_app().await;
     app.link_both(None).await;
-    let (_, r) = app
-        .import(
-            json!([{"post": "t", "postIds": [{"platform": "twitter", "id": "1008"}]}]),
-            None,
-        )
-        .await;
-    let id = r["posts"][0]["id"].as_str().unwrap().to_owned();
+    let id = app.single_platform_post("twitter", "1008").await;
     Mock::given(method("DELETE"))
         .and(path("/2/tweets/1008"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"deleted": false}})))
@@ -540,8 +522,9 @@ async fn scheduled_post_is_cancelled_without_network_calls() {
 async fn x_v1_1_mode_uses_statuses_destroy() {
     let app = spawn_app_with(|s| s.x.api = postgate::configuration::XApi::V1_1).await;
     app.link_both(None).await;
-    let (_, r) = app.import(json!([{"post": "t", "postIds": [{"platform": "twitter", "id": "240854986559455234"}]}]), None).await;
-    let id = r["posts"][0]["id"].as_str().unwrap().to_owned();
+    let id = app
+        .single_platform_post("twitter", "240854986559455234")
+        .await;
     Mock::given(method("POST"))
         .and(path("/1.1/statuses/destroy/240854986559455234.json"))
         .respond_with(
@@ -567,13 +550,7 @@ async fn x_v1_1_mode_uses_statuses_destroy() {
 async fn threads_query_token_is_the_linked_one() {
     let app = spawn_app().await;
     app.link_both(None).await;
-    let (_, r) = app
-        .import(
-            json!([{"post": "t", "postIds": [{"platform": "threads", "id": "18024"}]}]),
-            None,
-        )
-        .await;
-    let id = r["posts"][0]["id"].as_str().unwrap().to_owned();
+    let id = app.single_platform_post("threads", "18024").await;
     Mock::given(method("DELETE"))
         .and(path("/v1.0/18024"))
         .and(query_param("access_token", THREADS_TOKEN))

@@ -252,6 +252,18 @@ impl TestApp {
         r["posts"][0]["id"].as_str().unwrap().to_owned()
     }
 
+    /// Imports one post live on a single platform with the given network id; returns its id.
+    pub async fn single_platform_post(&self, platform: &str, network_id: &str) -> String {
+        let (status, r) = self
+            .import(
+                json!([{"post": "t", "postIds": [{"platform": platform, "id": network_id}]}]),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{r}");
+        r["posts"][0]["id"].as_str().unwrap().to_owned()
+    }
+
     /// `GET /api/post/{id}`
     pub async fn get_post(&self, id: &str, profile_key: Option<&str>) -> (u16, Value) {
         let r = self

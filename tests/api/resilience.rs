@@ -5,21 +5,11 @@ use serde_json::{json, Value};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, ResponseTemplate};
 
-async fn x_only_post(app: &TestApp, tweet: &str) -> String {
-    let (_, r) = app
-        .import(
-            json!([{"post": "x", "postIds": [{"platform": "twitter", "id": tweet}]}]),
-            None,
-        )
-        .await;
-    r["posts"][0]["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn transient_failures_are_retried_until_success() {
     let app = spawn_app().await;
     app.link_both(None).await;
-    let id = x_only_post(&app, "5001").await;
+    let id = app.single_platform_post("twitter", "5001").await;
     Mock::given(method("DELETE"))
         .and(path("/2/tweets/5001"))
         .respond_with(ResponseTemplate::new(500))
@@ -38,7 +28,7 @@ async fn transient_failures_are_retried_until_success() {
 async fn a_4xx_is_never_retried() {
     let app = spawn_app().await;
     app.link_both(None).await;
-    let id = x_only_post(&app, "5002").await;
+    let id = app.single_platform_post("twitter", "5002").await;
     Mock::given(method("DELETE"))
         .and(path("/2/tweets/5002"))
         .respond_with(
@@ -109,8 +99,8 @@ async fn the_101st_threads_delete_is_refused_locally_and_the_count_survives_a_re
 async fn an_x_429_blocks_the_account_until_the_reset() {
     let app = spawn_app().await;
     app.link_both(None).await;
-    let first = x_only_post(&app, "5003").await;
-    let second = x_only_post(&app, "5004").await;
+    let first = app.single_platform_post("twitter", "5003").await;
+    let second = app.single_platform_post("twitter", "5004").await;
     let reset = chrono::Utc::now().timestamp() + 120;
     Mock::given(method("DELETE"))
         .and(path("/2/tweets/5003"))
@@ -154,13 +144,7 @@ async fn an_x_429_blocks_the_account_until_the_reset() {
 async fn graph_rate_limit_codes_are_rate_limits_not_auth_errors() {
     let app = spawn_app().await;
     app.link_both(None).await;
-    let (_, r) = app
-        .import(
-            json!([{"post": "t", "postIds": [{"platform": "threads", "id": "61001"}]}]),
-            None,
-        )
-        .await;
-    let id = r["posts"][0]["id"].as_str().unwrap().to_owned();
+    let id = app.single_platform_post("threads", "61001").await;
     Mock::given(method("DELETE"))
         .and(path("/v1.0/61001"))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "User request limit reached", "type": "OAuthException", "code": 17}})))
@@ -182,7 +166,7 @@ async fn a_zero_delete_limit_switches_the_local_count_off() {
     let app = spawn_app_with(|s| s.x.delete_limit = 0).await;
     app.link_both(None).await;
     for tweet in ["5101", "5102", "5103"] {
-        let id = x_only_post(&app, tweet).await;
+        let id = app.single_platform_post("twitter", tweet).await;
         x_delete_ok(&app.x, tweet, 1).await;
         assert_eq!(app.delete_post(json!({"id": id})).await.status(), 200);
     }
