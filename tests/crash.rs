@@ -119,6 +119,19 @@ async fn prepare(
         .collect()
 }
 
+/// Sends `{"bulk": ids}` in the background; the handle yields the client's result.
+fn spawn_bulk(
+    client: &reqwest::Client,
+    base: &str,
+    ids: &[String],
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    let request = client
+        .delete(format!("{base}/api/post"))
+        .bearer_auth(KEY)
+        .json(&json!({ "bulk": ids }));
+    tokio::spawn(request.send())
+}
+
 fn slow(ms: u64) -> Faults {
     Faults {
         latency_ms: ms,
@@ -142,17 +155,7 @@ async fn sigkill_mid_bulk_then_restart_loses_nothing_and_deletes_once() {
     sb.set_threads_faults(slow(400));
     sb.set_x_faults(slow(400));
 
-    let bulk = {
-        let (client, base, ids) = (client.clone(), base.clone(), ids.clone());
-        tokio::spawn(async move {
-            client
-                .delete(format!("{base}/api/post"))
-                .bearer_auth(KEY)
-                .json(&json!({"bulk": ids}))
-                .send()
-                .await
-        })
-    };
+    let bulk = spawn_bulk(&client, &base, &ids);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     gw.kill().unwrap(); // SIGKILL
     gw.wait().unwrap();
@@ -231,17 +234,7 @@ async fn sigterm_mid_bulk_finishes_the_bulk_and_exits_0() {
     sb.set_threads_faults(slow(300));
     sb.set_x_faults(slow(300));
 
-    let bulk = {
-        let (client, base, ids) = (client.clone(), base.clone(), ids.clone());
-        tokio::spawn(async move {
-            client
-                .delete(format!("{base}/api/post"))
-                .bearer_auth(KEY)
-                .json(&json!({"bulk": ids}))
-                .send()
-                .await
-        })
-    };
+    let bulk = spawn_bulk(&client, &base, &ids);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let status = Command::new("kill")
         .args(["-TERM", &gw.id().to_string()])
@@ -286,17 +279,7 @@ async fn a_second_signal_exits_at_once() {
     let ids = prepare(&client, &base, &sb, 5).await;
     sb.set_threads_faults(slow(5_000));
     sb.set_x_faults(slow(5_000));
-    let bulk = {
-        let (client, base) = (client.clone(), base.clone());
-        tokio::spawn(async move {
-            client
-                .delete(format!("{base}/api/post"))
-                .bearer_auth(KEY)
-                .json(&json!({ "bulk": ids }))
-                .send()
-                .await
-        })
-    };
+    let bulk = spawn_bulk(&client, &base, &ids);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = gw.id().to_string();
     assert!(Command::new("kill")

@@ -348,6 +348,21 @@ pub(crate) fn query_pairs(req: &HttpRequest) -> Option<Vec<(String, String)>> {
 }
 
 /// Whether the request body is `application/x-www-form-urlencoded`.
+/// The index of the account `user_id` names among `user_ids` (the first account without one),
+/// for `/__sandbox/seed`.
+pub(crate) fn seed_owner<'a>(
+    mut user_ids: impl Iterator<Item = &'a str>,
+    user_id: Option<&str>,
+    network: &str,
+) -> Result<usize, String> {
+    match user_id {
+        None => Ok(0),
+        Some(u) => user_ids
+            .position(|id| id == u)
+            .ok_or_else(|| format!("no {network} account with user id {u}")),
+    }
+}
+
 pub(crate) fn is_form(req: &HttpRequest) -> bool {
     req.headers()
         .get(actix_web::http::header::CONTENT_TYPE)

@@ -229,14 +229,11 @@ impl SimNetwork for XSim {
     }
 
     fn seed(&self, user_id: Option<&str>, count: usize, text: &str) -> Result<Vec<String>, String> {
-        let owner = match user_id {
-            None => 0,
-            Some(u) => self
-                .accounts
-                .iter()
-                .position(|a| a.user_id == u)
-                .ok_or_else(|| format!("no X account with user id {u}"))?,
-        };
+        let owner = super::seed_owner(
+            self.accounts.iter().map(|a| a.user_id.as_str()),
+            user_id,
+            "X",
+        )?;
         let mut inner = self.lock();
         Ok((0..count)
             .map(|_| {
