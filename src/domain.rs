@@ -263,6 +263,9 @@ pub enum ErrorKind {
     Rejected,
     /// The answer does not say what happened.
     Ambiguous,
+    /// A publish request was sent and its answer was lost or unclear (timeout, 5xx, dropped
+    /// connection): the post may be live. Never "failed, post again".
+    OutcomeUnknown,
 }
 
 impl From<&DeleteFailure> for ErrorKind {
@@ -317,6 +320,10 @@ pub struct PlatformEntry {
     /// When the delete was confirmed or recorded.
     #[serde(default)]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// While the outcome of a publish is unknown: what the network can be asked about it
+    /// later (the Threads container id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_ref: Option<String>,
 }
 
 impl PlatformEntry {
@@ -331,6 +338,7 @@ impl PlatformEntry {
             state,
             error: None,
             deleted_at: None,
+            publish_ref: None,
         }
     }
 

@@ -70,6 +70,13 @@ pub mod codes {
     pub const X_BYO_HALF: u32 = 923;
     /// postgate: network-side history (`GET /api/history/{platform}`) is not supported.
     pub const HISTORY_UNSUPPORTED: u32 = 924;
+    /// postgate: the publish request reached the network but its answer was lost or unclear
+    /// (timeout, 5xx, dropped connection): the post may be live. Do not post again; read
+    /// the post (`GET /api/post/{id}`) to have it checked.
+    pub const PUBLISH_OUTCOME_UNKNOWN: u32 = 930;
+    /// postgate: a request with this `idempotencyKey` is still publishing, or was interrupted
+    /// before its outcome was recorded; the answer names the post (`id`). Nothing is sent again.
+    pub const IDEMPOTENCY_IN_PROGRESS: u32 = 931;
 }
 
 /// The code of a failure class on `platform`, for `action` (`"post"` or `"delete"`).
@@ -85,6 +92,7 @@ pub fn code_for(kind: ErrorKind, platform: &Platform, action: &str) -> u32 {
         ErrorKind::Transient => codes::NETWORK_TRANSIENT,
         ErrorKind::Timeout => codes::NETWORK_TIMEOUT,
         ErrorKind::Ambiguous => codes::NETWORK_AMBIGUOUS,
+        ErrorKind::OutcomeUnknown => codes::PUBLISH_OUTCOME_UNKNOWN,
         ErrorKind::Rejected if action == "post" => codes::PUBLISH_FAILED,
         ErrorKind::Rejected => codes::NETWORK_REJECTED,
     }

@@ -66,7 +66,12 @@ pub fn render_post(post: &Post, profile: &Profile) -> Value {
                 .as_ref()
                 .map(|x| (super::error::code_for(x.kind, &e.platform, "post"), x.message.clone()))
                 .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
-            json!({"action": "post", "status": "error", "code": code, "message": message, "platform": e.platform.as_str()})
+            let mut v = json!({"action": "post", "status": "error", "code": code, "message": message, "platform": e.platform.as_str()});
+            if e.state == EntryState::Publishing {
+                // The network may have published it: postgate keeps it as possibly live.
+                v["outcomeUnknown"] = json!(true);
+            }
+            v
         })
         .collect();
     let mut v = json!({
@@ -103,6 +108,16 @@ pub async fn owned_post(
         .filter(|p| p.profile_id == caller.profile.id))
 }
 
+/// Whether `post` has a publish of unknown outcome that a read should check (not while it is
+/// still being published).
+fn has_unknown_publish(post: &Post) -> bool {
+    post.status != PostStatus::Processing
+        && post
+            .entries
+            .iter()
+            .any(|e| e.state == EntryState::Publishing && e.error.is_some())
+}
+
 /// `GET /api/post/{id}`
 pub async fn get_post(
     state: web::Data<AppState>,
@@ -111,6 +126,16 @@ pub async fn get_post(
 ) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
     match owned_post(&state, &caller, &raw).await? {
+        Some(post) if has_unknown_publish(&post) => {
+            // A read asks the network about publishes whose outcome is unknown (Threads: the
+            // container's status), and records what it learns before answering.
+            let ctx = caller.call_context(&state);
+            let post = state.publish.reconcile(&post.id, &ctx).await?.unwrap_or(post);
+            Ok(json_response(
+                StatusCode::OK,
+                &render_post(&post, &caller.profile),
+            ))
+        }
         Some(post) => Ok(json_response(
             StatusCode::OK,
             &render_post(&post, &caller.profile),

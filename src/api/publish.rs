@@ -7,16 +7,19 @@
 //!   "scheduleDate","refId","post"}`.
 //! - With a `Profile-Key` header: `{"status", "posts":[{...the object above...,
 //!   "profileTitle"}]}`, as Ayrshare answers.
-//! - `idempotencyKey`: the first answer for a key of a profile is stored with its HTTP status
-//!   and replayed for every later request with that key; nothing is published again.
+//! - `idempotencyKey`: the key is claimed for the new post's id, durably, before any network
+//!   call; the first answer is then stored with its HTTP status and replayed for every later
+//!   request with that key; nothing is published again. A key claimed but never answered (the
+//!   gateway stopped mid-publish) answers from the post as stored, or HTTP 409 code 931 with
+//!   the post's `id` while it is still `processing`.
 
 use super::error::{codes, ApiError};
 use super::{json_body, json_response, AppState};
 use crate::auth::Caller;
-use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostKind};
+use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus};
 use crate::service::publish::text_length;
 use crate::service::NewPost;
-use crate::store::Profile;
+use crate::store::{IdempotencyRecord, Profile};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
@@ -106,6 +109,7 @@ fn validate(
     body: PublishBody,
     profile_id: &str,
     idempotency_key: Option<String>,
+    id: PostId,
 ) -> Result<NewPost, ApiError> {
     let Some(text) = body.post else {
         return Err(ApiError::invalid(
@@ -173,6 +177,7 @@ fn validate(
         }
     }
     Ok(NewPost {
+        id,
         profile_id: profile_id.to_owned(),
         text,
         platforms,
@@ -302,6 +307,70 @@ enum Outcome {
     Replayed(Value),
 }
 
+/// HTTP 409 / 931: the key's post is still being published (or was interrupted).
+fn in_progress(post_id: &PostId, key: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "post",
+        codes::IDEMPOTENCY_IN_PROGRESS,
+        format!(
+            "A request with this idempotencyKey is still publishing post {post_id}, or was interrupted before its outcome was recorded. Nothing was sent again: read the post with GET /api/post/{post_id}."
+        ),
+    )
+    .with("id", post_id.as_str())
+    .with("idempotencyKey", key)
+}
+
+/// A key claimed for `post_id` but never answered: the request is still running elsewhere,
+/// or the gateway stopped before it answered. Answers from the post as stored (and remembers
+/// that answer), or 409 / 931 while the post is still `processing`. `Ok(None)`: the post was
+/// never written, so nothing was sent for it; the caller publishes it under that id.
+async fn resume_claim(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    post_id: &PostId,
+) -> Result<Option<Outcome>, ApiError> {
+    let Some(post) = state
+        .store
+        .get_post(post_id)
+        .await?
+        .filter(|p| p.profile_id == caller.profile.id)
+    else {
+        return Ok(None);
+    };
+    if post.status == PostStatus::Processing {
+        return Err(in_progress(post_id, key));
+    }
+    let (status, answer) = render_answer(&post, &caller.profile, caller.via_profile_key);
+    let stored = remembered(status, &answer);
+    state
+        .store
+        .remember_answer(&caller.profile.id, key, &stored)
+        .await?;
+    state.store.flush().await?;
+    Ok(Some(Outcome::Replayed(stored)))
+}
+
+/// What a key already holds, as the answer to a repeated request; `Ok(None)`: a claim whose
+/// post was never written (publish under the claimed id).
+async fn answer_held(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    held: IdempotencyRecord,
+) -> Result<Result<Outcome, PostId>, ApiError> {
+    match held {
+        IdempotencyRecord::Answered(v) => Ok(Ok(Outcome::Replayed(v))),
+        IdempotencyRecord::Claimed { post_id, .. } => {
+            match resume_claim(state, caller, key, &post_id).await? {
+                Some(outcome) => Ok(Ok(outcome)),
+                None => Ok(Err(post_id)),
+            }
+        }
+    }
+}
+
 /// `POST /api/post`
 pub async fn publish_post(
     state: web::Data<AppState>,
@@ -332,12 +401,35 @@ pub async fn publish_post(
             ),
             None => None,
         };
+        let mut post_id = PostId::generate();
+        let mut claimed = false;
         if let Some(k) = &key {
-            if let Some(stored) = state.store.idempotent_answer(&caller.profile.id, k).await? {
-                return Ok::<_, ApiError>(Outcome::Replayed(stored));
+            if let Some(held) = state.store.idempotency_record(&caller.profile.id, k).await? {
+                match answer_held(&state, &caller, k, held).await? {
+                    Ok(outcome) => return Ok::<_, ApiError>(outcome),
+                    Err(id) => {
+                        post_id = id;
+                        claimed = true;
+                    }
+                }
             }
         }
-        let new = validate(body, &caller.profile.id, key.clone())?;
+        let new = validate(body, &caller.profile.id, key.clone(), post_id.clone())?;
+        if let (Some(k), false) = (&key, claimed) {
+            // The claim is durable before any network call: a retry after a crash finds it.
+            if let Some(held) = state
+                .store
+                .claim_idempotency_key(&caller.profile.id, k, &post_id, Utc::now())
+                .await?
+            {
+                // Claimed meanwhile by another gateway process sharing the store.
+                return match answer_held(&state, &caller, k, held).await? {
+                    Ok(outcome) => Ok(outcome),
+                    Err(other) => Err(in_progress(&other, k)),
+                };
+            }
+            state.store.flush().await?;
+        }
         let post = state.publish.create(new, &ctx).await?;
         let (status, answer) = render_answer(&post, &caller.profile, caller.via_profile_key);
         if let Some(k) = &key {
@@ -375,12 +467,19 @@ mod tests {
 
     #[test]
     fn validation_names_fields() {
-        let e = validate(body(json!({"platforms": ["threads"]})), "p", None).unwrap_err();
+        let e = validate(
+            body(json!({"platforms": ["threads"]})),
+            "p",
+            None,
+            PostId::generate(),
+        )
+        .unwrap_err();
         assert!(e.body()["message"].as_str().unwrap().contains("'post'"));
         let e = validate(
             body(json!({"post": "  ", "platforms": ["threads"]})),
             "p",
             None,
+            PostId::generate(),
         )
         .unwrap_err();
         assert_eq!(e.body()["code"], codes::POST_INVALID);
@@ -388,6 +487,7 @@ mod tests {
             body(json!({"post": "hi", "platforms": ["myspace"]})),
             "p",
             None,
+            PostId::generate(),
         )
         .unwrap_err();
         assert!(e.body()["message"]
@@ -398,6 +498,7 @@ mod tests {
             body(json!({"post": "x".repeat(281), "platforms": ["twitter"]})),
             "p",
             None,
+            PostId::generate(),
         )
         .unwrap_err();
         assert_eq!(e.body()["platform"], "twitter");
@@ -405,6 +506,7 @@ mod tests {
             body(json!({"post": "hi", "platforms": ["threads"], "scheduleDate": "tomorrow"})),
             "p",
             None,
+            PostId::generate(),
         )
         .unwrap_err();
         assert!(e.body()["message"]
@@ -415,6 +517,7 @@ mod tests {
             body(json!({"post": "hi", "platforms": ["X", "twitter", "threads"], "scheduleDate": "2030-01-01T10:00:00"})),
             "p",
             None,
+            PostId::generate(),
         )
         .unwrap();
         assert_eq!(ok.platforms, vec![Platform::Twitter, Platform::Threads]);

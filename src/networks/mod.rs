@@ -63,6 +63,52 @@ pub struct Published {
     pub url: String,
 }
 
+/// A publish that did not succeed, or whose outcome is unknown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishError {
+    /// What went wrong, by class.
+    pub error: NetworkError,
+    /// Whether the publishing request reached the network and its answer was lost or unclear
+    /// (timeout, 5xx, dropped connection, Threads' HTTP 500 code 10): the post may be live.
+    /// Such a call is never repeated blindly.
+    pub outcome_unknown: bool,
+    /// What the network can be asked about it later (the Threads container id).
+    pub reference: Option<String>,
+}
+
+impl PublishError {
+    /// A publish whose outcome is unknown, with what can be checked later.
+    pub fn unknown(error: NetworkError, reference: Option<String>) -> Self {
+        Self {
+            error,
+            outcome_unknown: true,
+            reference,
+        }
+    }
+}
+
+impl From<NetworkError> for PublishError {
+    /// A publish that certainly published nothing.
+    fn from(error: NetworkError) -> Self {
+        Self {
+            error,
+            outcome_unknown: false,
+            reference: None,
+        }
+    }
+}
+
+/// What a later check of a publish whose outcome was unknown found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublishCheck {
+    /// It is live, with this id and URL.
+    Published(Published),
+    /// The network says it was not published (nothing is live).
+    NotPublished(String),
+    /// Still cannot tell (or this network offers no way to tell), with why.
+    Unknown(String),
+}
+
 /// A network call that did not succeed, by class.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NetworkError {
@@ -143,13 +189,30 @@ pub trait Network: Send + Sync + 'static {
         ctx: &CallContext,
     ) -> Result<Existence, NetworkError>;
 
-    /// Publishes a text post.
+    /// Publishes a text post. Never repeats a publishing request on its own: an error says
+    /// whether the post may be live anyway ([`PublishError::outcome_unknown`]).
     async fn publish(
         &self,
         account: &LinkedAccount,
         text: &str,
         ctx: &CallContext,
-    ) -> Result<Published, NetworkError>;
+    ) -> Result<Published, PublishError>;
+
+    /// Checks a publish whose outcome was unknown: `reference` is what [`PublishError`]
+    /// carried, `text` the post's text, `since` when it was sent. The default cannot tell.
+    async fn check_publish(
+        &self,
+        _account: &LinkedAccount,
+        _reference: Option<&str>,
+        _text: &str,
+        _since: chrono::DateTime<chrono::Utc>,
+        _ctx: &CallContext,
+    ) -> Result<PublishCheck, NetworkError> {
+        Ok(PublishCheck::Unknown(format!(
+            "{} offers no way to look a post up by its request; check the account",
+            self.platform().display_name()
+        )))
+    }
 }
 
 /// The adapters postgate has, by platform.
@@ -192,6 +255,23 @@ pub(crate) fn transport_error(network: &str, e: reqwest::Error) -> NetworkError 
         NetworkError::Transient(format!("could not connect to {network}"))
     } else {
         NetworkError::Transient(format!("{network} request failed: {e}"))
+    }
+}
+
+/// Maps a transport error of a publishing request. A request that never reached the network
+/// (no connection) published nothing; any other failure (timeout, connection dropped after
+/// the request was written, body lost) may have published it.
+pub(crate) fn publish_transport_error(
+    network: &str,
+    e: reqwest::Error,
+    reference: Option<String>,
+) -> PublishError {
+    let not_sent = e.is_connect() || e.is_builder();
+    let error = transport_error(network, e);
+    if not_sent {
+        PublishError::from(error)
+    } else {
+        PublishError::unknown(error, reference)
     }
 }
 

@@ -2,13 +2,14 @@
 //! so URLs never reach a log line or an error message unredacted.
 
 use super::{
-    http_client, retry_after_header, snippet, transport_error, CallContext, Existence, Gone,
-    Network, NetworkError, Published,
+    http_client, publish_transport_error, retry_after_header, snippet, transport_error,
+    CallContext, Existence, Gone, Network, NetworkError, PublishCheck, PublishError, Published,
 };
 use crate::configuration::ThreadsSettings;
 use crate::domain::{NetworkPostId, Platform};
 use crate::store::LinkedAccount;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,6 +118,59 @@ impl Threads {
                     snippet(&body)
                 ))
             })
+    }
+
+    /// Sends `threads_publish` for `container` and reads the media id. Once the request may
+    /// have reached Threads, every unclear end (timeout, dropped connection, any 5xx — Threads
+    /// has answered HTTP 500 code 10 for posts it did publish — or a 2xx without an id) is an
+    /// unknown outcome that keeps the container id; only a 4xx refusal means "not published".
+    async fn publish_container(
+        &self,
+        req: reqwest::RequestBuilder,
+        container: &str,
+    ) -> Result<String, PublishError> {
+        let reference = || Some(container.to_owned());
+        let _permit =
+            self.in_flight.acquire().await.map_err(|_| {
+                NetworkError::Transient("Threads adapter is shutting down".into())
+            })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| publish_transport_error("Threads", e, reference()))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| PublishError::unknown(transport_error("Threads", e), reference()))?;
+        tracing::debug!(status = status.as_u16(), "Threads answered threads_publish");
+        if status.is_success() {
+            return match serde_json::from_str::<IdBody>(&body) {
+                Ok(b) if !b.id.is_empty() => Ok(b.id),
+                _ => Err(PublishError::unknown(
+                    NetworkError::Ambiguous(format!(
+                        "Threads accepted threads_publish without a media id: {}",
+                        snippet(&body)
+                    )),
+                    reference(),
+                )),
+            };
+        }
+        let error = match Self::classify(status, &headers, &body) {
+            Classified::Error(e) => e,
+            Classified::NotFoundOrNoAccess(m) => NetworkError::Rejected(m),
+        };
+        if status.is_server_error() {
+            return Err(PublishError::unknown(
+                NetworkError::Ambiguous(format!(
+                    "Threads answered HTTP {} to threads_publish ({error}); Threads has given such answers for posts it did publish",
+                    status.as_u16()
+                )),
+                reference(),
+            ));
+        }
+        Err(PublishError::from(error))
     }
 
     /// Classifies a non-success Graph answer by `code`, never by HTTP status alone: Threads
@@ -246,7 +300,7 @@ impl Network for Threads {
         account: &LinkedAccount,
         text: &str,
         _ctx: &CallContext,
-    ) -> Result<Published, NetworkError> {
+    ) -> Result<Published, PublishError> {
         let token = account.access_token.as_str();
         let user = &account.user_id;
         let req = self
@@ -257,13 +311,14 @@ impl Network for Threads {
                 ("text", text),
                 ("access_token", token),
             ]);
+        // A container is not a post: whatever happens to this call, nothing is live yet.
         let container = self.id_of(req, "container").await?;
         let req = self
             .client
             .post(self.url(&format!("{user}/threads_publish")))
             .query(&[("creation_id", container.as_str()), ("access_token", token)]);
         let media = IdBody {
-            id: self.id_of(req, "publish").await?,
+            id: self.publish_container(req, &container).await?,
         };
         // The permalink needs one more read; a post is published even if that read fails.
         let req = self
@@ -280,13 +335,126 @@ impl Network for Threads {
                 }),
             _ => None,
         }
-        .unwrap_or_else(|| match &account.username {
-            Some(u) => format!("https://www.threads.net/@{u}"),
-            None => "https://www.threads.net/".to_owned(),
-        });
+        .unwrap_or_else(|| profile_url(account));
         Ok(Published {
             id: NetworkPostId(media.id),
             url,
         })
     }
+
+    /// Asks the container's status (`GET /{container}?fields=status,id,error_message`); when
+    /// it says `PUBLISHED`, finds the media among the profile's recent threads by its text,
+    /// published at or after `since` (less a minute of clock skew). Without a container
+    /// there is nothing reliable to ask: the outcome stays unknown.
+    async fn check_publish(
+        &self,
+        account: &LinkedAccount,
+        reference: Option<&str>,
+        text: &str,
+        since: DateTime<Utc>,
+        _ctx: &CallContext,
+    ) -> Result<PublishCheck, NetworkError> {
+        let Some(container) = reference else {
+            return Ok(PublishCheck::Unknown(
+                "Threads gave no container id before the answer was lost, so there is nothing to check; look at the Threads account".into(),
+            ));
+        };
+        if !container.bytes().all(|b| b.is_ascii_digit()) || container.is_empty() {
+            return Ok(PublishCheck::Unknown(format!(
+                "the stored Threads container id {container:?} is not a Graph id"
+            )));
+        }
+        let token = account.access_token.as_str();
+        let req = self.client.get(self.url(container)).query(&[
+            ("fields", "status,id,error_message"),
+            ("access_token", token),
+        ]);
+        let (status, headers, body) = self.send(req).await?;
+        if !status.is_success() {
+            return Err(match Self::classify(status, &headers, &body) {
+                Classified::Error(e) => e,
+                Classified::NotFoundOrNoAccess(m) => NetworkError::Ambiguous(m),
+            });
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let container_status = v.get("status").and_then(|s| s.as_str()).unwrap_or("");
+        match container_status {
+            "PUBLISHED" => {}
+            "FINISHED" | "ERROR" | "EXPIRED" => {
+                let detail = v
+                    .get("error_message")
+                    .and_then(|m| m.as_str())
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default();
+                return Ok(PublishCheck::NotPublished(format!(
+                    "Threads says container {container} was not published (status {container_status}{detail})"
+                )));
+            }
+            other => {
+                return Ok(PublishCheck::Unknown(format!(
+                    "Threads container {container} has status {:?}",
+                    snippet(other)
+                )))
+            }
+        }
+        let user = &account.user_id;
+        let req = self
+            .client
+            .get(self.url(&format!("{user}/threads")))
+            .query(&[
+                ("fields", "id,text,timestamp,permalink"),
+                ("limit", RECENT_THREADS_LIMIT),
+                ("access_token", token),
+            ]);
+        let (status, headers, body) = self.send(req).await?;
+        if !status.is_success() {
+            return Err(match Self::classify(status, &headers, &body) {
+                Classified::Error(e) => e,
+                Classified::NotFoundOrNoAccess(m) => NetworkError::Ambiguous(m),
+            });
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let earliest = since - chrono::Duration::seconds(60);
+        let found = v
+            .get("data")
+            .and_then(|d| d.as_array())
+            .into_iter()
+            .flatten()
+            .filter(|t| t.get("text").and_then(|x| x.as_str()) == Some(text))
+            .filter_map(|t| {
+                let id = t.get("id")?.as_str()?;
+                let at = parse_graph_time(t.get("timestamp")?.as_str()?)?;
+                (at >= earliest && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| (at, id.to_owned(), t.get("permalink").and_then(|p| p.as_str()).map(str::to_owned)))
+            })
+            .min_by_key(|(at, _, _)| *at);
+        Ok(match found {
+            Some((_, id, permalink)) => PublishCheck::Published(Published {
+                url: permalink.unwrap_or_else(|| profile_url(account)),
+                id: NetworkPostId(id),
+            }),
+            None => PublishCheck::Unknown(format!(
+                "Threads says container {container} was published, but the post is not among the account's {RECENT_THREADS_LIMIT} most recent threads"
+            )),
+        })
+    }
+}
+
+/// How many of the profile's recent threads a publish check reads.
+const RECENT_THREADS_LIMIT: &str = "25";
+
+/// The profile's page, when a post's permalink is unknown.
+fn profile_url(account: &LinkedAccount) -> String {
+    match &account.username {
+        Some(u) => format!("https://www.threads.net/@{u}"),
+        None => "https://www.threads.net/".to_owned(),
+    }
+}
+
+/// Graph timestamps (`2023-10-17T05:42:03+0000`), or RFC 3339.
+fn parse_graph_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z")
+        .or_else(|_| DateTime::parse_from_rfc3339(s))
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }

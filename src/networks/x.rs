@@ -2,8 +2,9 @@
 //! `POST /2/tweets`, all signed with OAuth 1.0a HMAC-SHA1 (RFC 5849).
 
 use super::{
-    http_client, retry_after_header, snippet, transport_error, CallContext, ConsumerCredentials,
-    Existence, Gone, Network, NetworkError, Published,
+    http_client, publish_transport_error, retry_after_header, snippet, transport_error,
+    CallContext, ConsumerCredentials, Existence, Gone, Network, NetworkError, PublishError,
+    Published,
 };
 use crate::configuration::{XApi, XSettings};
 use crate::domain::{NetworkPostId, Platform};
@@ -237,31 +238,66 @@ impl Network for X {
         Err(Self::classify(status, &headers, &body))
     }
 
+    /// `POST /2/tweets` is sent once. A 5xx, a timeout, a connection dropped after the request
+    /// was written or a 2xx without an id may all have created the tweet: the outcome is
+    /// unknown (and stays so: X has no way to look a tweet up by its request, see
+    /// [`Network::check_publish`]'s default).
     async fn publish(
         &self,
         account: &LinkedAccount,
         text: &str,
         ctx: &CallContext,
-    ) -> Result<Published, NetworkError> {
+    ) -> Result<Published, PublishError> {
         let url = format!("{}/2/tweets", self.base);
-        let (status, headers, body) = self
-            .send(
-                reqwest::Method::POST,
-                url,
-                Some(serde_json::json!({ "text": text })),
-                ctx,
-                account,
-            )
-            .await?;
+        let (consumer, token, secret) = Self::credentials(ctx, account)?;
+        let auth = sign_oauth1("POST", &url, consumer, token, secret);
+        let req = self
+            .client
+            .post(&url)
+            .header(reqwest::header::AUTHORIZATION, auth)
+            .json(&serde_json::json!({ "text": text }));
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| NetworkError::Transient("X adapter is shutting down".into()))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| publish_transport_error("X", e, None))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| PublishError::unknown(transport_error("X", e), None))?;
+        tracing::debug!(status = status.as_u16(), "X answered POST /2/tweets");
+        if status.is_server_error() {
+            return Err(PublishError::unknown(
+                NetworkError::Ambiguous(format!(
+                    "X answered HTTP {} to POST /2/tweets: {}",
+                    status.as_u16(),
+                    snippet(&body)
+                )),
+                None,
+            ));
+        }
         if !status.is_success() {
-            return Err(Self::classify(status, &headers, &body));
+            return Err(Self::classify(status, &headers, &body).into());
         }
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        let Some(id) = v.pointer("/data/id").and_then(|i| i.as_str()) else {
-            return Err(NetworkError::Rejected(format!(
-                "X answered without a post id: {}",
-                snippet(&body)
-            )));
+        let Some(id) = v
+            .pointer("/data/id")
+            .and_then(|i| i.as_str())
+            .filter(|i| !i.is_empty())
+        else {
+            return Err(PublishError::unknown(
+                NetworkError::Ambiguous(format!(
+                    "X accepted the post without a post id: {}",
+                    snippet(&body)
+                )),
+                None,
+            ));
         };
         let handle = account.username.as_deref().unwrap_or("i/web");
         Ok(Published {

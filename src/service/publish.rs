@@ -16,7 +16,9 @@ use super::locks::PostLocks;
 use crate::domain::{
     EntryError, EntryState, ErrorKind, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
 };
-use crate::networks::{CallContext, ConsumerCredentials, NetworkError, Networks, Published};
+use crate::networks::{
+    CallContext, ConsumerCredentials, NetworkError, Networks, PublishCheck, PublishError, Published,
+};
 use crate::store::{LinkedAccount, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -41,6 +43,9 @@ pub struct PublishConfig {
 /// A validated request to create a post.
 #[derive(Clone, Debug)]
 pub struct NewPost {
+    /// The id the post gets, chosen before anything is written so that an idempotency key can
+    /// be claimed for it first.
+    pub id: PostId,
     /// The owning profile.
     pub profile_id: String,
     /// The text (validated: not empty, within every requested network's limit).
@@ -66,18 +71,27 @@ pub enum PublishFailure {
         /// Whether the missing credentials are those of the scheduler (settings only).
         scheduled: bool,
     },
-    /// The network call failed.
+    /// The network call failed; nothing was published.
     Network(NetworkError),
+    /// The publishing request reached the network and its answer was lost or unclear: the
+    /// post may be live.
+    OutcomeUnknown(NetworkError),
 }
 
 impl PublishFailure {
     /// Whether the network may have published the post anyway (no answer, or an answer that
     /// does not say). Such entries stay `publishing` so that nothing live is ever forgotten.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(
-            self,
-            PublishFailure::Network(NetworkError::Timeout(_) | NetworkError::Ambiguous(_))
-        )
+        matches!(self, PublishFailure::OutcomeUnknown(_))
+    }
+
+    /// The failure of a [`PublishError`].
+    pub fn from_publish_error(e: PublishError) -> Self {
+        if e.outcome_unknown {
+            PublishFailure::OutcomeUnknown(e.error)
+        } else {
+            PublishFailure::Network(e.error)
+        }
     }
 
     /// The class and message remembered on the entry (shown in `errors` with its code).
@@ -100,6 +114,16 @@ impl PublishFailure {
                 ErrorKind::NoXCredentials,
                 "Scheduled X/Twitter posts are published with the X consumer credentials of the gateway's settings (x.consumer_key and x.consumer_secret), and none are set: request headers are not kept for later.".into(),
             ),
+            PublishFailure::OutcomeUnknown(e) => (
+                ErrorKind::OutcomeUnknown,
+                format!(
+                    "The outcome of publishing on {name} is unknown: {}. The post may be live there; postgate will not post it again. Do not post it again yourself: read the post (GET /api/post/{{id}}) to have it checked.",
+                    match e {
+                        NetworkError::Timeout(m) | NetworkError::Transient(m) | NetworkError::Ambiguous(m) => m.clone(),
+                        other => other.to_string(),
+                    }
+                ),
+            ),
             PublishFailure::Network(e) => match e {
                 NetworkError::RateLimited { retry_after, message } => (
                     ErrorKind::RateLimited,
@@ -118,7 +142,7 @@ impl PublishFailure {
                 ),
                 NetworkError::Timeout(m) => (
                     ErrorKind::Timeout,
-                    format!("{m}. The post may have been published on {name} anyway; check the account before posting again."),
+                    format!("{m}, before anything was published on {name} (post again)."),
                 ),
                 NetworkError::Ambiguous(m) => (
                     ErrorKind::Ambiguous,
@@ -336,7 +360,7 @@ impl PublishService {
         platforms.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         platforms.dedup();
         let mut post = Post {
-            id: PostId::generate(),
+            id: new.id,
             profile_id: new.profile_id,
             text: new.text,
             status: PostStatus::Processing,
@@ -437,7 +461,7 @@ impl PublishService {
             for e in &mut post.entries {
                 if e.state == EntryState::Publishing && e.error.is_none() {
                     e.error = Some(EntryError {
-                        kind: ErrorKind::Ambiguous,
+                        kind: ErrorKind::OutcomeUnknown,
                         message: format!(
                             "Publishing on {} was interrupted (the gateway stopped) before the network's answer was recorded; the post may be live there.",
                             e.platform.display_name()
@@ -454,6 +478,107 @@ impl PublishService {
             self.store.flush().await?;
         }
         Ok(repaired)
+    }
+
+    /// Asks the networks about the entries of post `id` whose publish outcome is unknown
+    /// (`publishing` with an error, the post no longer `processing`) and records what they
+    /// answer: live (with its id and URL: a later delete removes it), or not published
+    /// (`failed`: nothing is live). Entries a network cannot tell about (X: always; Threads:
+    /// no container id, or a container not `PUBLISHED` yet) stay unknown. Never publishes.
+    /// Returns the post as stored, `None` if there is none.
+    pub async fn reconcile(
+        &self,
+        id: &PostId,
+        ctx: &CallContext,
+    ) -> Result<Option<Post>, StoreError> {
+        let _guard = self.locks.lock(id).await;
+        let Some(mut post) = self.store.get_post(id).await? else {
+            return Ok(None);
+        };
+        if post.status == PostStatus::Processing {
+            return Ok(Some(post));
+        }
+        // Sent at creation, or when the scheduler found it due.
+        let since = post
+            .schedule_date
+            .map_or(post.created, |d| d.max(post.created));
+        let mut changed = false;
+        for i in 0..post.entries.len() {
+            let entry = &post.entries[i];
+            if entry.state != EntryState::Publishing || entry.error.is_none() {
+                continue;
+            }
+            let platform = entry.platform.clone();
+            let Some(network) = self.networks.get(&platform) else {
+                continue;
+            };
+            let Some(account) = self
+                .store
+                .linked_account(&post.profile_id, &platform)
+                .await?
+            else {
+                continue;
+            };
+            let check = tokio::time::timeout(
+                self.config.deadline,
+                network.check_publish(
+                    &account,
+                    entry.publish_ref.as_deref(),
+                    &post.text,
+                    since,
+                    ctx,
+                ),
+            )
+            .await;
+            let entry = &mut post.entries[i];
+            match check {
+                Ok(Ok(PublishCheck::Published(published))) => {
+                    tracing::info!(post_id = %post.id, platform = %platform, network_id = %published.id, "publish of unknown outcome found live");
+                    entry.state = EntryState::Published;
+                    entry.id = Some(published.id);
+                    entry.post_url = Some(published.url);
+                    entry.error = None;
+                    entry.publish_ref = None;
+                    changed = true;
+                }
+                Ok(Ok(PublishCheck::NotPublished(why))) => {
+                    tracing::info!(post_id = %post.id, platform = %platform, "publish of unknown outcome found not published");
+                    entry.state = EntryState::Failed;
+                    entry.error = Some(EntryError {
+                        kind: ErrorKind::Rejected,
+                        message: format!(
+                            "{why}: nothing is live on {}; post again to publish it.",
+                            platform.display_name()
+                        ),
+                    });
+                    entry.publish_ref = None;
+                    changed = true;
+                }
+                Ok(Ok(PublishCheck::Unknown(why))) => {
+                    tracing::info!(post_id = %post.id, platform = %platform, reason = %why, "publish outcome still unknown");
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(post_id = %post.id, platform = %platform, error = %e, "checking a publish of unknown outcome failed");
+                }
+                Err(_) => {
+                    tracing::warn!(post_id = %post.id, platform = %platform, "checking a publish of unknown outcome timed out");
+                }
+            }
+        }
+        if changed {
+            post.status = if post
+                .entries
+                .iter()
+                .all(|e| e.state == EntryState::Published)
+            {
+                PostStatus::Success
+            } else {
+                PostStatus::Error
+            };
+            self.store.update_post(&post).await?;
+            self.store.flush().await?;
+        }
+        Ok(Some(post))
     }
 
     /// The context of calls without a request: the settings' X credentials only.
@@ -528,14 +653,16 @@ impl PublishService {
                     entry.error = None;
                 }
                 Err(e) => {
-                    let failure = PublishFailure::Network(e);
+                    let reference = e.reference.clone();
+                    let failure = PublishFailure::from_publish_error(e);
                     let error = failure.entry_error(&entry.platform);
                     tracing::warn!(post_id = %post.id, platform = %entry.platform, kind = ?error.kind, error = %error.message, "publish failed");
-                    entry.state = if failure.outcome_unknown() {
-                        EntryState::Publishing
+                    if failure.outcome_unknown() {
+                        entry.state = EntryState::Publishing;
+                        entry.publish_ref = reference;
                     } else {
-                        EntryState::Failed
-                    };
+                        entry.state = EntryState::Failed;
+                    }
                     entry.error = Some(error);
                 }
             }
@@ -557,19 +684,26 @@ impl PublishService {
         account: &LinkedAccount,
         text: &str,
         ctx: &CallContext,
-    ) -> Result<Published, NetworkError> {
-        let network = self
-            .networks
-            .get(&platform)
-            .expect("planned calls have an adapter");
+    ) -> Result<Published, PublishError> {
+        let Some(network) = self.networks.get(&platform) else {
+            return Err(NetworkError::Rejected(format!(
+                "{} has no adapter",
+                platform.display_name()
+            ))
+            .into());
+        };
         match tokio::time::timeout(self.config.deadline, network.publish(account, text, ctx)).await
         {
             Ok(r) => r,
-            Err(_) => Err(NetworkError::Timeout(format!(
-                "{} did not answer within {} ms",
-                platform.display_name(),
-                self.config.deadline.as_millis()
-            ))),
+            // The deadline may cut the publishing call after it was sent: unknown.
+            Err(_) => Err(PublishError::unknown(
+                NetworkError::Timeout(format!(
+                    "{} did not answer within {} ms",
+                    platform.display_name(),
+                    self.config.deadline.as_millis()
+                )),
+                None,
+            )),
         }
     }
 }
@@ -608,10 +742,18 @@ mod tests {
     }
 
     #[test]
-    fn only_timeouts_and_ambiguous_answers_leave_the_outcome_unknown() {
-        assert!(PublishFailure::Network(NetworkError::Timeout("t".into())).outcome_unknown());
+    fn only_requests_that_reached_the_network_leave_the_outcome_unknown() {
+        let unknown = PublishError::unknown(NetworkError::Timeout("t".into()), None);
+        assert!(PublishFailure::from_publish_error(unknown).outcome_unknown());
+        // A timeout before the request was sent (e.g. creating a Threads container).
+        let sure = PublishError::from(NetworkError::Timeout("t".into()));
+        assert!(!PublishFailure::from_publish_error(sure).outcome_unknown());
         assert!(!PublishFailure::Network(NetworkError::Rejected("r".into())).outcome_unknown());
         assert!(!PublishFailure::NotLinked.outcome_unknown());
+        let e = PublishFailure::OutcomeUnknown(NetworkError::Ambiguous("HTTP 500".into()))
+            .entry_error(&Platform::Threads);
+        assert_eq!(e.kind, ErrorKind::OutcomeUnknown);
+        assert!(e.message.contains("HTTP 500"), "{}", e.message);
     }
 
     #[tokio::test]

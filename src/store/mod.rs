@@ -83,6 +83,21 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
 }
 
+/// What an idempotency key of a profile holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IdempotencyRecord {
+    /// Claimed for a post before anything was sent for it; no answer recorded yet (the
+    /// request is still running, or the gateway stopped before it answered).
+    Claimed {
+        /// The post the key stands for.
+        post_id: PostId,
+        /// When it was claimed.
+        claimed_at: DateTime<Utc>,
+    },
+    /// The answer given for the key, replayed as is.
+    Answered(serde_json::Value),
+}
+
 /// What a caller of a sliding-window quota learns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QuotaDecision {
@@ -150,13 +165,30 @@ pub trait Store: Send + Sync + 'static {
     async fn due_posts(&self, now: DateTime<Utc>) -> Result<Vec<PostId>, StoreError>;
     /// Ids of posts with an entry whose network answer was never recorded (crash recovery).
     async fn in_flight_posts(&self) -> Result<Vec<PostId>, StoreError>;
-    /// The answer first given for an idempotency key of a profile.
+    /// What an idempotency key of a profile holds: its claim, or its answer.
+    async fn idempotency_record(
+        &self,
+        profile_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// Claims an idempotency key of a profile for `post_id`, atomically and only if the key
+    /// holds nothing yet (of two concurrent claims exactly one wins). Returns `None` when
+    /// this call claimed it, else what the key already holds. Call [`Store::flush`] after.
+    async fn claim_idempotency_key(
+        &self,
+        profile_id: &str,
+        key: &str,
+        post_id: &PostId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// The answer first given for an idempotency key of a profile (`None` while only claimed).
     async fn idempotent_answer(
         &self,
         profile_id: &str,
         key: &str,
     ) -> Result<Option<serde_json::Value>, StoreError>;
-    /// Remembers the answer for an idempotency key (first write wins).
+    /// Remembers the answer for an idempotency key: replaces its claim, never an earlier
+    /// answer (the first answer wins).
     async fn remember_answer(
         &self,
         profile_id: &str,

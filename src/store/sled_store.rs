@@ -8,10 +8,11 @@
 //! - `profiles`: profile id → JSON [`Profile`]; `profile_keys`: key hash → profile id, and
 //!   `t\0`, account id, 0x00, lowercased title → profile id (unique titles)
 //! - `accounts`: profile id, 0x00, platform → JSON [`LinkedAccount`]
-//! - `idempotency`: profile id, 0x00, key → JSON answer
+//! - `idempotency`: profile id, 0x00, key → JSON answer `{"httpStatus","body"}`, or while
+//!   no answer is recorded its claim `{"claim":{"postId","claimedAt"}}`
 //! - `quotas`: bucket → JSON window; `meta`: name → value
 
-use super::{LinkedAccount, Profile, QuotaDecision, Store, StoreError};
+use super::{IdempotencyRecord, LinkedAccount, Profile, QuotaDecision, Store, StoreError};
 use crate::domain::{EntryState, Platform, Post, PostId, PostStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -102,6 +103,39 @@ fn is_in_flight(post: &Post) -> bool {
     post.entries
         .iter()
         .any(|e| matches!(e.state, EntryState::Deleting | EntryState::Publishing))
+}
+
+fn idempotency_key(profile_id: &str, key: &str) -> Vec<u8> {
+    let mut k = profile_prefix(profile_id);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// A claim as stored in the `idempotency` tree.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredClaim {
+    post_id: PostId,
+    claimed_at: DateTime<Utc>,
+}
+
+fn claim_json(post_id: &PostId, now: DateTime<Utc>) -> Vec<u8> {
+    to_json(&serde_json::json!({ "claim": StoredClaim { post_id: post_id.clone(), claimed_at: now } }))
+}
+
+fn decode_idempotency(bytes: &[u8]) -> Result<IdempotencyRecord, StoreError> {
+    let mut v: serde_json::Value = from_json(bytes)?;
+    match v.get_mut("claim").map(serde_json::Value::take) {
+        Some(claim) => {
+            let c: StoredClaim =
+                serde_json::from_value(claim).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok(IdempotencyRecord::Claimed {
+                post_id: c.post_id,
+                claimed_at: c.claimed_at,
+            })
+        }
+        None => Ok(IdempotencyRecord::Answered(v)),
+    }
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -415,14 +449,47 @@ impl Store for SledStore {
             .collect()
     }
 
+    async fn idempotency_record(
+        &self,
+        profile_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.idempotency
+            .get(idempotency_key(profile_id, key))?
+            .map(|v| decode_idempotency(&v))
+            .transpose()
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        profile_id: &str,
+        key: &str,
+        post_id: &PostId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        match self.idempotency.compare_and_swap(
+            idempotency_key(profile_id, key),
+            None as Option<&[u8]>,
+            Some(claim_json(post_id, now)),
+        )? {
+            Ok(()) => Ok(None),
+            Err(held) => match held.current {
+                Some(v) => decode_idempotency(&v).map(Some),
+                // Only reachable if the expected value was not `None`: never.
+                None => Err(StoreError::Corrupt("idempotency claim lost".into())),
+            },
+        }
+    }
+
     async fn idempotent_answer(
         &self,
         profile_id: &str,
         key: &str,
     ) -> Result<Option<serde_json::Value>, StoreError> {
-        let mut k = profile_prefix(profile_id);
-        k.extend_from_slice(key.as_bytes());
-        self.idempotency.get(k)?.map(|v| from_json(&v)).transpose()
+        Ok(match self.idempotency_record(profile_id, key).await? {
+            Some(IdempotencyRecord::Answered(v)) => Some(v),
+            _ => None,
+        })
     }
 
     async fn remember_answer(
@@ -431,12 +498,24 @@ impl Store for SledStore {
         key: &str,
         answer: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let mut k = profile_prefix(profile_id);
-        k.extend_from_slice(key.as_bytes());
-        let _ =
-            self.idempotency
-                .compare_and_swap(k, None as Option<&[u8]>, Some(to_json(answer)))?;
-        Ok(())
+        let k = idempotency_key(profile_id, key);
+        // Compare-and-swap until the write lands on nothing or on a claim; an answer already
+        // there wins.
+        loop {
+            let current = self.idempotency.get(&k)?;
+            if let Some(v) = &current {
+                if matches!(decode_idempotency(v)?, IdempotencyRecord::Answered(_)) {
+                    return Ok(());
+                }
+            }
+            if self
+                .idempotency
+                .compare_and_swap(&k, current, Some(to_json(answer)))?
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
     }
 
     async fn take_quota(
