@@ -130,7 +130,11 @@ pub async fn get_post(
             // A read asks the network about publishes whose outcome is unknown (Threads: the
             // container's status), and records what it learns before answering.
             let ctx = caller.call_context(&state);
-            let post = state.publish.reconcile(&post.id, &ctx).await?.unwrap_or(post);
+            let post = state
+                .publish
+                .reconcile(&post.id, &ctx)
+                .await?
+                .unwrap_or(post);
             Ok(json_response(
                 StatusCode::OK,
                 &render_post(&post, &caller.profile),

@@ -404,7 +404,11 @@ pub async fn publish_post(
         let mut post_id = PostId::generate();
         let mut claimed = false;
         if let Some(k) = &key {
-            if let Some(held) = state.store.idempotency_record(&caller.profile.id, k).await? {
+            if let Some(held) = state
+                .store
+                .idempotency_record(&caller.profile.id, k)
+                .await?
+            {
                 match answer_held(&state, &caller, k, held).await? {
                     Ok(outcome) => return Ok::<_, ApiError>(outcome),
                     Err(id) => {

@@ -130,10 +130,11 @@ impl Threads {
         container: &str,
     ) -> Result<String, PublishError> {
         let reference = || Some(container.to_owned());
-        let _permit =
-            self.in_flight.acquire().await.map_err(|_| {
-                NetworkError::Transient("Threads adapter is shutting down".into())
-            })?;
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| NetworkError::Transient("Threads adapter is shutting down".into()))?;
         let resp = req
             .send()
             .await
@@ -415,19 +416,27 @@ impl Network for Threads {
         }
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         let earliest = since - chrono::Duration::seconds(60);
-        let found = v
-            .get("data")
-            .and_then(|d| d.as_array())
-            .into_iter()
-            .flatten()
-            .filter(|t| t.get("text").and_then(|x| x.as_str()) == Some(text))
-            .filter_map(|t| {
-                let id = t.get("id")?.as_str()?;
-                let at = parse_graph_time(t.get("timestamp")?.as_str()?)?;
-                (at >= earliest && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
-                    .then(|| (at, id.to_owned(), t.get("permalink").and_then(|p| p.as_str()).map(str::to_owned)))
-            })
-            .min_by_key(|(at, _, _)| *at);
+        let found =
+            v.get("data")
+                .and_then(|d| d.as_array())
+                .into_iter()
+                .flatten()
+                .filter(|t| t.get("text").and_then(|x| x.as_str()) == Some(text))
+                .filter_map(|t| {
+                    let id = t.get("id")?.as_str()?;
+                    let at = parse_graph_time(t.get("timestamp")?.as_str()?)?;
+                    (at >= earliest && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+                        .then(|| {
+                            (
+                                at,
+                                id.to_owned(),
+                                t.get("permalink")
+                                    .and_then(|p| p.as_str())
+                                    .map(str::to_owned),
+                            )
+                        })
+                })
+                .min_by_key(|(at, _, _)| *at);
         Ok(match found {
             Some((_, id, permalink)) => PublishCheck::Published(Published {
                 url: permalink.unwrap_or_else(|| profile_url(account)),

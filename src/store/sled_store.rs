@@ -120,7 +120,9 @@ struct StoredClaim {
 }
 
 fn claim_json(post_id: &PostId, now: DateTime<Utc>) -> Vec<u8> {
-    to_json(&serde_json::json!({ "claim": StoredClaim { post_id: post_id.clone(), claimed_at: now } }))
+    to_json(
+        &serde_json::json!({ "claim": StoredClaim { post_id: post_id.clone(), claimed_at: now } }),
+    )
 }
 
 fn decode_idempotency(bytes: &[u8]) -> Result<IdempotencyRecord, StoreError> {

@@ -5,4 +5,5 @@ mod delete;
 mod foundation;
 mod helpers;
 mod publish;
+mod publish_unknown;
 mod resilience;
