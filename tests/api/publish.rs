@@ -294,12 +294,13 @@ async fn a_network_that_does_not_answer_leaves_the_platform_possibly_live() {
     .await;
     assert_eq!(status, 400, "{b}");
     assert_eq!(b["errors"][0]["platform"], "twitter");
-    assert_eq!(b["errors"][0]["code"], 905);
+    // 930: publish outcome unknown (the request reached X; its answer never came).
+    assert_eq!(b["errors"][0]["code"], 930);
     assert_eq!(b["errors"][0]["outcomeUnknown"], true);
     assert!(b["errors"][0]["message"]
         .as_str()
         .unwrap()
-        .contains("may have been published"));
+        .contains("may be live"));
     // The delete does not pretend X is clean.
     threads_delete_ok(&app.threads, MEDIA, 1).await;
     let d: Value = app
