@@ -511,3 +511,53 @@ async fn a_key_claimed_before_a_crash_whose_post_was_never_written_publishes_onc
     assert_eq!(b2, b);
     app.x.verify().await;
 }
+
+#[tokio::test]
+async fn store_claims_are_won_once_and_answers_replace_only_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    // Eight concurrent claims of one key: exactly one wins, the others see its post id.
+    let ids: Vec<PostId> = (0..8).map(|_| PostId::generate()).collect();
+    let results = futures::future::join_all(ids.iter().map(|id| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            store
+                .claim_idempotency_key("p", "k", &id, Utc::now())
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let winners: Vec<&PostId> = ids
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_none())
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for r in results.iter().flatten() {
+        assert!(
+            matches!(r, IdempotencyRecord::Claimed { post_id, .. } if post_id == winners[0]),
+            "{r:?}"
+        );
+    }
+    assert_eq!(store.idempotent_answer("p", "k").await.unwrap(), None);
+    // The answer replaces the claim; a second answer does not replace the first.
+    store
+        .remember_answer("p", "k", &json!({"httpStatus": 200, "body": {"n": 1}}))
+        .await
+        .unwrap();
+    store
+        .remember_answer("p", "k", &json!({"httpStatus": 400, "body": {"n": 2}}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.idempotency_record("p", "k").await.unwrap(),
+        Some(IdempotencyRecord::Answered(
+            json!({"httpStatus": 200, "body": {"n": 1}})
+        ))
+    );
+    // Keys are per profile.
+    assert_eq!(store.idempotency_record("q", "k").await.unwrap(), None);
+}
