@@ -561,3 +561,73 @@ async fn store_claims_are_won_once_and_answers_replace_only_claims() {
     // Keys are per profile.
     assert_eq!(store.idempotency_record("q", "k").await.unwrap(), None);
 }
+
+/// Reads one HTTP/1.1 request (head and `Content-Length` body) from `sock`.
+async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return Some(String::from_utf8_lossy(&buf).into_owned());
+            }
+        }
+        match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn x_connection_dropped_after_the_request_was_written_is_unknown_and_sent_once() {
+    use tokio::io::AsyncWriteExt;
+    // A stand-in for X that reads a publishing request whole, then hangs up without
+    // answering; any other request (an identity check at link time) gets the test user.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let publishes = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = publishes.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                while let Some(request) = read_request(&mut sock).await {
+                    if request.starts_with("POST /2/tweets ") {
+                        seen.lock().unwrap().push(request);
+                        return; // hang up: the request was written, no answer comes
+                    }
+                    let body =
+                        json!({"data": {"id": X_USER, "username": "postgate_test"}}).to_string();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if sock.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let app = spawn_app_with(move |s| s.x.base_url = format!("http://{addr}")).await;
+    app.link_both(None).await;
+
+    let body = json!({"post": "hung up", "platforms": ["twitter"], "idempotencyKey": "drop-1"});
+    let (status, b, _) = publish(&app, body.clone()).await;
+    assert_eq!(status, 400, "{b}");
+    assert_unknown_answer(&b, "twitter");
+    let (_, b2, replayed) = publish(&app, body).await;
+    assert!(replayed);
+    assert_eq!(b2, b);
+    let requests = publishes.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(requests[0].contains("hung up"), "{requests:?}");
+}
