@@ -5,8 +5,10 @@
 //! - **No lost state.** A post and its per-platform intent (`publishing`) are written and
 //!   flushed before any network call; each network's id and URL are written (and flushed)
 //!   right after the calls, with the post's status, in one transaction. An entry whose network
-//!   answer never came (timeout, crash) stays `publishing`: it may be live, and the delete
-//!   path says so instead of pretending nothing is there.
+//!   answer never came or was unclear (timeout, 5xx, dropped connection, crash) stays
+//!   `publishing` with an "outcome unknown" error: it may be live, the delete path says so
+//!   instead of pretending nothing is there, and it is never sent again.
+//!   [`PublishService::reconcile`] asks the network later (Threads: the container's status).
 //! - **Schedule races.** Every change holds the post's lock from [`PostLocks`]; the scheduler
 //!   re-reads a due post under the lock and publishes it only if it is still pending, so a
 //!   post cancelled by a delete is never published.
