@@ -263,6 +263,8 @@ pub enum ErrorKind {
     Rejected,
     /// The answer does not say what happened.
     Ambiguous,
+    /// The network refused a publish as a duplicate of an earlier post.
+    Duplicate,
 }
 
 impl From<&DeleteFailure> for ErrorKind {
