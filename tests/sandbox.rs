@@ -847,7 +847,9 @@ async fn gateway_on(
         Client::new()
             .post(format!("{gw}/api/profiles/social"))
             .bearer_auth(api_key)
-            .json(&json!({"platform": "threads", "userId": t.user_id, "accessToken": t.access_token}))
+            .json(
+                &json!({"platform": "threads", "userId": t.user_id, "accessToken": t.access_token}),
+            )
             .send()
             .await
             .unwrap(),
@@ -888,9 +890,10 @@ async fn the_lose_response_fault_deletes_then_drops_the_connection() {
         #[command(flatten)]
         opts: SandboxOptions,
     }
-    let o = <Cli as clap::Parser>::try_parse_from(["sandbox", "--threads-lose-response-rate", "0.25"])
-        .unwrap()
-        .opts;
+    let o =
+        <Cli as clap::Parser>::try_parse_from(["sandbox", "--threads-lose-response-rate", "0.25"])
+            .unwrap()
+            .opts;
     assert_eq!(o.threads_faults().lose_response_rate, 0.25);
     assert!(<Cli as clap::Parser>::try_parse_from([
         "sandbox",

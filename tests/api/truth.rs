@@ -283,7 +283,9 @@ async fn a_crash_left_deleting_entry_is_not_completed_by_an_unknown_read() {
     let b: Value = client
         .post(format!("{address}/api/post/import"))
         .bearer_auth(API_KEY)
-        .json(&json!({"posts": [{"post": "t", "postIds": [{"platform": "threads", "id": "18106"}]}]}))
+        .json(
+            &json!({"posts": [{"post": "t", "postIds": [{"platform": "threads", "id": "18106"}]}]}),
+        )
         .send()
         .await
         .unwrap()
