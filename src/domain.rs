@@ -266,6 +266,8 @@ pub enum ErrorKind {
     /// A publish request was sent and its answer was lost or unclear (timeout, 5xx, dropped
     /// connection): the post may be live. Never "failed, post again".
     OutcomeUnknown,
+    /// The network refused a publish as a duplicate of an earlier post.
+    Duplicate,
 }
 
 impl From<&DeleteFailure> for ErrorKind {

@@ -138,6 +138,7 @@ fn slow(ms: u64) -> Faults {
         jitter_ms: 0,
         error_rate: 0.0,
         hang: false,
+        lose_response_rate: 0.0,
     }
 }
 

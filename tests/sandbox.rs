@@ -812,3 +812,203 @@ async fn gateway_deletes_a_post_published_in_the_sandbox() {
     let _ = join.await;
     sb.stop().await;
 }
+
+/// A gateway on a fresh store pointed at `sb`, with the sandbox's first Threads account
+/// linked to the primary profile. Returns (base URL, API key, stop handle, server task, dir).
+async fn gateway_on(
+    sb: &SandboxHandle,
+) -> (
+    String,
+    &'static str,
+    actix_web::dev::ServerHandle,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let api_key = "SANDBOX-LOST-KEY-00000000000000000";
+    let mut s =
+        postgate::configuration::Settings::load_with_env(None, Vec::<(String, String)>::new())
+            .expect("defaults load");
+    s.server.port = 0;
+    s.store.path = dir.path().join("db");
+    s.auth.api_keys = vec![api_key.into()];
+    s.threads.base_url = sb.threads_url.clone();
+    s.x.base_url = sb.x_url.clone();
+    s.delete.retry_base_ms = 10;
+    s.delete.retry_max_ms = 50;
+    let app = postgate::startup::Application::build(s)
+        .await
+        .expect("gateway builds");
+    let gw = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+    let t = &sb.accounts.threads[0];
+    let (st, b) = json_of(
+        Client::new()
+            .post(format!("{gw}/api/profiles/social"))
+            .bearer_auth(api_key)
+            .json(
+                &json!({"platform": "threads", "userId": t.user_id, "accessToken": t.access_token}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    (gw, api_key, handle, join, dir)
+}
+
+#[tokio::test]
+async fn the_lose_response_fault_deletes_then_drops_the_connection() {
+    let sb = start(|o| o.threads_lose_response_rate = 1.0).await;
+    let t = ThreadsClient::new(&sb, 0);
+    let media = t.publish("lost answer").await;
+    let r = t
+        .client
+        .delete(format!("{}/{media}", sb.threads_url))
+        .query(&[("access_token", &t.token)])
+        .send()
+        .await;
+    let e = r.expect_err("no answer comes back");
+    assert!(!e.is_connect() && !e.is_timeout(), "{e:?}");
+    let s = sb.threads_stats();
+    assert_eq!(
+        (s.calls.delete, s.deleted, s.lost_responses, s.live_posts),
+        (1, 1, 1, 0),
+        "{s:?}"
+    );
+    // The delete happened: the post is gone, and a failed delete's answer is not lost.
+    let (st, b) = t.get(&media).await;
+    assert_graph_100_33(st, &b, &media);
+    let (st, b) = t.delete(&media).await;
+    assert_graph_100_33(st, &b, &media);
+    assert_eq!(sb.threads_stats().lost_responses, 1);
+    // Flags and the faults endpoint know it.
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        opts: SandboxOptions,
+    }
+    let o =
+        <Cli as clap::Parser>::try_parse_from(["sandbox", "--threads-lose-response-rate", "0.25"])
+            .unwrap()
+            .opts;
+    assert_eq!(o.threads_faults().lose_response_rate, 0.25);
+    assert!(<Cli as clap::Parser>::try_parse_from([
+        "sandbox",
+        "--threads-lose-response-rate",
+        "2"
+    ])
+    .is_err());
+    let f: Value = Client::new()
+        .get(format!("{}/__sandbox/faults", sb.threads_root()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(f["lose_response_rate"], 1.0, "{f}");
+    assert!(sb.banner().contains("lose-response rate 1"));
+    sb.stop().await;
+}
+
+/// Issue #17: every Threads delete is performed and its answer lost. The gateway's retry gets
+/// 100/33, the read finds nothing: the earlier (lost) delete went through. The answer, the
+/// stored post and the sandbox's own counts agree; each post is deleted exactly once.
+#[tokio::test]
+async fn gateway_completes_deletes_whose_answer_was_lost_single_and_bulk() {
+    let sb = start(|o| o.threads_lose_response_rate = 1.0).await;
+    let t = ThreadsClient::new(&sb, 0);
+    let mut media = Vec::new();
+    for i in 0..6 {
+        media.push(t.publish(&format!("lost {i}")).await);
+    }
+    let (gw, key, handle, join, _dir) = gateway_on(&sb).await;
+    let client = Client::new();
+    let items: Vec<Value> = media
+        .iter()
+        .map(|m| json!({"post": "lost", "postIds": [{"platform": "threads", "id": m}]}))
+        .collect();
+    let (st, b) = json_of(
+        client
+            .post(format!("{gw}/api/post/import"))
+            .bearer_auth(key)
+            .json(&json!({ "posts": items }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    let ids: Vec<String> = b["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    // One id.
+    let (st, b) = json_of(
+        client
+            .delete(format!("{gw}/api/post"))
+            .bearer_auth(key)
+            .json(&json!({"id": ids[0]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["status"], "success", "{b}");
+    assert_eq!(b["threads"]["status"], "success", "{b}");
+    assert_eq!(b["threads"]["alreadyDeleted"], true, "{b}");
+    assert_eq!(b["threads"]["id"], media[0].as_str());
+
+    // A bulk of the other five.
+    let (st, b) = json_of(
+        client
+            .delete(format!("{gw}/api/post"))
+            .bearer_auth(key)
+            .json(&json!({"bulk": ids[1..]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["status"], "success", "{b}");
+    for p in b["posts"].as_array().unwrap() {
+        assert_eq!(p["threads"]["status"], "success", "{p}");
+        assert_eq!(p["threads"]["alreadyDeleted"], true, "{p}");
+    }
+
+    // The store agrees.
+    for id in &ids {
+        let (st, p) = json_of(
+            client
+                .get(format!("{gw}/api/post/{id}"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(st, 200, "{p}");
+        assert_eq!(p["status"], "deleted", "{p}");
+        assert_eq!(p["postIds"][0]["state"], "deleted", "{p}");
+    }
+    // The network agrees: each post deleted exactly once (six lost answers, six retries
+    // answered 100/33, six confirming reads), nothing left live.
+    let s = sb.threads_stats();
+    assert_eq!(s.deleted, 6, "{s:?}");
+    assert_eq!(s.lost_responses, 6, "{s:?}");
+    assert_eq!(s.calls.delete, 12, "{s:?}");
+    assert_eq!(s.calls.get, 6, "{s:?}");
+    assert_eq!(s.live_posts, 0, "{s:?}");
+
+    handle.stop(true).await;
+    let _ = join.await;
+    sb.stop().await;
+}

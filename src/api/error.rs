@@ -12,6 +12,8 @@ use std::fmt;
 pub mod codes {
     /// Ayrshare: API key missing or not valid.
     pub const API_KEY: u32 = 102;
+    /// Ayrshare: the network refused the post as a duplicate ("Status is a duplicate.").
+    pub const DUPLICATE_STATUS: u32 = 110;
     /// Ayrshare: delete id not found.
     pub const DELETE_NOT_FOUND: u32 = 114;
     /// Ayrshare: profile title already exists.
@@ -93,6 +95,7 @@ pub fn code_for(kind: ErrorKind, platform: &Platform, action: &str) -> u32 {
         ErrorKind::Timeout => codes::NETWORK_TIMEOUT,
         ErrorKind::Ambiguous => codes::NETWORK_AMBIGUOUS,
         ErrorKind::OutcomeUnknown => codes::PUBLISH_OUTCOME_UNKNOWN,
+        ErrorKind::Duplicate => codes::DUPLICATE_STATUS,
         ErrorKind::Rejected if action == "post" => codes::PUBLISH_FAILED,
         ErrorKind::Rejected => codes::NETWORK_REJECTED,
     }

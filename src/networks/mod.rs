@@ -123,10 +123,12 @@ pub enum NetworkError {
     /// Token invalid, expired, or missing a permission.
     #[error("authorization: {0}")]
     Auth(String),
-    /// Retrying may help (5xx, connection failure).
+    /// Retrying may help (5xx, a connection that could not be made: nothing was sent).
     #[error("transient: {0}")]
     Transient(String),
-    /// No answer in time.
+    /// No answer: the request may have reached the network and its answer was lost (it timed
+    /// out, or the connection closed or reset after the request was written). Whatever it asked
+    /// for may have happened.
     #[error("timeout: {0}")]
     Timeout(String),
     /// Refused for good.
@@ -135,6 +137,15 @@ pub enum NetworkError {
     /// The answer does not say whether the post is gone.
     #[error("ambiguous: {0}")]
     Ambiguous(String),
+    /// The network says the post does not exist *or* the token may not see it (Threads 100/33),
+    /// and a read with the same token did not find it either. Ambiguous on its own; after a
+    /// delete postgate itself sent with this token (whose answer was lost), it means that
+    /// earlier delete went through.
+    #[error("not found or no access: {0}")]
+    NotFoundOrNoAccess(String),
+    /// The network refused a publish as a duplicate of an earlier post.
+    #[error("duplicate: {0}")]
+    Duplicate(String),
     /// X consumer credentials are missing.
     #[error("X consumer credentials are missing")]
     NoCredentials,
@@ -161,7 +172,10 @@ impl From<NetworkError> for DeleteFailure {
             NetworkError::Transient(m) => DeleteFailure::Transient(m),
             NetworkError::Timeout(m) => DeleteFailure::Timeout(m),
             NetworkError::Rejected(m) => DeleteFailure::Rejected(m),
-            NetworkError::Ambiguous(m) => DeleteFailure::Ambiguous(m),
+            NetworkError::Ambiguous(m) | NetworkError::NotFoundOrNoAccess(m) => {
+                DeleteFailure::Ambiguous(m)
+            }
+            NetworkError::Duplicate(m) => DeleteFailure::Rejected(m),
             NetworkError::NoCredentials => DeleteFailure::NoXCredentials,
         }
     }
@@ -247,14 +261,24 @@ pub(crate) fn http_client(connect_timeout: Duration, timeout: Duration) -> reqwe
 
 /// Maps a reqwest transport error to a class. The URL is dropped: Threads URLs carry the
 /// access token in their query string.
+///
+/// A connect failure (a connect timeout included) sent nothing: [`NetworkError::Transient`].
+/// Anything after the connection was made — a timeout, a connection closed or reset before or
+/// during the answer — may have reached the network: [`NetworkError::Timeout`], whose outcome
+/// is unknown.
 pub(crate) fn transport_error(network: &str, e: reqwest::Error) -> NetworkError {
     let e = e.without_url();
-    if e.is_timeout() {
-        NetworkError::Timeout(format!("{network} did not answer in time"))
-    } else if e.is_connect() {
+    if e.is_connect() {
         NetworkError::Transient(format!("could not connect to {network}"))
+    } else if e.is_builder() {
+        NetworkError::Rejected(format!("{network} request could not be built: {e}"))
+    } else if e.is_timeout() {
+        NetworkError::Timeout(format!("{network} did not answer in time"))
     } else {
-        NetworkError::Transient(format!("{network} request failed: {e}"))
+        NetworkError::Timeout(format!(
+            "{network} closed the connection without a complete answer ({})",
+            error_chain(&e)
+        ))
     }
 }
 
@@ -273,6 +297,18 @@ pub(crate) fn publish_transport_error(
     } else {
         PublishError::unknown(error, reference)
     }
+}
+
+/// An error and its sources on one line (reqwest's own message hides the cause).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(c) = source {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        source = c.source();
+    }
+    s
 }
 
 /// A URL with every secret-bearing query value replaced, fit for a log line.

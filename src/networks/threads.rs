@@ -260,13 +260,17 @@ impl Network for Threads {
             Classified::Error(e) => Err(e),
             Classified::NotFoundOrNoAccess(msg) => {
                 // Code 100/33 means "gone" and "not permitted" alike. A read tells them apart
-                // when it finds the post; when the read fails the same way it stays ambiguous.
+                // when it finds the post; when the read answers the same way it stays
+                // "not found or no access"; when the read itself fails, nothing is known.
                 match self.exists(account, id, ctx).await {
                     Ok(Existence::Exists) => Err(NetworkError::Auth(format!(
                         "{msg}. The post still exists, so the linked token cannot delete it: it lacks the threads_delete permission or the post belongs to another account. Re-link Threads with threads_basic and threads_delete."
                     ))),
-                    _ => Err(NetworkError::Ambiguous(format!(
+                    Ok(Existence::Gone) => Err(NetworkError::NotFoundOrNoAccess(format!(
                         "{msg}. Threads gives this answer both for a post that no longer exists and for a token without the threads_delete permission, and a follow-up read did not find the post. If it is gone, record that with markManualDeleted."
+                    ))),
+                    Err(e) => Err(NetworkError::Ambiguous(format!(
+                        "{msg}. Threads gives this answer both for a post that no longer exists and for a token without the threads_delete permission, and the follow-up read that would tell them apart failed ({e}): the outcome is unknown. Retry the delete."
                     ))),
                 }
             }
@@ -287,8 +291,12 @@ impl Network for Threads {
         if status.is_success() {
             return Ok(Existence::Exists);
         }
-        if status.as_u16() == 404 {
-            return Ok(Existence::Gone);
+        if status.as_u16() == 404 && serde_json::from_str::<GraphErrorBody>(&body).is_err() {
+            // A bare 404 (no Graph error) may be a wrong base URL or a proxy: not proof.
+            return Err(NetworkError::Ambiguous(format!(
+                "Threads answered HTTP 404 without a Graph error, which does not say the post is gone (check threads.base_url): {}",
+                snippet(&body)
+            )));
         }
         match Self::classify(status, &headers, &body) {
             Classified::NotFoundOrNoAccess(_) => Ok(Existence::Gone),

@@ -126,12 +126,68 @@ impl X {
                 }
             }
             401 => NetworkError::Auth(msg),
+            // Refusals of the app or the token (re-link / fix the app), and duplicate content.
+            403 | 400 if Self::says_duplicate(body) => NetworkError::Duplicate(msg),
+            403 if Self::says_app_or_permission_problem(body) => NetworkError::Auth(msg),
             s if s >= 500 => NetworkError::Transient(msg),
             _ => NetworkError::Rejected(msg),
         }
     }
 
-    /// Whether a body names a resource-not-found problem (v2) or codes 144/34 (v1.1).
+    /// The error objects of an answer: a v2 Problem at the top level and every item of
+    /// `errors` (v2 partial errors, v1.1 `{"errors":[{"code","message"}]}`).
+    fn problems(body: &str) -> Vec<serde_json::Value> {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+            return Vec::new();
+        };
+        let mut out: Vec<serde_json::Value> = v
+            .get("errors")
+            .and_then(|e| e.as_array())
+            .cloned()
+            .unwrap_or_default();
+        out.push(v);
+        out
+    }
+
+    /// Whether a 403 names an app or token permission problem (v2 problem types
+    /// `client-forbidden` / reason `client-not-enrolled`, `oauth1-permissions`,
+    /// `unsupported-authentication`; v1.1 codes 89, 99, 220, 261, 326, 453): a re-link or an
+    /// app setting fixes it, not a retry.
+    fn says_app_or_permission_problem(body: &str) -> bool {
+        Self::problems(body).iter().any(|p| {
+            let ty = p.get("type").and_then(|t| t.as_str()).unwrap_or("");
+            let reason = p.get("reason").and_then(|t| t.as_str()).unwrap_or("");
+            [
+                "/client-forbidden",
+                "/client-not-enrolled",
+                "/oauth1-permissions",
+                "/unsupported-authentication",
+            ]
+            .iter()
+            .any(|t| ty.ends_with(t))
+                || reason == "client-not-enrolled"
+                || matches!(
+                    p.get("code").and_then(|c| c.as_i64()),
+                    Some(89 | 99 | 220 | 261 | 326 | 453)
+                )
+        })
+    }
+
+    /// Whether an answer refuses a post as duplicate content (v2 403 "You are not allowed to
+    /// create a Tweet with duplicate content.", v1.1 code 187 "Status is a duplicate.").
+    fn says_duplicate(body: &str) -> bool {
+        Self::problems(body).iter().any(|p| {
+            p.get("code").and_then(|c| c.as_i64()) == Some(187)
+                || ["detail", "message"].iter().any(|k| {
+                    p.get(*k)
+                        .and_then(|d| d.as_str())
+                        .is_some_and(|d| d.to_ascii_lowercase().contains("duplicate content"))
+                })
+        })
+    }
+
+    /// Whether a body names a resource-not-found problem (v2) or code 144 (v1.1). Code 34
+    /// ("Sorry, that page does not exist") is not one: X gives it for an unknown route too.
     fn says_not_found(body: &str) -> bool {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
             return false;
@@ -150,7 +206,7 @@ impl X {
                     e.get("type")
                         .and_then(|t| t.as_str())
                         .is_some_and(|t| t.ends_with("/resource-not-found"))
-                        || matches!(e.get("code").and_then(|c| c.as_i64()), Some(144 | 34))
+                        || e.get("code").and_then(|c| c.as_i64()) == Some(144)
                 })
             })
     }
@@ -200,7 +256,9 @@ impl Network for X {
             return Ok(Gone::AlreadyGone);
         }
         if status.as_u16() == 404 {
-            // A bare 404 (no X problem body) may be a wrong base URL or a proxy: not proof.
+            // A bare 404 (no X problem body), or v1.1 code 34 ("Sorry, that page does not
+            // exist", also X's answer for an unknown route), may be a wrong base URL or a
+            // proxy: not proof.
             return Err(NetworkError::Ambiguous(format!(
                 "X answered HTTP 404 without saying the post is gone (check x.base_url): {}",
                 snippet(&body)
@@ -232,8 +290,15 @@ impl Network for X {
                 snippet(&body)
             )));
         }
-        if status.as_u16() == 404 || Self::says_not_found(&body) {
+        if Self::says_not_found(&body) {
             return Ok(Existence::Gone);
+        }
+        if status.as_u16() == 404 {
+            // As on the delete path: a bare 404 (or code 34) is not proof that the post is gone.
+            return Err(NetworkError::Ambiguous(format!(
+                "X answered HTTP 404 without saying the post is gone (check x.base_url): {}",
+                snippet(&body)
+            )));
         }
         Err(Self::classify(status, &headers, &body))
     }

@@ -22,6 +22,9 @@ pub struct Faults {
     pub error_rate: f64,
     /// Accept every call and never answer it.
     pub hang: bool,
+    /// Share of deletes (0.0–1.0) that are performed and then answered by closing the
+    /// connection without a response: a lost answer. Threads only (X ignores it).
+    pub lose_response_rate: f64,
 }
 
 impl Faults {
@@ -31,6 +34,12 @@ impl Faults {
             return Err(format!(
                 "error_rate must be between 0.0 and 1.0, got {}",
                 self.error_rate
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.lose_response_rate) || self.lose_response_rate.is_nan() {
+            return Err(format!(
+                "lose_response_rate must be between 0.0 and 1.0, got {}",
+                self.lose_response_rate
             ));
         }
         Ok(())
@@ -54,6 +63,12 @@ impl Faults {
         }
         if self.hang {
             parts.push("hang (never answers)".to_owned());
+        }
+        if self.lose_response_rate > 0.0 {
+            parts.push(format!(
+                "lose-response rate {} (deletes done, answer dropped)",
+                self.lose_response_rate
+            ));
         }
         if parts.is_empty() {
             "none".to_owned()
@@ -87,6 +102,16 @@ impl FaultSwitch {
 
     pub(crate) fn set(&self, faults: Faults) {
         *self.0.write().unwrap_or_else(|e| e.into_inner()) = faults;
+    }
+
+    /// Whether this call's answer is to be lost (after the call had its effect).
+    pub(crate) fn lose_response(&self, stats: &Stats) -> bool {
+        let rate = self.get().lose_response_rate;
+        let lose = rate > 0.0 && rand::random::<f64>() < rate;
+        if lose {
+            stats.lost.fetch_add(1, Ordering::Relaxed);
+        }
+        lose
     }
 
     /// Sleeps, hangs or picks an error as configured. `None`: handle the call.
@@ -138,6 +163,7 @@ pub(crate) struct Stats {
     pub invalid: AtomicU64,
     pub injected: AtomicU64,
     pub hung: AtomicU64,
+    pub lost: AtomicU64,
 }
 
 /// Which error class an answer falls in, for the counters.
@@ -179,6 +205,7 @@ impl Stats {
             &self.invalid,
             &self.injected,
             &self.hung,
+            &self.lost,
         ] {
             c.store(0, Ordering::Relaxed);
         }
@@ -217,6 +244,7 @@ impl Stats {
                 ..errors
             },
             hung: l(&self.hung),
+            lost_responses: l(&self.lost),
             live_posts,
         }
     }
@@ -239,6 +267,9 @@ pub struct StatsSnapshot {
     pub errors: ErrorCounts,
     /// Calls held open by the hang fault.
     pub hung: u64,
+    /// Calls performed and then answered by closing the connection (the lose-response fault).
+    #[serde(default)]
+    pub lost_responses: u64,
     /// Posts currently live (published or seeded, not deleted).
     pub live_posts: u64,
 }

@@ -30,6 +30,8 @@
 //! - X also accepts `Authorization: Bearer <an account's access token>` as an OAuth 2.0 user
 //!   token, so the API can be tried with curl.
 //! - Quotas and limits of 0 are off.
+//! - The lose-response fault (`--threads-lose-response-rate`) performs a Threads delete, then
+//!   closes the connection without writing any answer, as a network losing a response does.
 
 mod faults;
 pub mod oauth;
@@ -122,6 +124,10 @@ pub struct SandboxOptions {
     /// Accept Threads calls and never answer them.
     #[arg(long)]
     pub threads_hang: bool,
+    /// Share of Threads deletes (0.0–1.0) performed and then answered by closing the
+    /// connection without a response (a lost answer).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    pub threads_lose_response_rate: f64,
     /// Fixed latency added to every X call, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub x_latency_ms: u64,
@@ -178,6 +184,7 @@ impl SandboxOptions {
             jitter_ms: self.threads_latency_jitter_ms,
             error_rate: self.threads_error_rate,
             hang: self.threads_hang,
+            lose_response_rate: self.threads_lose_response_rate,
         }
     }
 
@@ -188,6 +195,7 @@ impl SandboxOptions {
             jitter_ms: self.x_latency_jitter_ms,
             error_rate: self.x_error_rate,
             hang: self.x_hang,
+            lose_response_rate: 0.0,
         }
     }
 

@@ -609,7 +609,22 @@ async fn delete_object(
     inner.quotas[acct].deletes.record(now);
     drop(inner);
     sim.stats.deleted.fetch_add(1, Ordering::Relaxed);
+    if sim.faults.lose_response(&sim.stats) {
+        return lost_response();
+    }
     HttpResponse::Ok().json(json!({"success": true, "deleted_id": id.as_str()}))
+}
+
+/// An answer that never arrives: its body fails before anything is written, so the server
+/// drops the connection without sending even the status line (the client sees the
+/// connection closed after its request was written).
+fn lost_response() -> HttpResponse {
+    let failing = futures::stream::once(async {
+        Err::<web::Bytes, std::io::Error>(std::io::Error::other(
+            "sandbox fault: the answer to this delete is lost",
+        ))
+    });
+    HttpResponse::Ok().streaming(failing)
 }
 
 /// `GET /v1.0/{user-id}/threads_publishing_limit?fields=…`

@@ -302,21 +302,33 @@ impl DeleteService {
             .await;
 
             let now = Utc::now();
-            for (((i, account), result), interrupted) in calls.iter().zip(results).zip(interrupted)
+            for (((i, account), (result, sent_now)), interrupted) in
+                calls.iter().zip(results).zip(interrupted)
             {
                 let entry = &mut post.entries[*i];
+                // A delete with this token reached (or may have reached) the network earlier
+                // and its answer never came: in this call's retries, in an earlier request, or
+                // before a crash.
+                let sent_before = interrupted || sent_now;
                 let outcome = match result {
                     Ok(Gone::Deleted) => DeleteOutcome::Deleted,
                     Ok(Gone::AlreadyGone) => DeleteOutcome::AlreadyGone,
-                    // Threads' 100/33 ("does not exist or no permission") after our own
-                    // interrupted delete with the same token: the earlier call deleted it.
-                    Err(NetworkError::Ambiguous(_)) if interrupted => DeleteOutcome::AlreadyGone,
+                    // Threads' 100/33 ("does not exist or no permission"), confirmed by a read
+                    // that did not find the post, after our own delete whose answer was lost:
+                    // that earlier delete went through. An unknown read (`Ambiguous`) never
+                    // completes a delete.
+                    Err(NetworkError::NotFoundOrNoAccess(_)) if sent_before => {
+                        DeleteOutcome::AlreadyGone
+                    }
                     Err(e) => {
                         if let NetworkError::RateLimited { retry_after, .. } = &e {
                             let until = now + chrono::Duration::seconds(*retry_after as i64);
                             self.store
                                 .block_until(&quota_bucket(&entry.platform, account), until)
                                 .await?;
+                        }
+                        if matches!(e, NetworkError::Auth(_)) {
+                            self.give_back_quota(&entry.platform, account).await?;
                         }
                         DeleteOutcome::Failed(e.into())
                     }
@@ -325,6 +337,10 @@ impl DeleteService {
                     entry.state = EntryState::Deleted;
                     entry.deleted_at = Some(now);
                     entry.error = None;
+                } else if sent_before {
+                    // The post may be gone already: `deleting` keeps the record that a delete
+                    // was sent, so the next delete (or recovery at start-up) can finish it.
+                    entry.state = EntryState::Deleting;
                 } else {
                     entry.state = EntryState::Published;
                 }
@@ -421,26 +437,65 @@ impl DeleteService {
         }
     }
 
+    /// Deletes at one network, retrying transient failures within the deadline. The flag
+    /// says whether an attempt may have reached the network without its answer coming back
+    /// (a timeout or a connection lost after the request was written).
     async fn call_delete(
         &self,
         platform: Platform,
         id: Option<NetworkPostId>,
         account: &LinkedAccount,
         ctx: &CallContext,
-    ) -> Result<Gone, NetworkError> {
+    ) -> (Result<Gone, NetworkError>, bool) {
         let network = self
             .networks
             .get(&platform)
             .expect("planned calls have an adapter");
         let id = id.expect("planned calls have a network id");
-        let retried = self.config.retry.run(|| network.delete(account, &id, ctx));
-        match tokio::time::timeout(self.config.deadline, retried).await {
+        let sent = std::sync::atomic::AtomicBool::new(false);
+        let (sent_ref, id_ref) = (&sent, &id);
+        let retried = self.config.retry.run(move || async move {
+            let r = network.delete(account, id_ref, ctx).await;
+            if matches!(r, Err(NetworkError::Timeout(_))) {
+                sent_ref.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            r
+        });
+        let result = match tokio::time::timeout(self.config.deadline, retried).await {
             Ok(r) => r,
-            Err(_) => Err(NetworkError::Timeout(format!(
-                "{} did not answer within {} ms",
-                platform.display_name(),
-                self.config.deadline.as_millis()
-            ))),
+            Err(_) => {
+                // The attempt cut short may have been sent.
+                sent.store(true, std::sync::atomic::Ordering::Relaxed);
+                Err(NetworkError::Timeout(format!(
+                    "{} did not answer within {} ms",
+                    platform.display_name(),
+                    self.config.deadline.as_millis()
+                )))
+            }
+        };
+        (result, sent.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// An authorization failure did nothing at the network: the local quota slot
+    /// `plan_call` took for it is given back, so failed calls cannot exhaust the window.
+    async fn give_back_quota(
+        &self,
+        platform: &Platform,
+        account: &LinkedAccount,
+    ) -> Result<(), StoreError> {
+        if self.quota_of(platform).limit == 0 {
+            return Ok(()); // No slot was taken.
+        }
+        self.store
+            .give_back_quota(&quota_bucket(platform, account))
+            .await
+    }
+
+    /// The local delete quota of a platform.
+    fn quota_of(&self, platform: &Platform) -> Quota {
+        match platform {
+            Platform::Twitter => self.config.x_quota,
+            _ => self.config.threads_quota,
         }
     }
 

@@ -146,7 +146,7 @@ impl PublishFailure {
                     ErrorKind::Timeout,
                     format!("{m}, before anything was published on {name} (post again)."),
                 ),
-                NetworkError::Ambiguous(m) => (
+                NetworkError::Ambiguous(m) | NetworkError::NotFoundOrNoAccess(m) => (
                     ErrorKind::Ambiguous,
                     format!("{name}'s answer does not say whether the post was published: {m}"),
                 ),
@@ -154,6 +154,10 @@ impl PublishFailure {
                     ErrorKind::Rejected,
                     format!("{name} refused the post: {m}"),
                 ),
+                // Ayrshare's wording for a duplicate (code 110).
+                NetworkError::Duplicate(_) => {
+                    (ErrorKind::Duplicate, "Status is a duplicate.".to_owned())
+                }
                 NetworkError::NoCredentials => {
                     return PublishFailure::NoXCredentials { scheduled: false }
                         .entry_error(platform)

@@ -204,6 +204,10 @@ pub trait Store: Send + Sync + 'static {
         window_secs: u64,
         now: DateTime<Utc>,
     ) -> Result<QuotaDecision, StoreError>;
+    /// Returns one slot counted by [`Store::take_quota`] in `bucket` (the latest), for a call
+    /// the network refused without acting on it (an authorization failure). Nothing happens
+    /// when the window holds no call.
+    async fn give_back_quota(&self, bucket: &str) -> Result<(), StoreError>;
     /// Records that `bucket` may not be called before `until` (a network's own rate limit).
     async fn block_until(&self, bucket: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
 

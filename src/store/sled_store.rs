@@ -554,6 +554,28 @@ impl Store for SledStore {
             .map_err(tx_err)
     }
 
+    async fn give_back_quota(&self, bucket: &str) -> Result<(), StoreError> {
+        self.quotas
+            .transaction(|tq| {
+                let Some(v) = tq.get(bucket.as_bytes())? else {
+                    return Ok(());
+                };
+                let mut w: Window = from_json(&v).or_else(abort)?;
+                if let Some(latest) = w
+                    .calls
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(_, t)| **t)
+                    .map(|(i, _)| i)
+                {
+                    w.calls.swap_remove(latest);
+                    tq.insert(bucket.as_bytes(), to_json(&w))?;
+                }
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+
     async fn block_until(&self, bucket: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
         let until_ms = millis(until);
         self.quotas

@@ -7,3 +7,4 @@ mod helpers;
 mod publish;
 mod publish_unknown;
 mod resilience;
+mod truth;

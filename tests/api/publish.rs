@@ -245,11 +245,9 @@ async fn one_network_failing_is_a_partial_answer_and_delete_calls_only_the_live_
     assert_eq!(errors[0]["action"], "post");
     assert_eq!(errors[0]["status"], "error");
     assert_eq!(errors[0]["platform"], "twitter");
-    assert_eq!(errors[0]["code"], 922);
-    assert!(errors[0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("duplicate content"));
+    // X's duplicate-content refusal is Ayrshare's 110 (issue #10 item 21).
+    assert_eq!(errors[0]["code"], 110);
+    assert_eq!(errors[0]["message"], "Status is a duplicate.");
 
     // Stored exactly as it happened: one live platform.
     let (_, p) = app.get_post(&id, None).await;
