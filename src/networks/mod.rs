@@ -172,6 +172,13 @@ impl Networks {
     }
 }
 
+/// Refuses an id that is not `platform`'s id shape before it reaches a URL path: a stored id
+/// such as `1/../../other` must never make a request to a crafted path.
+pub(crate) fn checked_id(id: &NetworkPostId, platform: &Platform) -> Result<(), NetworkError> {
+    id.check_for(platform)
+        .map_err(|e| NetworkError::Rejected(format!("not sent to the network: {e}")))
+}
+
 /// Builds a reqwest client with the given timeouts.
 pub(crate) fn http_client(connect_timeout: Duration, timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()

@@ -2,8 +2,8 @@
 //! so URLs never reach a log line or an error message unredacted.
 
 use super::{
-    http_client, retry_after_header, snippet, transport_error, CallContext, Existence, Gone,
-    Network, NetworkError, Published,
+    checked_id, http_client, retry_after_header, snippet, transport_error, CallContext, Existence,
+    Gone, Network, NetworkError, Published,
 };
 use crate::configuration::ThreadsSettings;
 use crate::domain::{NetworkPostId, Platform};
@@ -182,6 +182,7 @@ impl Network for Threads {
         id: &NetworkPostId,
         ctx: &CallContext,
     ) -> Result<Gone, NetworkError> {
+        checked_id(id, &Platform::Threads)?;
         let req = self
             .client
             .delete(self.url(id.as_str()))
@@ -224,6 +225,7 @@ impl Network for Threads {
         id: &NetworkPostId,
         _ctx: &CallContext,
     ) -> Result<Existence, NetworkError> {
+        checked_id(id, &Platform::Threads)?;
         let req = self.client.get(self.url(id.as_str())).query(&[
             ("fields", "id"),
             ("access_token", account.access_token.as_str()),

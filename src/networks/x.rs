@@ -2,8 +2,8 @@
 //! `POST /2/tweets`, all signed with OAuth 1.0a HMAC-SHA1 (RFC 5849).
 
 use super::{
-    http_client, retry_after_header, snippet, transport_error, CallContext, ConsumerCredentials,
-    Existence, Gone, Network, NetworkError, Published,
+    checked_id, http_client, retry_after_header, snippet, transport_error, CallContext,
+    ConsumerCredentials, Existence, Gone, Network, NetworkError, Published,
 };
 use crate::configuration::{XApi, XSettings};
 use crate::domain::{NetworkPostId, Platform};
@@ -167,6 +167,7 @@ impl Network for X {
         id: &NetworkPostId,
         ctx: &CallContext,
     ) -> Result<Gone, NetworkError> {
+        checked_id(id, &Platform::Twitter)?;
         let (method, url) = match self.api {
             XApi::V2 => (
                 reqwest::Method::DELETE,
@@ -214,6 +215,7 @@ impl Network for X {
         id: &NetworkPostId,
         ctx: &CallContext,
     ) -> Result<Existence, NetworkError> {
+        checked_id(id, &Platform::Twitter)?;
         let url = format!("{}/2/tweets/{}", self.base, id.as_str());
         let (status, headers, body) = self
             .send(reqwest::Method::GET, url, None, ctx, account)

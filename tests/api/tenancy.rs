@@ -38,7 +38,9 @@ fn garbled_values() -> Vec<HeaderValue> {
 async fn a_garbled_profile_key_is_refused_and_never_acts_on_the_primary_profile() {
     let app = spawn_app().await;
     app.link_both(None).await;
-    let id = app.published_post("18011", "1445880548472328192", None).await;
+    let id = app
+        .published_post("18011", "1445880548472328192", None)
+        .await;
     let (_, before) = app.get_post(&id, None).await;
     no_network_calls(&app).await;
 
@@ -76,7 +78,11 @@ async fn a_garbled_profile_key_is_refused_and_never_acts_on_the_primary_profile(
             .unwrap(),
     )
     .await;
-    assert_eq!(history["history"].as_array().map(Vec::len), Some(1), "{history}");
+    assert_eq!(
+        history["history"].as_array().map(Vec::len),
+        Some(1),
+        "{history}"
+    );
     // An empty Profile-Key still selects the primary profile.
     let r = app
         .request(reqwest::Method::GET, &format!("/api/post/{id}"), None)
@@ -120,4 +126,223 @@ async fn a_garbled_authorization_is_an_invalid_key_not_a_missing_one() {
     assert_eq!(r.status(), 403);
     let (_, p) = app.get_post(&id, None).await;
     assert_eq!(p["status"], "success");
+}
+
+#[tokio::test]
+async fn import_checks_network_ids_per_platform() {
+    let app = spawn_app().await;
+    let bad = [
+        ("twitter", json!("12345678901234567890")),
+        ("twitter", json!("1/../../2/users/me")),
+        ("x", json!("123?x=1")),
+        ("threads", json!("me")),
+        ("threads", json!("18011/threads_publish")),
+        ("threads", json!(-5)),
+        ("linkedin", json!("a/b")),
+        ("facebook", json!("123#x")),
+        ("instagram", json!("..")),
+        ("youtube", json!("a b")),
+        ("tiktok", json!("a%2Fb")),
+        ("pinterest", json!("a".repeat(201))),
+    ];
+    let items: Vec<Value> = bad
+        .iter()
+        .map(|(p, id)| json!({"post": "t", "postIds": [{"platform": p, "id": id}]}))
+        .collect();
+    let (status, r) = app.import(json!(items), None).await;
+    assert_eq!(status, 400, "{r}");
+    assert_eq!(r["imported"], 0, "{r}");
+    for (i, item) in r["posts"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(item["code"], 913, "{i}: {item}");
+        assert!(
+            item["message"]
+                .as_str()
+                .unwrap()
+                .contains("'postIds[0].id'"),
+            "{i}: {item}"
+        );
+    }
+    // Good ids of each shape are kept as sent.
+    let (status, r) = app
+        .import(
+            json!([{"post": "t", "postIds": [
+                {"platform": "twitter", "id": "1445880548472328192"},
+                {"platform": "threads", "id": 18011},
+                {"platform": "linkedin", "id": "urn:li:share:6844785523593134080"},
+                {"platform": "facebook", "id": "104923792198123_120841237"}
+            ]}]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let (_, p) = app
+        .get_post(r["posts"][0]["id"].as_str().unwrap(), None)
+        .await;
+    let ids: Vec<&str> = p["postIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "1445880548472328192",
+            "18011",
+            "urn:li:share:6844785523593134080",
+            "104923792198123_120841237"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn import_takes_ayrshare_platform_names_once_each() {
+    let app = spawn_app().await;
+    // `x` is Ayrshare's `twitter`.
+    let (status, r) = app
+        .import(
+            json!([{"post": "t", "postIds": [{"platform": "X", "id": "1012"}]}]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let id = r["posts"][0]["id"].as_str().unwrap().to_owned();
+    let (_, p) = app.get_post(&id, None).await;
+    assert_eq!(p["platforms"], json!(["twitter"]));
+    assert_eq!(p["postIds"][0]["platform"], "twitter");
+
+    // Names that are not platforms (and would collide with an answer's fields) are refused.
+    let mut items = Vec::new();
+    for name in ["status", "id", "code", "errors", "myspace", ""] {
+        items.push(json!({"post": "t", "postIds": [{"platform": name, "id": "1"}]}));
+        items.push(json!({"post": "t", "status": "scheduled", "scheduleDate": "2099-01-01T00:00:00Z", "platforms": ["threads", name]}));
+    }
+    // One entry per platform: `x` and `twitter` are the same one.
+    items.push(json!({"post": "t", "postIds": [
+        {"platform": "twitter", "id": "1"}, {"platform": "x", "id": "2"}]}));
+    items.push(json!({"post": "t", "postIds": [
+        {"platform": "threads", "id": "1"}, {"platform": "threads", "id": "1"}]}));
+    items.push(
+        json!({"post": "t", "status": "scheduled", "scheduleDate": "2099-01-01T00:00:00Z",
+        "platforms": ["threads", "Threads"]}),
+    );
+    let (status, r) = app.import(json!(items), None).await;
+    assert_eq!(status, 400, "{r}");
+    assert_eq!(r["imported"], 0, "{r}");
+    let posts = r["posts"].as_array().unwrap();
+    for (i, item) in posts.iter().enumerate() {
+        assert_eq!(item["code"], 913, "{i}: {item}");
+    }
+    assert!(posts[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("'postIds[0].platform' is not an Ayrshare platform name: \"status\""));
+    assert!(posts[1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("'platforms[1]' is not an Ayrshare platform name: \"status\""));
+    assert!(posts[12]["message"].as_str().unwrap().contains("twice"));
+    assert!(posts[14]["message"].as_str().unwrap().contains("twice"));
+    // Nothing but the first post was stored.
+    let (_, history) = json_of(
+        app.request(reqwest::Method::GET, "/api/history", None)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        history["history"].as_array().map(Vec::len),
+        Some(1),
+        "{history}"
+    );
+}
+
+/// A store written before ids were checked: a post whose network ids are crafted paths.
+async fn store_with_crafted_ids(dir: &std::path::Path) -> String {
+    use postgate::domain::{
+        EntryState, NetworkPostId, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
+    };
+    use postgate::store::{LinkedAccount, SledStore, Store};
+    let store = SledStore::open(dir).expect("store opens");
+    let account = postgate::auth::account_id(&postgate::auth::hash_key(API_KEY));
+    let profile = store.ensure_primary_profile(&account).await.unwrap();
+    for (platform, token, secret, user) in [
+        (Platform::Threads, THREADS_TOKEN, None, THREADS_USER),
+        (Platform::Twitter, X_TOKEN, Some(X_TOKEN_SECRET), X_USER),
+    ] {
+        store
+            .link_account(
+                &profile.id,
+                LinkedAccount {
+                    platform,
+                    user_id: user.into(),
+                    access_token: token.into(),
+                    access_token_secret: secret.map(str::to_owned),
+                    username: None,
+                    linked_at: chrono::Utc::now(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let entry = |platform, id: &str| {
+        let mut e = PlatformEntry::new(platform, EntryState::Published);
+        e.id = Some(NetworkPostId(id.into()));
+        e
+    };
+    let post = Post {
+        id: PostId::generate(),
+        profile_id: profile.id.clone(),
+        text: "crafted".into(),
+        status: PostStatus::Success,
+        kind: PostKind::Now,
+        created: chrono::Utc::now(),
+        schedule_date: None,
+        entries: vec![
+            entry(
+                Platform::Threads,
+                &format!("{THREADS_USER}/threads_publish"),
+            ),
+            entry(Platform::Twitter, "1/../../2/users/me"),
+        ],
+        idempotency_key: None,
+    };
+    store.insert_post(&post).await.unwrap();
+    store.flush().await.unwrap();
+    post.id.as_str().to_owned()
+}
+
+#[tokio::test]
+async fn a_stored_crafted_id_is_rejected_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let id = store_with_crafted_ids(&db).await;
+    let app = spawn_app_with(|s| s.store.path = db.clone()).await;
+    no_network_calls(&app).await;
+
+    let (status, b) = json_of(app.delete_post(json!({"id": id})).await).await;
+    assert_eq!(status, 400, "{b}");
+    for platform in ["threads", "twitter"] {
+        assert_eq!(b[platform]["status"], "error", "{b}");
+        assert_eq!(b[platform]["code"], 906, "{b}");
+        assert!(
+            b[platform]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not sent to the network"),
+            "{b}"
+        );
+    }
+    // markManualDeleted reads the networks first: refused the same way, nothing recorded.
+    let (status, b) = json_of(
+        app.delete_post(json!({"id": id, "markManualDeleted": true}))
+            .await,
+    )
+    .await;
+    assert!(status >= 400 && status < 500, "{b}");
+    let (_, p) = app.get_post(&id, None).await;
+    assert_eq!(p["status"], "success", "{p}");
+    assert!(app.threads.received_requests().await.unwrap().is_empty());
+    assert!(app.x.received_requests().await.unwrap().is_empty());
 }
