@@ -346,3 +346,46 @@ async fn a_stored_crafted_id_is_rejected_before_any_request() {
     assert!(app.threads.received_requests().await.unwrap().is_empty());
     assert!(app.x.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn importing_another_accounts_id_answers_as_ones_own_duplicate() {
+    let app = spawn_app().await;
+    let item = json!([{"id": "AyrshareId0000000001", "post": "A's post", "postIds": [
+        {"platform": "threads", "id": "18011"}]}]);
+    let (status, r) = app.import(item.clone(), None).await;
+    assert_eq!(status, 200, "{r}");
+    let (_, a_before) = app.get_post("AyrshareId0000000001", None).await;
+
+    // A re-imports its own id.
+    let (own_status, own) = app.import(item.clone(), None).await;
+    // B imports A's id, with other content.
+    let other_item = json!([{"id": "AyrshareId0000000001", "post": "B's post", "postIds": [
+        {"platform": "twitter", "id": "1012"}]}]);
+    let r = app
+        .client
+        .post(format!("{}/api/post/import", app.address))
+        .bearer_auth(OTHER_API_KEY)
+        .json(&json!({ "posts": other_item }))
+        .send()
+        .await
+        .unwrap();
+    let (other_status, other) = json_of(r).await;
+    assert_eq!(own_status, 400);
+    assert_eq!(own["posts"][0]["code"], 917, "{own}");
+    assert_eq!((other_status, &other), (own_status, &own));
+
+    // A's post is untouched and B cannot read it.
+    let (_, a_after) = app.get_post("AyrshareId0000000001", None).await;
+    assert_eq!(a_before, a_after);
+    assert_eq!(a_after["post"], "A's post");
+    let r = app
+        .client
+        .get(format!("{}/api/post/AyrshareId0000000001", app.address))
+        .bearer_auth(OTHER_API_KEY)
+        .send()
+        .await
+        .unwrap();
+    let (status, b) = json_of(r).await;
+    assert_eq!(status, 404, "{b}");
+    assert_eq!(b["code"], 920);
+}
