@@ -389,3 +389,31 @@ async fn importing_another_accounts_id_answers_as_ones_own_duplicate() {
     assert_eq!(status, 404, "{b}");
     assert_eq!(b["code"], 920);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn store_files_holding_tokens_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    app.link_both(None).await;
+    app.single_platform_post("threads", "18011").await;
+    let root = app.settings.store.path.clone();
+    let mut pending = vec![root.clone()];
+    let mut files = 0;
+    while let Some(d) = pending.pop() {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", d.display());
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            let meta = std::fs::metadata(&p).unwrap();
+            if meta.is_dir() {
+                pending.push(p);
+            } else {
+                files += 1;
+                let mode = meta.permissions().mode();
+                assert_eq!(mode & 0o077, 0, "{} is {mode:o}", p.display());
+            }
+        }
+    }
+    assert!(files > 0, "sled wrote no file under {}", root.display());
+}
