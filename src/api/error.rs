@@ -70,6 +70,8 @@ pub mod codes {
     pub const X_BYO_HALF: u32 = 923;
     /// postgate: network-side history (`GET /api/history/{platform}`) is not supported.
     pub const HISTORY_UNSUPPORTED: u32 = 924;
+    /// postgate: linking, the `userId` sent is not the account the token belongs to.
+    pub const USER_ID_MISMATCH: u32 = 925;
 }
 
 /// The code of a failure class on `platform`, for `action` (`"post"` or `"delete"`).

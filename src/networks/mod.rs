@@ -63,6 +63,15 @@ pub struct Published {
     pub url: String,
 }
 
+/// Whom a token belongs to, as its network answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The network's user id.
+    pub user_id: String,
+    /// The network's username (handle), when it gave one.
+    pub username: Option<String>,
+}
+
 /// A network call that did not succeed, by class.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NetworkError {
@@ -143,6 +152,14 @@ pub trait Network: Send + Sync + 'static {
         ctx: &CallContext,
     ) -> Result<Existence, NetworkError>;
 
+    /// Asks the network whose token `account` carries (`account.user_id` is not used), so a
+    /// linked account is the network's answer, never a caller's claim.
+    async fn whoami(
+        &self,
+        account: &LinkedAccount,
+        ctx: &CallContext,
+    ) -> Result<Identity, NetworkError>;
+
     /// Publishes a text post.
     async fn publish(
         &self,
@@ -177,6 +194,36 @@ impl Networks {
 pub(crate) fn checked_id(id: &NetworkPostId, platform: &Platform) -> Result<(), NetworkError> {
     id.check_for(platform)
         .map_err(|e| NetworkError::Rejected(format!("not sent to the network: {e}")))
+}
+
+/// An identity read from a network's answer, its user id checked like a post id (digits on
+/// Threads and X) since it later goes into URL paths.
+pub(crate) fn identity(
+    platform: &Platform,
+    user_id: Option<&str>,
+    username: Option<&str>,
+    body: &str,
+) -> Result<Identity, NetworkError> {
+    let Some(user_id) = user_id else {
+        return Err(NetworkError::Rejected(format!(
+            "{} answered the identity check without a user id: {}",
+            platform.display_name(),
+            snippet(body)
+        )));
+    };
+    crate::domain::check_network_id(user_id, platform).map_err(|e| {
+        NetworkError::Rejected(format!(
+            "{} answered the identity check with an unusable user id: {e}",
+            platform.display_name()
+        ))
+    })?;
+    Ok(Identity {
+        user_id: user_id.to_owned(),
+        username: username
+            .map(str::trim)
+            .filter(|u| !u.is_empty() && u.len() <= 100)
+            .map(str::to_owned),
+    })
 }
 
 /// Builds a reqwest client with the given timeouts.

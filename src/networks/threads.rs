@@ -2,7 +2,7 @@
 //! so URLs never reach a log line or an error message unredacted.
 
 use super::{
-    checked_id, http_client, retry_after_header, snippet, transport_error, CallContext, Existence,
+    checked_id, identity, Identity, http_client, retry_after_header, snippet, transport_error, CallContext, Existence,
     Gone, Network, NetworkError, Published,
 };
 use crate::configuration::ThreadsSettings;
@@ -241,6 +241,31 @@ impl Network for Threads {
             Classified::NotFoundOrNoAccess(_) => Ok(Existence::Gone),
             Classified::Error(e) => Err(e),
         }
+    }
+
+    async fn whoami(
+        &self,
+        account: &LinkedAccount,
+        _ctx: &CallContext,
+    ) -> Result<Identity, NetworkError> {
+        let req = self.client.get(self.url("me")).query(&[
+            ("fields", "id,username"),
+            ("access_token", account.access_token.as_str()),
+        ]);
+        let (status, headers, body) = self.send(req).await?;
+        if !status.is_success() {
+            return Err(match Self::classify(status, &headers, &body) {
+                Classified::Error(e) => e,
+                Classified::NotFoundOrNoAccess(m) => NetworkError::Rejected(m),
+            });
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        identity(
+            &Platform::Threads,
+            v.get("id").and_then(|i| i.as_str()),
+            v.get("username").and_then(|u| u.as_str()),
+            &body,
+        )
     }
 
     async fn publish(

@@ -2,7 +2,7 @@
 //! `POST /2/tweets`, all signed with OAuth 1.0a HMAC-SHA1 (RFC 5849).
 
 use super::{
-    checked_id, http_client, retry_after_header, snippet, transport_error, CallContext,
+    checked_id, identity, Identity, http_client, retry_after_header, snippet, transport_error, CallContext,
     ConsumerCredentials, Existence, Gone, Network, NetworkError, Published,
 };
 use crate::configuration::{XApi, XSettings};
@@ -237,6 +237,27 @@ impl Network for X {
             return Ok(Existence::Gone);
         }
         Err(Self::classify(status, &headers, &body))
+    }
+
+    async fn whoami(
+        &self,
+        account: &LinkedAccount,
+        ctx: &CallContext,
+    ) -> Result<Identity, NetworkError> {
+        let url = format!("{}/2/users/me", self.base);
+        let (status, headers, body) = self
+            .send(reqwest::Method::GET, url, None, ctx, account)
+            .await?;
+        if !status.is_success() {
+            return Err(Self::classify(status, &headers, &body));
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        identity(
+            &Platform::Twitter,
+            v.pointer("/data/id").and_then(|i| i.as_str()),
+            v.pointer("/data/username").and_then(|u| u.as_str()),
+            &body,
+        )
     }
 
     async fn publish(

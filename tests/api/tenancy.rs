@@ -417,3 +417,210 @@ async fn store_files_holding_tokens_are_owner_only() {
     }
     assert!(files > 0, "sled wrote no file under {}", root.display());
 }
+
+/// `POST /api/profiles/social` with `body`, optionally with BYO X headers.
+async fn link(app: &TestApp, body: Value, byo: bool) -> (u16, Value) {
+    let mut r = app
+        .request(reqwest::Method::POST, "/api/profiles/social", None)
+        .json(&body);
+    if byo {
+        r = r
+            .header("X-Twitter-OAuth1-Api-Key", "byo-key")
+            .header("X-Twitter-OAuth1-Api-Secret", "byo-secret");
+    }
+    json_of(r.send().await.unwrap()).await
+}
+
+async fn linked(app: &TestApp) -> Value {
+    let (_, user) = json_of(
+        app.request(reqwest::Method::GET, "/api/user", None)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    user["displayNames"].clone()
+}
+
+#[tokio::test]
+async fn a_user_id_that_is_not_the_tokens_account_is_refused() {
+    let app = spawn_app().await;
+    // Threads: the token belongs to THREADS_USER, the caller claims another account.
+    let (status, b) = link(
+        &app,
+        json!({"platform": "threads", "userId": "17841499999999999", "accessToken": THREADS_TOKEN}),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{b}");
+    assert_eq!(b["code"], 925, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("userId does not match"));
+    assert!(!b.to_string().contains(THREADS_TOKEN));
+    let calls = app.threads.identity_requests().await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].url.path(), THREADS_ME);
+    let q: Vec<(String, String)> = calls[0]
+        .url
+        .query_pairs()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    assert!(q.contains(&("fields".into(), "id,username".into())), "{q:?}");
+    assert!(q.contains(&("access_token".into(), THREADS_TOKEN.into())), "{q:?}");
+
+    // X: same, and the identity check is signed with the consumer and the linked token.
+    let (status, b) = link(
+        &app,
+        json!({"platform": "twitter", "userId": "1", "accessToken": X_TOKEN, "accessTokenSecret": X_TOKEN_SECRET}),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{b}");
+    assert_eq!(b["code"], 925, "{b}");
+    let calls = app.x.identity_requests().await;
+    assert_eq!(calls.len(), 1);
+    verify_oauth1(
+        &calls[0],
+        X_CONSUMER_KEY,
+        X_CONSUMER_SECRET,
+        X_TOKEN,
+        X_TOKEN_SECRET,
+    )
+    .unwrap();
+    // Nothing was linked, and nothing but the identity checks reached the networks.
+    assert_eq!(linked(&app).await, json!([]));
+    assert!(app.threads.received_requests().await.unwrap().is_empty());
+    assert!(app.x.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_matching_or_omitted_user_id_links_the_networks_account() {
+    let app = spawn_app().await;
+    let (status, b) = link(
+        &app,
+        json!({"platform": "threads", "userId": THREADS_USER, "accessToken": THREADS_TOKEN}),
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["userId"], THREADS_USER);
+    // No userId: the network's answer, with its username (the caller gave none).
+    let (status, b) = link(
+        &app,
+        json!({"platform": "twitter", "accessToken": X_TOKEN, "accessTokenSecret": X_TOKEN_SECRET}),
+        true,
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["userId"], X_USER);
+    assert_eq!(b["username"], "postgate_test");
+    // BYO headers sign the identity check when sent.
+    let calls = app.x.identity_requests().await;
+    assert_eq!(calls.len(), 1);
+    verify_oauth1(&calls[0], "byo-key", "byo-secret", X_TOKEN, X_TOKEN_SECRET).unwrap();
+    let mut names = linked(&app).await.as_array().unwrap().clone();
+    names.sort_by_key(|v| v["platform"].as_str().unwrap().to_owned());
+    assert_eq!(
+        json!(names),
+        json!([
+            {"platform": "threads", "userId": THREADS_USER, "username": null},
+            {"platform": "twitter", "userId": X_USER, "username": "postgate_test"}
+        ])
+    );
+    // A username the caller gives wins over the network's.
+    Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(THREADS_ME))
+        .and(wiremock::matchers::query_param("access_token", "OTHER-THREADS-TOKEN"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "17841400000000002", "username": "from_threads"})),
+        )
+        .mount(&app.threads)
+        .await;
+    let (_, key) = app.create_profile("second").await;
+    let r = app
+        .request(reqwest::Method::POST, "/api/profiles/social", Some(&key))
+        .json(&json!({"platform": "threads", "accessToken": "OTHER-THREADS-TOKEN"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, b) = json_of(r).await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["userId"], "17841400000000002");
+    assert_eq!(b["username"], "from_threads");
+}
+
+#[tokio::test]
+async fn a_token_the_network_rejects_links_nothing() {
+    let app = spawn_app().await;
+    Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(THREADS_ME))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "Error validating access token: Session has expired",
+            "type": "OAuthException", "code": 190, "error_subcode": 463}})))
+        .expect(1)
+        .mount(&app.threads)
+        .await;
+    Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(X_ME))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}),
+        ))
+        .expect(1)
+        .mount(&app.x)
+        .await;
+    let (status, b) = link(
+        &app,
+        json!({"platform": "threads", "userId": THREADS_USER, "accessToken": "EXPIRED-TOKEN"}),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{b}");
+    assert_eq!(b["code"], 907, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("refused the token"), "{b}");
+    assert!(!b.to_string().contains("EXPIRED-TOKEN"));
+    let (status, b) = link(
+        &app,
+        json!({"platform": "twitter", "userId": X_USER, "accessToken": "bad", "accessTokenSecret": "bad"}),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{b}");
+    assert_eq!(b["code"], 272, "{b}");
+    assert_eq!(linked(&app).await, json!([]));
+}
+
+#[tokio::test]
+async fn x_identity_needs_consumer_credentials_and_an_unreachable_network_links_nothing() {
+    // No consumer credentials anywhere: 419, no call.
+    let app = spawn_app_with(|s| {
+        s.x.consumer_key.clear();
+        s.x.consumer_secret.clear();
+    })
+    .await;
+    let (status, b) = link(
+        &app,
+        json!({"platform": "twitter", "userId": X_USER, "accessToken": X_TOKEN, "accessTokenSecret": X_TOKEN_SECRET}),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{b}");
+    assert_eq!(b["code"], 419, "{b}");
+    assert_eq!(b["error"], "x_credentials_required");
+    assert!(app.x.identity_requests().await.is_empty());
+
+    // A network that cannot be reached: 904, retry later, nothing stored.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let app = spawn_app_with(|s| s.threads.base_url = format!("{dead}/v1.0")).await;
+    let (status, b) = link(
+        &app,
+        json!({"platform": "threads", "accessToken": THREADS_TOKEN}),
+        false,
+    )
+    .await;
+    assert_eq!(status, 502, "{b}");
+    assert_eq!(b["code"], 904, "{b}");
+    assert_eq!(b["retryAvailable"], true);
+    assert_eq!(linked(&app).await, json!([]));
+}
