@@ -2,8 +2,8 @@
 //! so URLs never reach a log line or an error message unredacted.
 
 use super::{
-    checked_id, identity, Identity, http_client, retry_after_header, snippet, transport_error, CallContext, Existence,
-    Gone, Network, NetworkError, Published,
+    checked_id, http_client, identity, retry_after_header, snippet, transport_error, CallContext,
+    Existence, Gone, Identity, Network, NetworkError, Published,
 };
 use crate::configuration::ThreadsSettings;
 use crate::domain::{NetworkPostId, Platform};

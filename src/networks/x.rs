@@ -2,8 +2,8 @@
 //! `POST /2/tweets`, all signed with OAuth 1.0a HMAC-SHA1 (RFC 5849).
 
 use super::{
-    checked_id, identity, Identity, http_client, retry_after_header, snippet, transport_error, CallContext,
-    ConsumerCredentials, Existence, Gone, Network, NetworkError, Published,
+    checked_id, http_client, identity, retry_after_header, snippet, transport_error, CallContext,
+    ConsumerCredentials, Existence, Gone, Identity, Network, NetworkError, Published,
 };
 use crate::configuration::{XApi, XSettings};
 use crate::domain::{NetworkPostId, Platform};

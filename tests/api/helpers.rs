@@ -105,7 +105,6 @@ pub async fn mount_identities(threads: &MockServer, x: &MockServer) {
         .await;
 }
 
-
 /// A running gateway with its mocks.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`

@@ -340,7 +340,7 @@ async fn a_stored_crafted_id_is_rejected_before_any_request() {
             .await,
     )
     .await;
-    assert!(status >= 400 && status < 500, "{b}");
+    assert!((400..500).contains(&status), "{b}");
     let (_, p) = app.get_post(&id, None).await;
     assert_eq!(p["status"], "success", "{p}");
     assert!(app.threads.received_requests().await.unwrap().is_empty());
@@ -454,7 +454,10 @@ async fn a_user_id_that_is_not_the_tokens_account_is_refused() {
     .await;
     assert_eq!(status, 400, "{b}");
     assert_eq!(b["code"], 925, "{b}");
-    assert!(b["message"].as_str().unwrap().contains("userId does not match"));
+    assert!(b["message"]
+        .as_str()
+        .unwrap()
+        .contains("userId does not match"));
     assert!(!b.to_string().contains(THREADS_TOKEN));
     let calls = app.threads.identity_requests().await;
     assert_eq!(calls.len(), 1);
@@ -464,8 +467,14 @@ async fn a_user_id_that_is_not_the_tokens_account_is_refused() {
         .query_pairs()
         .map(|(k, v)| (k.into(), v.into()))
         .collect();
-    assert!(q.contains(&("fields".into(), "id,username".into())), "{q:?}");
-    assert!(q.contains(&("access_token".into(), THREADS_TOKEN.into())), "{q:?}");
+    assert!(
+        q.contains(&("fields".into(), "id,username".into())),
+        "{q:?}"
+    );
+    assert!(
+        q.contains(&("access_token".into(), THREADS_TOKEN.into())),
+        "{q:?}"
+    );
 
     // X: same, and the identity check is signed with the consumer and the linked token.
     let (status, b) = link(
@@ -529,7 +538,10 @@ async fn a_matching_or_omitted_user_id_links_the_networks_account() {
     // A username the caller gives wins over the network's.
     Mock::given(wiremock::matchers::method("GET"))
         .and(wiremock::matchers::path(THREADS_ME))
-        .and(wiremock::matchers::query_param("access_token", "OTHER-THREADS-TOKEN"))
+        .and(wiremock::matchers::query_param(
+            "access_token",
+            "OTHER-THREADS-TOKEN",
+        ))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"id": "17841400000000002", "username": "from_threads"})),
@@ -576,7 +588,10 @@ async fn a_token_the_network_rejects_links_nothing() {
     .await;
     assert_eq!(status, 400, "{b}");
     assert_eq!(b["code"], 907, "{b}");
-    assert!(b["message"].as_str().unwrap().contains("refused the token"), "{b}");
+    assert!(
+        b["message"].as_str().unwrap().contains("refused the token"),
+        "{b}"
+    );
     assert!(!b.to_string().contains("EXPIRED-TOKEN"));
     let (status, b) = link(
         &app,
