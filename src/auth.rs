@@ -108,12 +108,36 @@ impl Caller {
     }
 }
 
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+/// Longest `Profile-Key` accepted (generated keys are 31 characters).
+pub const PROFILE_KEY_MAX_LEN: usize = 256;
+
+/// What a request carries in one header.
+#[derive(Debug, PartialEq, Eq)]
+enum Header<'a> {
+    /// Not sent, or only whitespace.
+    Absent,
+    /// A value, trimmed.
+    Value(&'a str),
+    /// Sent, but not text a key can be made of (non-ASCII bytes, control characters).
+    Garbled,
+}
+
+/// Reads a header without ever taking a garbled value for an absent one.
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Header<'a> {
+    let Some(raw) = req.headers().get(name) else {
+        return Header::Absent;
+    };
+    match raw.to_str() {
+        Ok(v) if v.trim().is_empty() => Header::Absent,
+        Ok(v) if v.bytes().any(|b| b.is_ascii_control()) => Header::Garbled,
+        Ok(v) => Header::Value(v.trim()),
+        Err(_) => Header::Garbled,
+    }
+}
+
+/// Whether `v` can be a profile key: visible ASCII only, of a sane length.
+fn is_key_shaped(v: &str) -> bool {
+    v.len() <= PROFILE_KEY_MAX_LEN && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
 async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
@@ -121,8 +145,11 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         .app_data::<web::Data<AppState>>()
         .expect("AppState is registered")
         .clone();
-    let Some(auth) = header(&req, "authorization") else {
-        return Err(ApiError::missing_api_key());
+    let auth = match header(&req, "authorization") {
+        Header::Absent => return Err(ApiError::missing_api_key()),
+        // A value that is not text is a wrong key, never a missing one.
+        Header::Garbled => return Err(ApiError::invalid_api_key()),
+        Header::Value(v) => v,
     };
     let key = auth
         .strip_prefix("Bearer ")
@@ -132,27 +159,35 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
     let Some(account_id) = state.api_keys.verify(key) else {
         return Err(ApiError::invalid_api_key());
     };
+    // Only a missing or empty Profile-Key selects the primary profile: anything sent that
+    // cannot be a key is refused, so a garbled header never acts on another profile.
     let (profile, via_profile_key) = match header(&req, "profile-key") {
-        Some(pk) => {
+        Header::Value(pk) if is_key_shaped(pk) => {
             let found = state.store.profile_by_key_hash(&hash_key_hex(pk)).await?;
             match found {
                 Some(p) if p.account_id == account_id => (p, true),
                 _ => return Err(ApiError::invalid_profile_key()),
             }
         }
-        None => (
+        Header::Value(_) | Header::Garbled => return Err(ApiError::invalid_profile_key()),
+        Header::Absent => (
             state.store.ensure_primary_profile(&account_id).await?,
             false,
         ),
     };
+    let byo = |name: &str| match header(&req, name) {
+        Header::Absent => Ok(None),
+        Header::Value(v) => Ok(Some(v.to_owned())),
+        Header::Garbled => Err(ApiError::invalid(
+            "authorization",
+            format!("Header '{name}' is not valid: send visible ASCII."),
+        )),
+    };
     let x_byo = match (
-        header(&req, "x-twitter-oauth1-api-key"),
-        header(&req, "x-twitter-oauth1-api-secret"),
+        byo("x-twitter-oauth1-api-key")?,
+        byo("x-twitter-oauth1-api-secret")?,
     ) {
-        (Some(k), Some(s)) => Some(ConsumerCredentials {
-            key: k.to_owned(),
-            secret: s.to_owned(),
-        }),
+        (Some(key), Some(secret)) => Some(ConsumerCredentials { key, secret }),
         (None, None) => None,
         _ => return Err(ApiError::x_byo_half()),
     };
@@ -183,6 +218,15 @@ mod tests {
         assert_eq!(keys.verify("alpha"), Some(account_id(&hash_key("alpha"))));
         assert!(keys.verify("gamma").is_none());
         assert_ne!(keys.verify("alpha"), keys.verify("beta"));
+    }
+
+    #[test]
+    fn only_visible_ascii_of_sane_length_is_key_shaped() {
+        assert!(is_key_shaped(&generate_key(4)));
+        assert!(!is_key_shaped("with space"));
+        assert!(!is_key_shaped("tab\there"));
+        assert!(!is_key_shaped("caf\u{e9}"));
+        assert!(!is_key_shaped(&"A".repeat(PROFILE_KEY_MAX_LEN + 1)));
     }
 
     #[test]

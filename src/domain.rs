@@ -109,6 +109,36 @@ impl Platform {
         }
     }
 
+    /// Ayrshare's platform names (`x` is read as `twitter`): the only names accepted from a
+    /// client. A name outside this list (`"status"`, `"id"`, ...) could collide with the
+    /// fields of an answer that is keyed by platform, so it never becomes a [`Platform`].
+    pub const AYRSHARE_NAMES: &'static [&'static str] = &[
+        "bluesky",
+        "facebook",
+        "gmb",
+        "instagram",
+        "linkedin",
+        "pinterest",
+        "reddit",
+        "snapchat",
+        "telegram",
+        "threads",
+        "tiktok",
+        "twitter",
+        "youtube",
+    ];
+
+    /// Parses a platform name a client sent: one of [`Platform::AYRSHARE_NAMES`] or `x`,
+    /// case-insensitively, surrounding whitespace ignored.
+    pub fn parse(name: &str) -> Option<Platform> {
+        let lower = name.trim().to_ascii_lowercase();
+        if lower == "x" || Self::AYRSHARE_NAMES.contains(&lower.as_str()) {
+            Some(Platform::from(lower))
+        } else {
+            None
+        }
+    }
+
     /// Platforms this gateway has a network adapter for.
     pub fn has_adapter(&self) -> bool {
         matches!(self, Platform::Twitter | Platform::Threads)
@@ -156,6 +186,69 @@ impl NetworkPostId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Longest network id accepted for a platform without a stricter rule.
+pub const NETWORK_ID_MAX_LEN: usize = 200;
+
+/// Why a string cannot be a platform's post id.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct InvalidNetworkId(String);
+
+impl NetworkPostId {
+    /// Checks the id against `platform`'s id shape: X (`twitter`) 1–19 ASCII digits, Threads
+    /// 1–30 ASCII digits, any other platform a non-empty string of at most 200 characters with
+    /// no `/`, `?`, `#`, `%`, `..`, whitespace or control characters. The adapters put ids in
+    /// URL paths, so an id that passes cannot change which resource a request names.
+    pub fn check_for(&self, platform: &Platform) -> Result<(), InvalidNetworkId> {
+        check_network_id(&self.0, platform)
+    }
+}
+
+/// [`NetworkPostId::check_for`] on a string (also the rule for network user ids).
+pub fn check_network_id(id: &str, platform: &Platform) -> Result<(), InvalidNetworkId> {
+    let digits = |max: usize| {
+        if !id.is_empty() && id.len() <= max && id.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(())
+        } else {
+            Err(InvalidNetworkId(format!(
+                "a {} id is 1 to {max} ASCII digits, not {:?}",
+                platform.display_name(),
+                shorten(id)
+            )))
+        }
+    };
+    match platform {
+        Platform::Twitter => digits(19),
+        Platform::Threads => digits(30),
+        _ => {
+            let bad = id.is_empty()
+                || id.chars().count() > NETWORK_ID_MAX_LEN
+                || id.contains("..")
+                || id.chars().any(|c| {
+                    matches!(c, '/' | '?' | '#' | '%') || c.is_whitespace() || c.is_control()
+                });
+            if bad {
+                Err(InvalidNetworkId(format!(
+                    "a {} id is 1 to {NETWORK_ID_MAX_LEN} characters without '/', '?', '#', '%', '..', whitespace or control characters, not {:?}",
+                    platform.display_name(),
+                    shorten(id)
+                )))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// At most 40 characters of `s`, for an error message.
+fn shorten(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if s.chars().count() > 40 {
+        out.push('…');
+    }
+    out
 }
 
 impl fmt::Display for NetworkPostId {
@@ -495,6 +588,45 @@ mod tests {
         ] {
             assert_eq!(Platform::from(name).as_str(), name);
         }
+    }
+
+    #[test]
+    fn only_ayrshare_platform_names_parse() {
+        assert_eq!(Platform::parse("X"), Some(Platform::Twitter));
+        assert_eq!(Platform::parse(" Threads "), Some(Platform::Threads));
+        assert_eq!(
+            Platform::parse("linkedin"),
+            Some(Platform::Other("linkedin".into()))
+        );
+        for bad in [
+            "status",
+            "id",
+            "code",
+            "errors",
+            "",
+            "twitterx",
+            "threads/1",
+        ] {
+            assert_eq!(Platform::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn network_ids_are_checked_per_platform() {
+        let ok = |id: &str, p: Platform| NetworkPostId(id.into()).check_for(&p).is_ok();
+        assert!(ok("1445880548472328192", Platform::Twitter));
+        assert!(!ok("12345678901234567890", Platform::Twitter));
+        assert!(!ok("", Platform::Twitter));
+        assert!(!ok("1/../2", Platform::Twitter));
+        assert!(ok("18011", Platform::Threads));
+        assert!(!ok("me", Platform::Threads));
+        assert!(!ok("18011?fields=x", Platform::Threads));
+        assert!(ok("urn:li:share:123", Platform::Other("linkedin".into())));
+        assert!(ok("1234_5678", Platform::Facebook));
+        for bad in ["a/b", "a?b", "a#b", "a%2F", "..", "a b", "a\nb", ""] {
+            assert!(!ok(bad, Platform::Facebook), "{bad:?}");
+        }
+        assert!(!ok(&"a".repeat(201), Platform::Instagram));
     }
 
     #[test]

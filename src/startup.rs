@@ -175,6 +175,7 @@ impl Application {
             publish,
             idempotency_locks: KeyedLocks::default(),
             x_consumer,
+            networks: networks.clone(),
             body_limit: settings.server.body_limit_bytes,
             bulk_max_ids: settings.delete.bulk_max_ids,
         });

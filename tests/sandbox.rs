@@ -1000,12 +1000,12 @@ async fn gateway_completes_deletes_whose_answer_was_lost_single_and_bulk() {
         assert_eq!(p["postIds"][0]["state"], "deleted", "{p}");
     }
     // The network agrees: each post deleted exactly once (six lost answers, six retries
-    // answered 100/33, six confirming reads), nothing left live.
+    // answered 100/33, six confirming reads, plus linking's one `GET /me`), nothing left live.
     let s = sb.threads_stats();
     assert_eq!(s.deleted, 6, "{s:?}");
     assert_eq!(s.lost_responses, 6, "{s:?}");
     assert_eq!(s.calls.delete, 12, "{s:?}");
-    assert_eq!(s.calls.get, 6, "{s:?}");
+    assert_eq!(s.calls.get, 6 + 1, "{s:?}");
     assert_eq!(s.live_posts, 0, "{s:?}");
 
     handle.stop(true).await;

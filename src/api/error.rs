@@ -79,6 +79,8 @@ pub mod codes {
     /// postgate: a request with this `idempotencyKey` is still publishing, or was interrupted
     /// before its outcome was recorded; the answer names the post (`id`). Nothing is sent again.
     pub const IDEMPOTENCY_IN_PROGRESS: u32 = 931;
+    /// postgate: linking, the `userId` sent is not the account the token belongs to.
+    pub const USER_ID_MISMATCH: u32 = 925;
 }
 
 /// The code of a failure class on `platform`, for `action` (`"post"` or `"delete"`).

@@ -10,7 +10,7 @@ pub mod profiles;
 pub mod publish;
 
 use crate::auth::ApiKeys;
-use crate::networks::ConsumerCredentials;
+use crate::networks::{ConsumerCredentials, Networks};
 use crate::service::{DeleteService, KeyedLocks, PublishService};
 use crate::store::Store;
 use actix_web::http::{header, StatusCode};
@@ -35,6 +35,8 @@ pub struct AppState {
     pub idempotency_locks: KeyedLocks,
     /// X consumer credentials from settings, if any.
     pub x_consumer: Option<ConsumerCredentials>,
+    /// The network adapters (identity checks at link time).
+    pub networks: Networks,
     /// Largest body accepted.
     pub body_limit: usize,
     /// Most ids in one bulk delete.

@@ -215,6 +215,17 @@ fn parse_date(field: &str, v: &Value) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("'{field}' is not an ISO-8601 date: {text:?}"))
 }
 
+/// An imported platform name: Ayrshare's names only (`x` is `twitter`).
+fn import_platform(field: &str, name: &str) -> Result<Platform, String> {
+    Platform::parse(name).ok_or_else(|| {
+        format!(
+            "'{field}' is not an Ayrshare platform name: {:?} (known: {}, or x for twitter)",
+            name.chars().take(40).collect::<String>(),
+            Platform::AYRSHARE_NAMES.join(", ")
+        )
+    })
+}
+
 /// Turns one import item into a post of `profile_id`.
 fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
     let bad = |m: String| (codes::IMPORT_ITEM, m);
@@ -253,11 +264,18 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
             if schedule_date.is_none() {
                 return Err(bad("a scheduled item needs 'scheduleDate'".into()));
             }
-            for p in &item.platforms {
-                entries.push(PlatformEntry::new(
-                    Platform::from(p.as_str()),
-                    EntryState::Pending,
-                ));
+            for (i, p) in item.platforms.iter().enumerate() {
+                let platform = import_platform(&format!("platforms[{i}]"), p).map_err(bad)?;
+                if entries
+                    .iter()
+                    .any(|e: &PlatformEntry| e.platform == platform)
+                {
+                    return Err(bad(format!(
+                        "'platforms[{i}]' names {} twice; a post has one entry per platform",
+                        platform.as_str()
+                    )));
+                }
+                entries.push(PlatformEntry::new(platform, EntryState::Pending));
             }
             PostStatus::Pending
         }
@@ -276,9 +294,20 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
                         )))
                     }
                 };
+                let platform = import_platform(&format!("postIds[{i}].platform"), &pid.platform)
+                    .map_err(bad)?;
+                if entries.iter().any(|e| e.platform == platform) {
+                    return Err(bad(format!(
+                        "'postIds[{i}].platform' names {} twice; a post has one entry per platform",
+                        platform.as_str()
+                    )));
+                }
+                let id = NetworkPostId(id);
+                id.check_for(&platform)
+                    .map_err(|e| bad(format!("invalid 'postIds[{i}].id': {e}")))?;
                 let failed = pid.status.as_deref() == Some("error");
                 let mut e = PlatformEntry::new(
-                    Platform::from(pid.platform.as_str()),
+                    platform,
                     if deleted {
                         EntryState::Deleted
                     } else if failed {
@@ -287,14 +316,14 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
                         EntryState::Published
                     },
                 );
-                e.id = Some(NetworkPostId(id));
+                e.id = Some(id);
                 e.post_type = pid.post_type.clone();
                 e.media_type = pid.media_type.clone();
                 e.post_url = pid.post_url.clone();
                 entries.push(e);
             }
-            for p in &item.platforms {
-                let platform = Platform::from(p.as_str());
+            for (i, p) in item.platforms.iter().enumerate() {
+                let platform = import_platform(&format!("platforms[{i}]"), p).map_err(bad)?;
                 if !entries.iter().any(|e| e.platform == platform) {
                     entries.push(PlatformEntry::new(platform, EntryState::Failed));
                 }

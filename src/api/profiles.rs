@@ -1,9 +1,10 @@
 //! Profiles (Ayrshare-compatible), linked accounts (postgate extension) and `GET /api/user`.
 
-use super::error::{codes, ApiError};
+use super::error::{code_for, codes, ApiError};
 use super::{json_body, json_response, AppState};
 use crate::auth::{generate_key, hash_key_hex, Caller};
-use crate::domain::Platform;
+use crate::domain::{DeleteFailure, ErrorKind, Platform};
+use crate::networks::NetworkError;
 use crate::store::{LinkedAccount, Profile, StoreError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -132,7 +133,8 @@ pub async fn delete_profile(
 #[serde(rename_all = "camelCase")]
 struct LinkSocial {
     platform: String,
-    user_id: String,
+    #[serde(default)]
+    user_id: Option<String>,
     access_token: String,
     #[serde(default)]
     access_token_secret: Option<String>,
@@ -140,7 +142,61 @@ struct LinkSocial {
     username: Option<String>,
 }
 
+/// The answer to a link whose identity check failed: nothing was stored.
+fn identity_error(platform: &Platform, e: NetworkError) -> ApiError {
+    let name = platform.display_name();
+    let failure = DeleteFailure::from(e);
+    let code = code_for(ErrorKind::from(&failure), platform, "link");
+    let (status, message) = match &failure {
+        DeleteFailure::Auth(m) => (
+            StatusCode::BAD_REQUEST,
+            format!("{name} refused the token: {m}. Nothing was linked; link a valid token."),
+        ),
+        DeleteFailure::NoXCredentials => (
+            StatusCode::BAD_REQUEST,
+            "X/Twitter requires your own API credentials to verify the account: send the X-Twitter-OAuth1-Api-Key and X-Twitter-OAuth1-Api-Secret headers, or set x.consumer_key and x.consumer_secret in the gateway's settings. Nothing was linked.".into(),
+        ),
+        DeleteFailure::RateLimited { message, retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{name} rate limit while verifying the account: {message}. Retry after {retry_after} seconds; nothing was linked."),
+        ),
+        DeleteFailure::Rejected(m) => (
+            StatusCode::BAD_REQUEST,
+            format!("{name} refused the identity check: {m}. Nothing was linked."),
+        ),
+        DeleteFailure::Timeout(m) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("{m} while verifying the account; nothing was linked, retry."),
+        ),
+        other => (
+            StatusCode::BAD_GATEWAY,
+            format!("{name} could not verify the account ({}); nothing was linked, retry.", describe(other)),
+        ),
+    };
+    let mut err = ApiError::new(status, "social", code, message);
+    match failure {
+        DeleteFailure::RateLimited { retry_after, .. } => err = err.with("retryAfter", retry_after),
+        DeleteFailure::NoXCredentials => err = err.with("error", "x_credentials_required"),
+        DeleteFailure::Transient(_) | DeleteFailure::Timeout(_) => {
+            err = err.with("retryAvailable", true)
+        }
+        _ => {}
+    }
+    err
+}
+
+fn describe(f: &DeleteFailure) -> String {
+    match f {
+        DeleteFailure::Transient(m) | DeleteFailure::Ambiguous(m) => m.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// `POST /api/profiles/social` — links a Threads or X account (postgate extension).
+///
+/// The account linked is the network's answer to "whose token is this?" (Threads `GET /me`,
+/// X `GET /2/users/me`): a `userId` that does not match is refused (925), an omitted one is
+/// taken from the network, and nothing is stored unless the network confirmed the token.
 pub async fn link_social(
     state: web::Data<AppState>,
     caller: Caller,
@@ -159,17 +215,21 @@ pub async fn link_social(
             ),
         ));
     }
-    for (field, value) in [
-        ("userId", &body.user_id),
-        ("accessToken", &body.access_token),
-    ] {
-        if value.trim().is_empty() {
+    if body.access_token.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "social",
+            "Field 'accessToken' must not be empty.",
+        ));
+    }
+    let claimed = match body.user_id.as_deref().map(str::trim) {
+        Some("") => {
             return Err(ApiError::invalid(
                 "social",
-                format!("Field '{field}' must not be empty."),
-            ));
+                "Field 'userId' must not be empty (omit it to take the token's account).",
+            ))
         }
-    }
+        other => other.map(str::to_owned),
+    };
     let secret = body.access_token_secret.filter(|s| !s.trim().is_empty());
     if platform == Platform::Twitter && secret.is_none() {
         return Err(ApiError::invalid(
@@ -177,15 +237,46 @@ pub async fn link_social(
             "Field 'accessTokenSecret' is required for twitter (OAuth 1.0a user context).",
         ));
     }
-    let account = LinkedAccount {
+    let Some(network) = state.networks.get(&platform) else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "social",
+            codes::PLATFORM_UNSUPPORTED,
+            format!("Platform '{}' cannot be linked.", body.platform),
+        ));
+    };
+    let mut account = LinkedAccount {
         platform: platform.clone(),
-        user_id: body.user_id.trim().to_owned(),
+        user_id: String::new(),
         access_token: body.access_token.trim().to_owned(),
-        access_token_secret: secret,
+        access_token_secret: secret.map(|s| s.trim().to_owned()),
         username: body.username.filter(|u| !u.trim().is_empty()),
         linked_at: Utc::now(),
     };
+    let me = network
+        .whoami(&account, &caller.call_context(&state))
+        .await
+        .map_err(|e| identity_error(&platform, e))?;
+    if let Some(claimed) = claimed.filter(|c| *c != me.user_id) {
+        tracing::warn!(platform = %platform, profile = %caller.profile.id, "link refused: userId does not match the token's account");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "social",
+            codes::USER_ID_MISMATCH,
+            format!(
+                "userId does not match the token's account: the {} token belongs to user {}, not {}. Nothing was linked.",
+                platform.display_name(),
+                me.user_id,
+                claimed.chars().take(40).collect::<String>()
+            ),
+        ));
+    }
+    account.user_id = me.user_id;
+    if account.username.is_none() {
+        account.username = me.username;
+    }
     let user_id = account.user_id.clone();
+    let username = account.username.clone();
     state
         .store
         .link_account(&caller.profile.id, account)
@@ -193,7 +284,7 @@ pub async fn link_social(
     tracing::info!(platform = %platform, profile = %caller.profile.id, "account linked");
     Ok(json_response(
         StatusCode::OK,
-        &json!({"status": "success", "platform": platform.as_str(), "userId": user_id, "refId": caller.profile.id}),
+        &json!({"status": "success", "platform": platform.as_str(), "userId": user_id, "username": username, "refId": caller.profile.id}),
     ))
 }
 

@@ -109,6 +109,15 @@ pub enum PublishCheck {
     Unknown(String),
 }
 
+/// Whom a token belongs to, as its network answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The network's user id.
+    pub user_id: String,
+    /// The network's username (handle), when it gave one.
+    pub username: Option<String>,
+}
+
 /// A network call that did not succeed, by class.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NetworkError {
@@ -203,6 +212,14 @@ pub trait Network: Send + Sync + 'static {
         ctx: &CallContext,
     ) -> Result<Existence, NetworkError>;
 
+    /// Asks the network whose token `account` carries (`account.user_id` is not used), so a
+    /// linked account is the network's answer, never a caller's claim.
+    async fn whoami(
+        &self,
+        account: &LinkedAccount,
+        ctx: &CallContext,
+    ) -> Result<Identity, NetworkError>;
+
     /// Publishes a text post. Never repeats a publishing request on its own: an error says
     /// whether the post may be live anyway ([`PublishError::outcome_unknown`]).
     async fn publish(
@@ -247,6 +264,43 @@ impl Networks {
             _ => None,
         }
     }
+}
+
+/// Refuses an id that is not `platform`'s id shape before it reaches a URL path: a stored id
+/// such as `1/../../other` must never make a request to a crafted path.
+pub(crate) fn checked_id(id: &NetworkPostId, platform: &Platform) -> Result<(), NetworkError> {
+    id.check_for(platform)
+        .map_err(|e| NetworkError::Rejected(format!("not sent to the network: {e}")))
+}
+
+/// An identity read from a network's answer, its user id checked like a post id (digits on
+/// Threads and X) since it later goes into URL paths.
+pub(crate) fn identity(
+    platform: &Platform,
+    user_id: Option<&str>,
+    username: Option<&str>,
+    body: &str,
+) -> Result<Identity, NetworkError> {
+    let Some(user_id) = user_id else {
+        return Err(NetworkError::Rejected(format!(
+            "{} answered the identity check without a user id: {}",
+            platform.display_name(),
+            snippet(body)
+        )));
+    };
+    crate::domain::check_network_id(user_id, platform).map_err(|e| {
+        NetworkError::Rejected(format!(
+            "{} answered the identity check with an unusable user id: {e}",
+            platform.display_name()
+        ))
+    })?;
+    Ok(Identity {
+        user_id: user_id.to_owned(),
+        username: username
+            .map(str::trim)
+            .filter(|u| !u.is_empty() && u.len() <= 100)
+            .map(str::to_owned),
+    })
 }
 
 /// Builds a reqwest client with the given timeouts.

@@ -2,8 +2,9 @@
 //! so URLs never reach a log line or an error message unredacted.
 
 use super::{
-    http_client, publish_transport_error, retry_after_header, snippet, transport_error,
-    CallContext, Existence, Gone, Network, NetworkError, PublishCheck, PublishError, Published,
+    checked_id, http_client, identity, publish_transport_error, retry_after_header, snippet,
+    transport_error, CallContext, Existence, Gone, Identity, Network, NetworkError, PublishCheck,
+    PublishError, Published,
 };
 use crate::configuration::ThreadsSettings;
 use crate::domain::{NetworkPostId, Platform};
@@ -237,6 +238,7 @@ impl Network for Threads {
         id: &NetworkPostId,
         ctx: &CallContext,
     ) -> Result<Gone, NetworkError> {
+        checked_id(id, &Platform::Threads)?;
         let req = self
             .client
             .delete(self.url(id.as_str()))
@@ -283,6 +285,7 @@ impl Network for Threads {
         id: &NetworkPostId,
         _ctx: &CallContext,
     ) -> Result<Existence, NetworkError> {
+        checked_id(id, &Platform::Threads)?;
         let req = self.client.get(self.url(id.as_str())).query(&[
             ("fields", "id"),
             ("access_token", account.access_token.as_str()),
@@ -302,6 +305,31 @@ impl Network for Threads {
             Classified::NotFoundOrNoAccess(_) => Ok(Existence::Gone),
             Classified::Error(e) => Err(e),
         }
+    }
+
+    async fn whoami(
+        &self,
+        account: &LinkedAccount,
+        _ctx: &CallContext,
+    ) -> Result<Identity, NetworkError> {
+        let req = self.client.get(self.url("me")).query(&[
+            ("fields", "id,username"),
+            ("access_token", account.access_token.as_str()),
+        ]);
+        let (status, headers, body) = self.send(req).await?;
+        if !status.is_success() {
+            return Err(match Self::classify(status, &headers, &body) {
+                Classified::Error(e) => e,
+                Classified::NotFoundOrNoAccess(m) => NetworkError::Rejected(m),
+            });
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        identity(
+            &Platform::Threads,
+            v.get("id").and_then(|i| i.as_str()),
+            v.get("username").and_then(|u| u.as_str()),
+            &body,
+        )
     }
 
     async fn publish(

@@ -2,9 +2,9 @@
 //! `POST /2/tweets`, all signed with OAuth 1.0a HMAC-SHA1 (RFC 5849).
 
 use super::{
-    http_client, publish_transport_error, retry_after_header, snippet, transport_error,
-    CallContext, ConsumerCredentials, Existence, Gone, Network, NetworkError, PublishError,
-    Published,
+    checked_id, http_client, identity, publish_transport_error, retry_after_header, snippet,
+    transport_error, CallContext, ConsumerCredentials, Existence, Gone, Identity, Network,
+    NetworkError, PublishError, Published,
 };
 use crate::configuration::{XApi, XSettings};
 use crate::domain::{NetworkPostId, Platform};
@@ -224,6 +224,7 @@ impl Network for X {
         id: &NetworkPostId,
         ctx: &CallContext,
     ) -> Result<Gone, NetworkError> {
+        checked_id(id, &Platform::Twitter)?;
         let (method, url) = match self.api {
             XApi::V2 => (
                 reqwest::Method::DELETE,
@@ -273,6 +274,7 @@ impl Network for X {
         id: &NetworkPostId,
         ctx: &CallContext,
     ) -> Result<Existence, NetworkError> {
+        checked_id(id, &Platform::Twitter)?;
         let url = format!("{}/2/tweets/{}", self.base, id.as_str());
         let (status, headers, body) = self
             .send(reqwest::Method::GET, url, None, ctx, account)
@@ -301,6 +303,27 @@ impl Network for X {
             )));
         }
         Err(Self::classify(status, &headers, &body))
+    }
+
+    async fn whoami(
+        &self,
+        account: &LinkedAccount,
+        ctx: &CallContext,
+    ) -> Result<Identity, NetworkError> {
+        let url = format!("{}/2/users/me", self.base);
+        let (status, headers, body) = self
+            .send(reqwest::Method::GET, url, None, ctx, account)
+            .await?;
+        if !status.is_success() {
+            return Err(Self::classify(status, &headers, &body));
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        identity(
+            &Platform::Twitter,
+            v.pointer("/data/id").and_then(|i| i.as_str()),
+            v.pointer("/data/username").and_then(|u| u.as_str()),
+            &body,
+        )
     }
 
     /// `POST /2/tweets` is sent once. A 5xx, a timeout, a connection dropped after the request

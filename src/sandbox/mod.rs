@@ -29,6 +29,8 @@
 //!   timestamp or nonce checks.
 //! - X also accepts `Authorization: Bearer <an account's access token>` as an OAuth 2.0 user
 //!   token, so the API can be tried with curl.
+//! - Identity: Threads `GET /v1.0/me?fields=id,username` and X `GET /2/users/me` (signed like
+//!   any other call) answer the account the token belongs to; neither counts against a quota.
 //! - Quotas and limits of 0 are off.
 //! - The lose-response fault (`--threads-lose-response-rate`) performs a Threads delete, then
 //!   closes the connection without writing any answer, as a network losing a response does.

@@ -532,6 +532,17 @@ async fn destroy_v1(
     }
 }
 
+/// `GET /2/users/me` — the user the signed token belongs to.
+async fn users_me(sim: web::Data<XSim>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let account = prelude!(sim, req, body, get, false);
+    let u = &sim.accounts[account];
+    HttpResponse::Ok().json(json!({"data": {
+        "id": u.user_id,
+        "name": format!("Sandbox {}", u.username),
+        "username": u.username,
+    }}))
+}
+
 /// Anything else: X's "page does not exist".
 async fn unknown_path(sim: web::Data<XSim>) -> HttpResponse {
     sim.stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -543,6 +554,7 @@ async fn unknown_path(sim: web::Data<XSim>) -> HttpResponse {
 /// The X routes.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/2/tweets", web::post().to(post_tweet))
+        .route("/2/users/me", web::get().to(users_me))
         .service(
             web::resource("/2/tweets/{id}")
                 .route(web::get().to(get_tweet))

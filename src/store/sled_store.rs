@@ -146,6 +146,61 @@ struct Window {
     blocked_until: u64,
 }
 
+/// Creates `dir` readable by its owner only (0700), or narrows an existing one to that,
+/// before sled writes anything in it: the store holds network tokens.
+fn owner_only_dir(dir: &Path) -> Result<(), StoreError> {
+    let err = |e: std::io::Error| {
+        StoreError::Open(format!("cannot create {} owner-only: {e}", dir.display()))
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir)
+                .map_err(err)?;
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(err)?;
+    Ok(())
+}
+
+/// Narrows every file under `dir` to 0600 and every directory to 0700, whatever the umask
+/// was when sled created them.
+fn owner_only_contents(dir: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let err = |p: &Path, e: std::io::Error| {
+            StoreError::Open(format!("cannot make {} owner-only: {e}", p.display()))
+        };
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(d) = pending.pop() {
+            for entry in std::fs::read_dir(&d).map_err(|e| err(&d, e))? {
+                let entry = entry.map_err(|e| err(&d, e))?;
+                let p = entry.path();
+                let kind = entry.file_type().map_err(|e| err(&p, e))?;
+                let mode = if kind.is_dir() {
+                    pending.push(p.clone());
+                    0o700
+                } else if kind.is_file() {
+                    0o600
+                } else {
+                    continue;
+                };
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| err(&p, e))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 impl SledStore {
     /// Opens (or creates) the store at `path` with sled's default cache.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -161,6 +216,7 @@ impl SledStore {
                 })?;
             }
         }
+        owner_only_dir(path)?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_mb.max(1) * 1024 * 1024)
@@ -179,6 +235,8 @@ impl SledStore {
                 ))
             }
         })?;
+        // sled creates its files with the process umask; they hold network tokens.
+        owner_only_contents(path)?;
         let tree = |name: &str| db.open_tree(name).map_err(StoreError::from);
         Ok(Self {
             posts: tree("posts")?,

@@ -419,9 +419,11 @@ async fn unlinked_platform_and_missing_x_credentials() {
         s.x.consumer_secret.clear();
     })
     .await;
-    // Only X is linked.
+    // Only X is linked (linking verifies the token, so it needs consumer credentials: BYO).
     let r = app
         .request(reqwest::Method::POST, "/api/profiles/social", None)
+        .header("X-Twitter-OAuth1-Api-Key", "byo-key")
+        .header("X-Twitter-OAuth1-Api-Secret", "byo-secret")
         .json(&json!({"platform": "twitter", "userId": X_USER, "accessToken": X_TOKEN, "accessTokenSecret": X_TOKEN_SECRET}))
         .send()
         .await

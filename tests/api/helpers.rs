@@ -10,7 +10,7 @@ use sha1::Sha1;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 use tempfile::TempDir;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// The API key of the test account.
@@ -32,16 +32,88 @@ pub const X_TOKEN_SECRET: &str = "XTOKENSECRET-verysecret";
 /// Linked X user id.
 pub const X_USER: &str = "2244994945";
 
+/// Path of the Threads identity check linking makes (`GET {threads.base_url}/me`).
+pub const THREADS_ME: &str = "/v1.0/me";
+/// Path of the X identity check linking makes.
+pub const X_ME: &str = "/2/users/me";
+
 static TRACING: Once = Once::new();
+
+/// A network stand-in. Linking asks the network whose token it is (`GET /v1.0/me`,
+/// `GET /2/users/me`); [`NetworkMock::received_requests`] leaves those identity checks out so
+/// a test counts only the calls it is about, and [`NetworkMock::identity_requests`] has them.
+/// Everything else is the [`MockServer`] itself.
+#[derive(Clone)]
+pub struct NetworkMock(Arc<MockServer>);
+
+impl std::ops::Deref for NetworkMock {
+    type Target = MockServer;
+    fn deref(&self) -> &MockServer {
+        &self.0
+    }
+}
+
+/// Whether a request is one of linking's identity checks (`/me`, `/2/users/me`).
+pub fn is_identity_check(r: &Request) -> bool {
+    r.method.as_str() == "GET" && (r.url.path() == THREADS_ME || r.url.path() == X_ME)
+}
+
+impl NetworkMock {
+    /// Every request received except the identity checks of linking.
+    pub async fn received_requests(&self) -> Option<Vec<Request>> {
+        self.0
+            .received_requests()
+            .await
+            .map(|all| all.into_iter().filter(|r| !is_identity_check(r)).collect())
+    }
+
+    /// Only the identity checks of linking.
+    pub async fn identity_requests(&self) -> Vec<Request> {
+        self.0
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(is_identity_check)
+            .collect()
+    }
+}
+
+/// Mounts the networks' answers to "whose token is this?" for the test accounts: Threads
+/// `GET /v1.0/me` with [`THREADS_TOKEN`] is [`THREADS_USER`], X `GET /2/users/me` with
+/// [`X_TOKEN`] is [`X_USER`]. Other tokens fall through to whatever else is mounted.
+pub async fn mount_identities(threads: &MockServer, x: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path(THREADS_ME))
+        .and(query_param("access_token", THREADS_TOKEN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": THREADS_USER})))
+        .with_priority(1)
+        .mount(threads)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(X_ME))
+        .and(|r: &Request| {
+            r.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains(&format!("oauth_token=\"{X_TOKEN}\"")))
+        })
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": {"id": X_USER, "name": "postgate test", "username": "postgate_test"}}),
+        ))
+        .with_priority(1)
+        .mount(x)
+        .await;
+}
 
 /// A running gateway with its mocks.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub address: String,
     /// Threads stand-in.
-    pub threads: Arc<MockServer>,
+    pub threads: NetworkMock,
     /// X stand-in.
-    pub x: Arc<MockServer>,
+    pub x: NetworkMock,
     /// The settings it runs with.
     pub settings: Settings,
     /// The store directory (kept alive for restarts).
@@ -101,6 +173,7 @@ async fn start(
     threads: Arc<MockServer>,
     x: Arc<MockServer>,
 ) -> TestApp {
+    mount_identities(&threads, &x).await;
     let app = Application::build(settings.clone())
         .await
         .expect("app builds");
@@ -109,8 +182,8 @@ async fn start(
     let join = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        threads,
-        x,
+        threads: NetworkMock(threads),
+        x: NetworkMock(x),
         settings,
         dir,
         client: reqwest::Client::new(),
@@ -200,18 +273,24 @@ impl TestApp {
         )
     }
 
-    /// Links the test Threads and X accounts to a profile.
+    /// Links the test Threads and X accounts to a profile (the identity mocks of
+    /// [`mount_identities`] answer for their tokens).
     pub async fn link_both(&self, profile_key: Option<&str>) {
         for body in [
             json!({"platform": "threads", "userId": THREADS_USER, "accessToken": THREADS_TOKEN}),
             json!({"platform": "twitter", "userId": X_USER, "accessToken": X_TOKEN, "accessTokenSecret": X_TOKEN_SECRET, "username": "postgate_test"}),
         ] {
-            let r = self
+            let mut r = self
                 .request(reqwest::Method::POST, "/api/profiles/social", profile_key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
+                .json(&body);
+            // Linking verifies the token at X, which needs consumer credentials: an app
+            // without them in its settings links with BYO headers.
+            if self.settings.x.consumer_key.is_empty() {
+                r = r
+                    .header("X-Twitter-OAuth1-Api-Key", "link-byo-key")
+                    .header("X-Twitter-OAuth1-Api-Secret", "link-byo-secret");
+            }
+            let r = r.send().await.unwrap();
             assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
         }
     }

@@ -7,4 +7,5 @@ mod helpers;
 mod publish;
 mod publish_unknown;
 mod resilience;
+mod tenancy;
 mod truth;
