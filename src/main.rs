@@ -80,13 +80,22 @@ async fn serve(settings: Settings) -> ExitCode {
             path.display()
         );
     }
+    // The handlers are installed before "listening" is said: a signal sent the moment the port
+    // is announced must stop the gateway gracefully, not kill it with the default action.
+    let mut signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("postgate: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     tracing::info!(port = app.port(), "postgate listening");
     let handle = app.handle();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.next().await;
         tracing::info!("shutdown signal: no new requests; finishing in-flight ones (a second signal exits at once)");
         tokio::spawn(async move { handle.stop(true).await });
-        shutdown_signal().await;
+        signals.next().await;
         let _ = writeln!(
             std::io::stderr(),
             "postgate: second signal, exiting now; interrupted deletes are finished on the next start"
@@ -102,20 +111,38 @@ async fn serve(settings: Settings) -> ExitCode {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT (Ctrl-C), listened to from the moment they are installed.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Resolves on the next SIGTERM or SIGINT.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
