@@ -20,17 +20,41 @@ pub struct PostGuard {
 }
 
 impl PostLocks {
-    /// Waits for and takes the lock of `id`.
+    /// Waits for and takes the lock of `id`. A waiter dropped before it gets the lock (a
+    /// cancelled request, a timeout) removes the entry if nobody else holds or waits for it.
     pub async fn lock(&self, id: &PostId) -> PostGuard {
         let m = {
-            let mut map = self.inner.lock().expect("post lock registry poisoned");
+            let mut map = self.registry();
             map.entry(id.clone()).or_default().clone()
         };
-        let guard = m.lock_owned().await;
+        let mut waiter = Waiter {
+            mutex: Some(m.clone()),
+            id: id.clone(),
+            locks: self.clone(),
+        };
+        drop(m);
+        let mutex = waiter.mutex.clone().expect("set above");
+        let guard = mutex.lock_owned().await;
+        // Got it: the guard now keeps the entry alive; the waiter lets go without cleaning.
+        waiter.mutex = None;
         PostGuard {
             guard: Some(guard),
             id: id.clone(),
             locks: self.clone(),
+        }
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<PostId, Arc<AsyncMutex<()>>>> {
+        // A panic elsewhere while holding the registry cannot leave the map inconsistent
+        // (every change is one insert or one remove): keep going with it.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Removes `id`'s entry if only the map still holds it (nobody holds or waits).
+    fn release(&self, id: &PostId) {
+        let mut map = self.registry();
+        if map.get(id).is_some_and(|m| Arc::strong_count(m) == 1) {
+            map.remove(id);
         }
     }
 
@@ -48,10 +72,7 @@ impl PostLocks {
 
     /// Number of posts with a live lock entry (for tests).
     pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .expect("post lock registry poisoned")
-            .len()
+        self.registry().len()
     }
 
     /// Whether no post is locked.
@@ -60,18 +81,28 @@ impl PostLocks {
     }
 }
 
+/// A lock request in progress; cleans the registry up if dropped before the lock is taken.
+struct Waiter {
+    mutex: Option<Arc<AsyncMutex<()>>>,
+    id: PostId,
+    locks: PostLocks,
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        // `None`: the lock was taken and the guard owns the cleanup.
+        if let Some(m) = self.mutex.take() {
+            drop(m);
+            self.locks.release(&self.id);
+        }
+    }
+}
+
 impl Drop for PostGuard {
     fn drop(&mut self) {
         drop(self.guard.take());
-        let mut map = self
-            .locks
-            .inner
-            .lock()
-            .expect("post lock registry poisoned");
         // Only the map holds it now: nobody waits, so the entry can go.
-        if map.get(&self.id).is_some_and(|m| Arc::strong_count(m) == 1) {
-            map.remove(&self.id);
-        }
+        self.locks.release(&self.id);
     }
 }
 
@@ -94,6 +125,35 @@ mod tests {
         assert!(!waiter.is_finished());
         drop(g);
         waiter.await.unwrap();
+        assert!(locks.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_waiter_leaves_no_entry() {
+        let locks = PostLocks::default();
+        let id = PostId::generate();
+        // The holder lets go while a waiter is queued; the waiter is then dropped before it
+        // ever runs again (a cancelled request).
+        let holder = locks.lock(&id).await;
+        let mut waiter = Box::pin(locks.lock(&id));
+        assert!(futures::poll!(&mut waiter).is_pending());
+        drop(holder);
+        assert_eq!(locks.len(), 1, "the waiter still counts");
+        drop(waiter);
+        assert!(locks.is_empty(), "a cancelled waiter left its entry");
+
+        // Cancelled while the holder still holds: the holder's release cleans up.
+        let holder = locks.lock(&id).await;
+        let timed_out = tokio::time::timeout(Duration::from_millis(10), locks.lock(&id)).await;
+        assert!(timed_out.is_err());
+        assert_eq!(locks.len(), 1);
+        drop(holder);
+        assert!(locks.is_empty());
+
+        // And the lock still works afterwards.
+        let again = tokio::time::timeout(Duration::from_secs(1), locks.lock(&id)).await;
+        assert!(again.is_ok());
+        drop(again);
         assert!(locks.is_empty());
     }
 }
