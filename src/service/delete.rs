@@ -710,3 +710,88 @@ pub fn failure_message(f: &DeleteFailure) -> String {
         DeleteFailure::NoXCredentials => "X consumer credentials are missing".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::Settings;
+    use crate::networks::{Threads, X};
+    use crate::store::SledStore;
+
+    /// Panics raised on purpose here stay out of the test output.
+    fn quiet_induced_panics() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let msg = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .unwrap_or_default();
+                if !msg.contains("induced panic") {
+                    default(info);
+                }
+            }));
+        });
+    }
+
+    #[tokio::test]
+    async fn a_panicking_bulk_item_answers_internal_and_the_others_complete() {
+        quiet_induced_panics();
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::load_with_env(None, Vec::<(String, String)>::new()).unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+        let quota = Quota {
+            limit: 1,
+            window_secs: 1,
+        };
+        let service = DeleteService::new(
+            store,
+            Networks {
+                threads: Arc::new(Threads::new(&settings.threads)),
+                x: Arc::new(X::new(&settings.x)),
+            },
+            PostLocks::default(),
+            DeleteConfig {
+                deadline: Duration::from_secs(1),
+                retry: RetryPolicy {
+                    attempts: 1,
+                    base: Duration::from_millis(1),
+                    max: Duration::from_millis(1),
+                },
+                bulk_concurrency: 2,
+                threads_quota: quota,
+                x_quota: quota,
+            },
+        );
+        let this = service.clone();
+        let ids: Vec<String> = ["a", "boom", "b", "boom", "c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let results = service
+            .bulk("profile", &ids, DeleteResult::Internal, move |profile, id| {
+                let this = this.clone();
+                async move {
+                    if id == "boom" {
+                        panic!("induced panic in one bulk item");
+                    }
+                    this.delete_inner(&profile, &id, &CallContext::default())
+                        .await
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            results,
+            vec![
+                DeleteResult::NotFound("a".into()),
+                DeleteResult::Internal("boom".into()),
+                DeleteResult::NotFound("b".into()),
+                DeleteResult::Internal("boom".into()),
+                DeleteResult::NotFound("c".into()),
+            ]
+        );
+    }
+}
