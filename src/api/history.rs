@@ -75,7 +75,11 @@ fn parse_date(v: &str, end: DayEnd) -> Option<DateTime<Utc>> {
     if let Ok(d) = DateTime::parse_from_rfc3339(v) {
         return Some(d.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(v, fmt) {
             return Some(d.and_utc());
         }
@@ -152,11 +156,9 @@ impl Filter {
                     f.kind = Some(match v.trim().to_ascii_lowercase().as_str() {
                         "immediate" | "now" => PostKind::Now,
                         "scheduled" => PostKind::Scheduled,
-                        _ => {
-                            return Err(bad(format!(
-                                "Query parameter 'type' must be 'immediate' or 'scheduled', not {v:?}."
-                            )))
-                        }
+                        _ => return Err(bad(format!(
+                            "Query parameter 'type' must be 'immediate' or 'scheduled', not {v:?}."
+                        ))),
                     })
                 }
                 "startDate" => f.since = Some(date(k, v, DayEnd::Start)?),
@@ -352,10 +354,7 @@ mod tests {
             now,
         )
         .unwrap();
-        assert_eq!(
-            f.since.unwrap().to_rfc3339(),
-            "2025-03-01T12:30:00+00:00"
-        );
+        assert_eq!(f.since.unwrap().to_rfc3339(), "2025-03-01T12:30:00+00:00");
         assert_eq!(
             f.until.unwrap().to_rfc3339(),
             "2025-03-02T23:59:59.999+00:00"

@@ -236,9 +236,10 @@ pub(crate) fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(v.parse::<u64>().map_or(MAX_RETRY_AFTER_SECS, |n| {
-        n.min(MAX_RETRY_AFTER_SECS)
-    }))
+    Some(
+        v.parse::<u64>()
+            .map_or(MAX_RETRY_AFTER_SECS, |n| n.min(MAX_RETRY_AFTER_SECS)),
+    )
 }
 
 /// Shortens a network's body for an error message.

@@ -207,10 +207,15 @@ impl DeleteService {
     ) -> Result<Vec<DeleteResult>, StoreError> {
         let this = self.clone();
         let ctx = ctx.clone();
-        self.bulk(profile_id, ids, DeleteResult::Internal, move |profile_id, id| {
-            let (this, ctx) = (this.clone(), ctx.clone());
-            async move { this.delete_inner(&profile_id, &id, &ctx).await }
-        })
+        self.bulk(
+            profile_id,
+            ids,
+            DeleteResult::Internal,
+            move |profile_id, id| {
+                let (this, ctx) = (this.clone(), ctx.clone());
+                async move { this.delete_inner(&profile_id, &id, &ctx).await }
+            },
+        )
         .await
     }
 
@@ -224,10 +229,15 @@ impl DeleteService {
     ) -> Result<Vec<ManualResult>, StoreError> {
         let this = self.clone();
         let ctx = ctx.clone();
-        self.bulk(profile_id, ids, ManualResult::Internal, move |profile_id, id| {
-            let (this, ctx) = (this.clone(), ctx.clone());
-            async move { this.mark_manual_deleted(&profile_id, &id, &ctx).await }
-        })
+        self.bulk(
+            profile_id,
+            ids,
+            ManualResult::Internal,
+            move |profile_id, id| {
+                let (this, ctx) = (this.clone(), ctx.clone());
+                async move { this.mark_manual_deleted(&profile_id, &id, &ctx).await }
+            },
+        )
         .await
     }
 
@@ -276,10 +286,7 @@ impl DeleteService {
         .await
         .map_err(|e| StoreError::Open(format!("bulk task failed: {e}")))?;
         let by_id: std::collections::HashMap<String, R> = unique.into_iter().zip(results).collect();
-        Ok(ids
-            .iter()
-            .filter_map(|id| by_id.get(id).cloned())
-            .collect())
+        Ok(ids.iter().filter_map(|id| by_id.get(id).cloned()).collect())
     }
 
     async fn owned_post(&self, profile_id: &str, raw_id: &str) -> Result<Option<Post>, StoreError> {
@@ -771,16 +778,21 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         let results = service
-            .bulk("profile", &ids, DeleteResult::Internal, move |profile, id| {
-                let this = this.clone();
-                async move {
-                    if id == "boom" {
-                        panic!("induced panic in one bulk item");
+            .bulk(
+                "profile",
+                &ids,
+                DeleteResult::Internal,
+                move |profile, id| {
+                    let this = this.clone();
+                    async move {
+                        if id == "boom" {
+                            panic!("induced panic in one bulk item");
+                        }
+                        this.delete_inner(&profile, &id, &CallContext::default())
+                            .await
                     }
-                    this.delete_inner(&profile, &id, &CallContext::default())
-                        .await
-                }
-            })
+                },
+            )
             .await
             .unwrap();
         assert_eq!(

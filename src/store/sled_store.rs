@@ -396,7 +396,10 @@ impl Store for SledStore {
         profile_id: &str,
         limit: usize,
     ) -> Result<Vec<Post>, StoreError> {
-        Ok(self.posts_by_profile_page(profile_id, None, limit).await?.posts)
+        Ok(self
+            .posts_by_profile_page(profile_id, None, limit)
+            .await?
+            .posts)
     }
 
     async fn posts_by_profile_page(

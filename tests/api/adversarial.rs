@@ -41,7 +41,10 @@ fn malformed_bodies() -> Vec<(&'static str, Body)> {
     let deep_array = "[".repeat(10_000);
     let deep_object = r#"{"a":"#.repeat(10_000);
     vec![
-        ("invalid UTF-8", Body::Raw(vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}'])),
+        (
+            "invalid UTF-8",
+            Body::Raw(vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}']),
+        ),
         ("lone surrogate escape", text(r#"{"id":"\ud800"}"#)),
         ("10,000 [", text(&deep_array)),
         ("10,000 nested objects", text(&deep_object)),
@@ -50,7 +53,10 @@ fn malformed_bodies() -> Vec<(&'static str, Body)> {
         ("a bare number", text("18446744073709551616")),
         ("an array", text("[1,2,3]")),
         ("a string", text("\"\\u0000\"")),
-        ("control characters", Body::Raw(b"{\"id\":\"\x00\x01\x1f\"}".to_vec())),
+        (
+            "control characters",
+            Body::Raw(b"{\"id\":\"\x00\x01\x1f\"}".to_vec()),
+        ),
         ("truncated", text(r#"{"id":"abc"#)),
         ("empty", text("")),
     ]
@@ -164,8 +170,16 @@ fn cases() -> Vec<Case> {
         json!({"profileKey": "\u{0}"}),
         json!({"profileKey": "k".repeat(100_000)}),
     ] {
-        cs.push(case(Method::DELETE, "/api/profiles/profile", j(body.clone())));
-        cs.push(case(Method::DELETE, "/api/profiles/delete-profile", j(body)));
+        cs.push(case(
+            Method::DELETE,
+            "/api/profiles/profile",
+            j(body.clone()),
+        ));
+        cs.push(case(
+            Method::DELETE,
+            "/api/profiles/delete-profile",
+            j(body),
+        ));
     }
     for body in [
         json!({"platform": "threads", "userId": -1, "accessToken": "t"}),
@@ -176,7 +190,11 @@ fn cases() -> Vec<Case> {
     ] {
         cs.push(case(Method::POST, "/api/profiles/social", j(body)));
     }
-    for body in [json!({"platform": 5}), json!({"platform": "\u{0}"}), json!({})] {
+    for body in [
+        json!({"platform": 5}),
+        json!({"platform": "\u{0}"}),
+        json!({}),
+    ] {
         cs.push(case(Method::DELETE, "/api/profiles/social", j(body)));
     }
 
@@ -239,12 +257,8 @@ async fn send(app: &TestApp, c: &Case) -> reqwest::Response {
     let r = app.request(c.method.clone(), &c.path, None);
     let r = match &c.body {
         Body::None => r,
-        Body::Json(s) => r
-            .header("content-type", "application/json")
-            .body(s.clone()),
-        Body::Raw(b) => r
-            .header("content-type", "application/json")
-            .body(b.clone()),
+        Body::Json(s) => r.header("content-type", "application/json").body(s.clone()),
+        Body::Raw(b) => r.header("content-type", "application/json").body(b.clone()),
     };
     r.send().await.unwrap_or_else(|e| {
         panic!(
@@ -279,7 +293,11 @@ async fn snapshot(app: &TestApp, post_id: &str) -> Vec<Value> {
 }
 
 async fn network_calls(app: &TestApp) -> usize {
-    app.threads.received_requests().await.unwrap_or_default().len()
+    app.threads
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .len()
         + app.x.received_requests().await.unwrap_or_default().len()
 }
 
@@ -344,6 +362,10 @@ async fn a_huge_query_value_or_path_answers_json_and_the_gateway_keeps_serving()
         let status = r.status().as_u16();
         assert!((400..500).contains(&status), "HTTP {status}");
     }
-    let r = app.request(Method::GET, "/api/user", None).send().await.unwrap();
+    let r = app
+        .request(Method::GET, "/api/user", None)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }

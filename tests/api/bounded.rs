@@ -152,8 +152,11 @@ async fn bulk_mark_manual_deleted_checks_ids_concurrently() {
         .mount(&app.threads)
         .await;
     let started = Instant::now();
-    let (status, b) =
-        body(app.delete_post(json!({"bulk": ids, "markManualDeleted": true})).await).await;
+    let (status, b) = body(
+        app.delete_post(json!({"bulk": ids, "markManualDeleted": true}))
+            .await,
+    )
+    .await;
     let took = started.elapsed();
     assert_eq!(status, 400, "{b}");
     let posts = b["posts"].as_array().unwrap();
@@ -371,7 +374,11 @@ async fn history_and_delete_all_scheduled_walk_a_profile_larger_than_a_page() {
             .unwrap(),
     )
     .await;
-    assert_eq!(b["history"].as_array().unwrap().len(), 10, "only the live posts remain");
+    assert_eq!(
+        b["history"].as_array().unwrap().len(),
+        10,
+        "only the live posts remain"
+    );
     assert!(app.threads.received_requests().await.unwrap().is_empty());
 }
 
