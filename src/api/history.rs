@@ -156,9 +156,11 @@ impl Filter {
                     f.kind = Some(match v.trim().to_ascii_lowercase().as_str() {
                         "immediate" | "now" => PostKind::Now,
                         "scheduled" => PostKind::Scheduled,
-                        _ => return Err(bad(format!(
+                        _ => {
+                            return Err(bad(format!(
                             "Query parameter 'type' must be 'immediate' or 'scheduled', not {v:?}."
-                        ))),
+                        )))
+                        }
                     })
                 }
                 "startDate" => f.since = Some(date(k, v, DayEnd::Start)?),

@@ -3,7 +3,10 @@
 
 use crate::domain::PostId;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 /// A registry of per-post async locks. Entries live only while someone holds or waits.
@@ -28,15 +31,11 @@ impl PostLocks {
             map.entry(id.clone()).or_default().clone()
         };
         let mut waiter = Waiter {
-            mutex: Some(m.clone()),
+            wait: Some(Box::pin(m.lock_owned())),
             id: id.clone(),
             locks: self.clone(),
         };
-        drop(m);
-        let mutex = waiter.mutex.clone().expect("set above");
-        let guard = mutex.lock_owned().await;
-        // Got it: the guard now keeps the entry alive; the waiter lets go without cleaning.
-        waiter.mutex = None;
+        let guard = (&mut waiter).await;
         PostGuard {
             guard: Some(guard),
             id: id.clone(),
@@ -81,18 +80,38 @@ impl PostLocks {
     }
 }
 
-/// A lock request in progress; cleans the registry up if dropped before the lock is taken.
+/// A lock request in progress. Its only handle on the post's mutex is the pending
+/// `lock_owned` future, so dropping that future first and then looking at the registry tells
+/// exactly whether anyone else still holds or waits.
 struct Waiter {
-    mutex: Option<Arc<AsyncMutex<()>>>,
+    /// `None` once the lock is taken: the guard then owns the cleanup.
+    wait: Option<Pin<Box<dyn Future<Output = OwnedMutexGuard<()>> + Send>>>,
     id: PostId,
     locks: PostLocks,
 }
 
+impl Future for Waiter {
+    type Output = OwnedMutexGuard<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(wait) = self.wait.as_mut() else {
+            // Already completed; never polled again by `lock`.
+            return Poll::Pending;
+        };
+        match wait.as_mut().poll(cx) {
+            Poll::Ready(guard) => {
+                self.wait = None;
+                Poll::Ready(guard)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 impl Drop for Waiter {
     fn drop(&mut self) {
-        // `None`: the lock was taken and the guard owns the cleanup.
-        if let Some(m) = self.mutex.take() {
-            drop(m);
+        if let Some(wait) = self.wait.take() {
+            drop(wait);
             self.locks.release(&self.id);
         }
     }
