@@ -80,13 +80,16 @@ async fn serve(settings: Settings) -> ExitCode {
             path.display()
         );
     }
+    // Listen for signals before announcing readiness: a SIGTERM sent right after the
+    // "listening" line must be a graceful stop, not the default kill.
+    let mut signals = ShutdownSignals::install();
     tracing::info!(port = app.port(), "postgate listening");
     let handle = app.handle();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.recv().await;
         tracing::info!("shutdown signal: no new requests; finishing in-flight ones (a second signal exits at once)");
         tokio::spawn(async move { handle.stop(true).await });
-        shutdown_signal().await;
+        signals.recv().await;
         let _ = writeln!(
             std::io::stderr(),
             "postgate: second signal, exiting now; interrupted deletes are finished on the next start"
@@ -102,20 +105,42 @@ async fn serve(settings: Settings) -> ExitCode {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT (Ctrl-C) listeners, installed once.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                term: signal(SignalKind::terminate()).expect("SIGTERM handler"),
+                int: signal(SignalKind::interrupt()).expect("SIGINT handler"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Resolves on the next SIGTERM or SIGINT.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
