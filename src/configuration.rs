@@ -101,6 +101,8 @@ pub struct DeleteSettings {
 pub struct SchedulerSettings {
     /// Tick interval, ms.
     pub tick_ms: u64,
+    /// Most due posts one tick takes on (the rest wait for the next ticks).
+    pub batch_size: usize,
 }
 
 /// `[threads]`
@@ -229,6 +231,7 @@ impl Settings {
             ),
             ("delete.bulk_max_ids", self.delete.bulk_max_ids as u64),
             ("scheduler.tick_ms", self.scheduler.tick_ms),
+            ("scheduler.batch_size", self.scheduler.batch_size as u64),
             ("threads.timeout_ms", self.threads.timeout_ms),
             ("threads.max_in_flight", self.threads.max_in_flight as u64),
             (

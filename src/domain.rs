@@ -9,6 +9,13 @@ use std::fmt;
 /// Length of an Ayrshare-style post id.
 pub const POST_ID_LEN: usize = 20;
 
+/// Longest post text postgate publishes or imports, in characters (Unicode scalar values):
+/// Ayrshare's and Facebook's limit. Networks apply their own, smaller limits on top.
+pub const MAX_TEXT_CHARS: usize = 63_206;
+
+/// Earliest and latest years a date from a client may name (e.g. `scheduleDate`).
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
 /// An Ayrshare-style post id: 20 characters of `[A-Za-z0-9]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

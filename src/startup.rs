@@ -34,6 +34,7 @@ pub struct Application {
     server: Server,
     store: Arc<dyn Store>,
     scheduler: SchedulerHandle,
+    shutdown_grace: Duration,
     /// The API key generated on this start, if `auth.api_keys` was empty and none existed.
     pub generated_api_key: Option<(String, PathBuf)>,
 }
@@ -166,6 +167,7 @@ impl Application {
             store.clone(),
             publish.clone(),
             Duration::from_millis(settings.scheduler.tick_ms),
+            settings.scheduler.batch_size,
         );
 
         let state = web::Data::new(AppState {
@@ -208,6 +210,7 @@ impl Application {
             server,
             store,
             scheduler,
+            shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
             generated_api_key,
         })
     }
@@ -223,14 +226,18 @@ impl Application {
     }
 
     /// Serves until stopped ([`ServerHandle::stop`]; the binary maps SIGTERM/SIGINT to it), then stops the
-    /// scheduler (after its publishes in progress are recorded) and flushes the store.
+    /// scheduler (its publishes in progress get `server.shutdown_grace_secs` to be recorded)
+    /// and flushes the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.scheduler.stop().await;
+        // One budget for what is left: the scheduler's publishes and the detached deletes.
+        let deadline = std::time::Instant::now() + self.shutdown_grace;
+        self.scheduler.stop(self.shutdown_grace).await;
         // Workers drop their copies of the state shortly after the server future resolves,
-        // and spawned deletes finish their record. Wait for them (bounded), so the last flush
-        // sees every write and the store's directory lock is free when this returns.
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        // and spawned deletes (detached from their requests, each holding the store) finish
+        // their network calls and record. Wait for them within the grace period, so the last
+        // flush sees every write and the store's directory lock is free when this returns.
+        // A delete still running past it is finished by the next start's recovery.
         while Arc::strong_count(&self.store) > 1 && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

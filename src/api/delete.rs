@@ -147,6 +147,7 @@ fn failure_entry(platform: &Platform, f: &DeleteFailure) -> Map<String, Value> {
 /// Renders one id's result: (all succeeded, body).
 fn render_result(result: &DeleteResult) -> (bool, Map<String, Value>) {
     match result {
+        DeleteResult::Internal(raw) => (false, internal_item(raw)),
         DeleteResult::NotFound(raw) => (
             false,
             error_body(codes::DELETE_NOT_FOUND, "Delete id not found.", raw),
@@ -205,8 +206,18 @@ fn render_result(result: &DeleteResult) -> (bool, Map<String, Value>) {
     }
 }
 
+/// One id of a bulk that an internal failure stopped (the others are answered as usual).
+fn internal_item(raw: &str) -> Map<String, Value> {
+    error_body(
+        codes::INTERNAL,
+        "An internal error stopped the work on this post; platforms already confirmed are recorded. Retry it.",
+        raw,
+    )
+}
+
 fn render_manual(result: &ManualResult) -> (bool, Map<String, Value>) {
     match result {
+        ManualResult::Internal(raw) => (false, internal_item(raw)),
         ManualResult::NotFound(raw) => (
             false,
             error_body(codes::DELETE_NOT_FOUND, "Delete id not found.", raw),
@@ -324,13 +335,11 @@ pub async fn delete_post(
             answer(ok, body)
         }
         (Work::Bulk(ids), true) => {
-            let mut items = Vec::with_capacity(ids.len());
-            for id in &ids {
-                items.push(render_manual(
-                    &state.delete.mark_manual_deleted(profile, id, &ctx).await?,
-                ));
-            }
-            bulk_answer(items)
+            let results = state
+                .delete
+                .mark_manual_deleted_bulk(profile, &ids, &ctx)
+                .await?;
+            bulk_answer(results.iter().map(render_manual).collect())
         }
     })
 }

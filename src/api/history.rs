@@ -4,12 +4,21 @@
 //! `GET /api/post/:id` renders it. Query parameters (others, such as the SDKs' `source`, are
 //! ignored):
 //! - `lastRecords` / `limit`: how many posts (default 25, at most 1000);
-//! - `lastDays`: only posts created in the last N days (default 30; `0` = all);
+//! - `lastDays`: only posts published in the last N days (default 30; `0` = all). A post's
+//!   publish date is its `scheduleDate` for scheduled posts, else its creation date. Ignored
+//!   when `startDate` or `endDate` is given;
 //! - `status`: only posts of that status (`success`, `error`, `pending` or `scheduled`,
-//!   `processing`, `deleted`); without it, deleted posts are left out, as in Ayrshare;
+//!   `processing`, `deleted`, and Ayrshare's `awaiting approval` and `paused`, which no
+//!   postgate post has); without it, deleted posts are left out, as in Ayrshare;
 //! - `type`: `immediate` (or `now`) / `scheduled`;
 //! - `platform`, `platform[]`, `platform[N]` (comma-separated values too): posts on any of them;
-//! - `startDate` / `endDate`: ISO-8601 bounds on the creation date.
+//! - `startDate` / `endDate`: bounds on the publish date, ISO-8601 with a zone
+//!   (`2026-07-08T12:30:00Z`), without one (`2026-07-08T12:30:00`, read as UTC) or a bare date
+//!   (`2026-07-08`: from its first instant for `startDate`, to its last for `endDate`).
+//!
+//! Numbers and dates out of range (a `lastDays` reaching before the calendar's start, a year
+//! past 9999) answer 909 naming the parameter. The profile is read a page at a time, so one
+//! request holds at most a page and its answer in memory whatever the profile's size.
 //!
 //! `GET /api/history/{platform}` is Ayrshare's history read from the network itself (the
 //! Node SDK calls `/history/twitter,threads` for `history({platform})`); postgate does not
@@ -21,9 +30,10 @@ use super::publish::is_ayrshare_platform;
 use super::{json_response, AppState};
 use crate::auth::Caller;
 use crate::domain::{Post, PostId, PostKind, PostStatus};
+use crate::service::delete::SCAN_PAGE;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{json, Value};
 
 /// Posts answered when neither `lastRecords` nor `limit` is given (Ayrshare's default).
@@ -33,15 +43,61 @@ pub const MAX_LIMIT: usize = 1000;
 /// `lastDays` when not given.
 pub const DEFAULT_LAST_DAYS: i64 = 30;
 
+/// A `status` filter: one of postgate's statuses, or an Ayrshare status no postgate post has.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum StatusFilter {
+    Is(PostStatus),
+    /// `awaiting approval`, `paused`: accepted, matches nothing.
+    Never,
+}
+
 /// A validated history query.
 #[derive(Debug, PartialEq)]
 struct Filter {
     limit: usize,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
-    status: Option<PostStatus>,
+    status: Option<StatusFilter>,
     kind: Option<PostKind>,
     platforms: Vec<String>,
+}
+
+/// Which end of a day a bare date stands for.
+#[derive(Clone, Copy)]
+enum DayEnd {
+    Start,
+    End,
+}
+
+/// An ISO-8601 date: with a zone, without one (UTC), or a bare date.
+fn parse_date(v: &str, end: DayEnd) -> Option<DateTime<Utc>> {
+    let v = v.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(v) {
+        return Some(d.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(v, fmt) {
+            return Some(d.and_utc());
+        }
+    }
+    let day = NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()?;
+    let t = match end {
+        DayEnd::Start => day.and_hms_opt(0, 0, 0)?,
+        DayEnd::End => day.and_hms_milli_opt(23, 59, 59, 999)?,
+    };
+    Some(t.and_utc())
+}
+
+/// When a post was (or is to be) published: `scheduleDate` for scheduled posts.
+fn publish_date(post: &Post) -> DateTime<Utc> {
+    match (post.kind, post.schedule_date) {
+        (PostKind::Scheduled, Some(d)) => d,
+        _ => post.created,
+    }
 }
 
 impl Filter {
@@ -58,14 +114,12 @@ impl Filter {
                     ))
                 })
         };
-        let date = |name: &str, v: &str| -> Result<DateTime<Utc>, ApiError> {
-            DateTime::parse_from_rfc3339(v.trim())
-                .map(|d| d.with_timezone(&Utc))
-                .map_err(|_| {
-                    bad(format!(
-                        "Query parameter '{name}' must be an ISO-8601 date such as 2026-07-08T12:30:00Z, not {v:?}."
-                    ))
-                })
+        let date = |name: &str, v: &str, end: DayEnd| -> Result<DateTime<Utc>, ApiError> {
+            parse_date(v, end).ok_or_else(|| {
+                bad(format!(
+                    "Query parameter '{name}' must be an ISO-8601 date such as 2026-07-08T12:30:00Z, 2026-07-08T12:30:00 (UTC) or 2026-07-08, not {v:?}."
+                ))
+            })
         };
         let mut limit = None;
         let mut last_days = DEFAULT_LAST_DAYS;
@@ -77,21 +131,23 @@ impl Filter {
             kind: None,
             platforms: Vec::new(),
         };
-        let mut start = None;
         for (k, v) in pairs {
             match k.as_str() {
                 "lastRecords" | "limit" => limit = Some(number(k, v)?),
                 "lastDays" => last_days = number(k, v)?,
                 "status" => {
-                    f.status = Some(match v.trim().to_ascii_lowercase().as_str() {
-                        "success" => PostStatus::Success,
-                        "error" => PostStatus::Error,
-                        "pending" | "scheduled" => PostStatus::Pending,
-                        "processing" => PostStatus::Processing,
-                        "deleted" => PostStatus::Deleted,
+                    let norm = v.split_whitespace().collect::<Vec<_>>().join(" ");
+                    f.status = Some(match norm.to_ascii_lowercase().as_str() {
+                        "success" => StatusFilter::Is(PostStatus::Success),
+                        "error" => StatusFilter::Is(PostStatus::Error),
+                        "pending" | "scheduled" => StatusFilter::Is(PostStatus::Pending),
+                        "processing" => StatusFilter::Is(PostStatus::Processing),
+                        "deleted" => StatusFilter::Is(PostStatus::Deleted),
+                        "awaiting approval" | "awaitingapproval" | "awaiting_approval"
+                        | "paused" => StatusFilter::Never,
                         _ => {
                             return Err(bad(format!(
-                                "Query parameter 'status' must be one of success, error, pending, scheduled, processing, deleted; not {v:?}."
+                                "Query parameter 'status' must be one of success, error, pending, scheduled, processing, deleted, awaiting approval, paused; not {v:?}."
                             )))
                         }
                     })
@@ -102,13 +158,13 @@ impl Filter {
                         "scheduled" => PostKind::Scheduled,
                         _ => {
                             return Err(bad(format!(
-                                "Query parameter 'type' must be 'immediate' or 'scheduled', not {v:?}."
-                            )))
+                            "Query parameter 'type' must be 'immediate' or 'scheduled', not {v:?}."
+                        )))
                         }
                     })
                 }
-                "startDate" => start = Some(date(k, v)?),
-                "endDate" => f.until = Some(date(k, v)?),
+                "startDate" => f.since = Some(date(k, v, DayEnd::Start)?),
+                "endDate" => f.until = Some(date(k, v, DayEnd::End)?),
                 k if k == "platform"
                     || k == "platforms"
                     || (k.starts_with("platform[") && k.ends_with(']')) =>
@@ -123,24 +179,30 @@ impl Filter {
             }
         }
         if let Some(n) = limit {
-            f.limit = (n as usize).min(MAX_LIMIT);
+            f.limit = usize::try_from(n).unwrap_or(usize::MAX).min(MAX_LIMIT);
         }
-        let cutoff = (last_days > 0).then(|| now - Duration::days(last_days));
-        f.since = match (cutoff, start) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        // An explicit range wins over lastDays (Ayrshare: lastDays is the default window).
+        if f.since.is_none() && f.until.is_none() && last_days > 0 {
+            let cutoff = Duration::try_days(last_days).and_then(|d| now.checked_sub_signed(d));
+            f.since = Some(cutoff.ok_or_else(|| {
+                bad(format!(
+                    "Query parameter 'lastDays' is out of range: {last_days} days reach before the calendar's start; use 0 for all posts."
+                ))
+            })?);
+        }
         Ok(f)
     }
 
     fn matches(&self, post: &Post) -> bool {
         let status_ok = match self.status {
-            Some(s) => post.status == s,
+            Some(StatusFilter::Is(s)) => post.status == s,
+            Some(StatusFilter::Never) => false,
             None => post.status != PostStatus::Deleted,
         };
+        let published = publish_date(post);
         status_ok
-            && self.since.is_none_or(|s| post.created >= s)
-            && self.until.is_none_or(|u| post.created <= u)
+            && self.since.is_none_or(|s| published >= s)
+            && self.until.is_none_or(|u| published <= u)
             && self.kind.is_none_or(|k| post.kind == k)
             && (self.platforms.is_empty()
                 || post
@@ -161,27 +223,25 @@ pub async fn history(
         .into_inner();
     let filter = Filter::parse(&pairs, Utc::now())?;
     let mut items: Vec<Post> = Vec::new();
-    if filter.limit > 0 {
-        // Newest first: read a window, widen it only while it may hide more matches.
-        let mut window = (filter.limit * 2).max(50);
+    if filter.limit > 0 && filter.status != Some(StatusFilter::Never) {
+        // Newest first, a page at a time: memory stays bounded by a page and the answer. A
+        // scheduled post's publish date may lie well after its creation, so no page is
+        // skipped on dates alone.
+        let mut cursor = None;
         loop {
-            let posts = state
+            let page = state
                 .store
-                .posts_by_profile(&caller.profile.id, window)
+                .posts_by_profile_page(&caller.profile.id, cursor.as_ref(), SCAN_PAGE)
                 .await?;
-            let exhausted = posts.len() < window;
-            let past_range = posts
-                .last()
-                .is_some_and(|p| filter.since.is_some_and(|s| p.created < s));
-            items = posts
-                .into_iter()
-                .filter(|p| filter.matches(p))
-                .take(filter.limit)
-                .collect();
-            if items.len() >= filter.limit || exhausted || past_range {
+            items.extend(page.posts.into_iter().filter(|p| filter.matches(p)));
+            if items.len() >= filter.limit {
+                items.truncate(filter.limit);
                 break;
             }
-            window = window.saturating_mul(4);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
         }
     }
     let history: Vec<Value> = items
@@ -259,5 +319,51 @@ mod tests {
         assert_eq!(f.platforms, vec!["twitter", "threads"]);
         assert!(Filter::parse(&pairs(&[("lastDays", "-1")]), now).is_err());
         assert!(Filter::parse(&pairs(&[("status", "bogus")]), now).is_err());
+    }
+
+    #[test]
+    fn extreme_numbers_and_dates_are_errors_not_panics() {
+        let now = Utc::now();
+        for (k, v) in [
+            ("lastDays", "100000000"),
+            ("lastDays", "9223372036854775807"),
+            ("lastDays", "9223372036854775808"),
+            ("lastRecords", "18446744073709551616"),
+            ("limit", "1e308"),
+            ("limit", "NaN"),
+            ("startDate", "99999-01-01T00:00:00Z"),
+            ("endDate", "2025-13-01"),
+            ("startDate", "2025-02-30T00:00:00"),
+        ] {
+            let e = Filter::parse(&pairs(&[(k, v)]), now).expect_err(v);
+            assert!(e.body()["message"].as_str().unwrap().contains(k), "{k}={v}");
+        }
+        let f = Filter::parse(&pairs(&[("limit", "9223372036854775807")]), now).unwrap();
+        assert_eq!(f.limit, MAX_LIMIT);
+        let f = Filter::parse(&pairs(&[("startDate", "0000-01-01T00:00:00Z")]), now).unwrap();
+        assert!(f.since.is_some());
+    }
+
+    #[test]
+    fn zoneless_and_bare_dates_are_utc_and_a_range_overrides_last_days() {
+        let now = Utc::now();
+        let f = Filter::parse(
+            &pairs(&[
+                ("lastDays", "1"),
+                ("startDate", "2025-03-01T12:30:00"),
+                ("endDate", "2025-03-02"),
+            ]),
+            now,
+        )
+        .unwrap();
+        assert_eq!(f.since.unwrap().to_rfc3339(), "2025-03-01T12:30:00+00:00");
+        assert_eq!(
+            f.until.unwrap().to_rfc3339(),
+            "2025-03-02T23:59:59.999+00:00"
+        );
+        let f = Filter::parse(&pairs(&[("status", "awaiting  approval")]), now).unwrap();
+        assert_eq!(f.status, Some(StatusFilter::Never));
+        let f = Filter::parse(&pairs(&[("status", "Paused")]), now).unwrap();
+        assert_eq!(f.status, Some(StatusFilter::Never));
     }
 }

@@ -183,6 +183,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
+            // The Python SDK 1.3.0's deleteProfile() calls this path.
+            web::resource("/api/profiles/delete-profile")
+                .route(web::delete().to(profiles::delete_profile))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
             web::resource("/api/profiles/social")
                 .route(web::post().to(profiles::link_social))
                 .route(web::delete().to(profiles::unlink_social))

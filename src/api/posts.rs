@@ -342,6 +342,12 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
     } else {
         PostKind::Now
     };
+    if item.post.chars().count() > crate::domain::MAX_TEXT_CHARS {
+        return Err(bad(format!(
+            "'post' is longer than {} characters",
+            crate::domain::MAX_TEXT_CHARS
+        )));
+    }
     Ok(Post {
         id,
         profile_id: profile_id.to_owned(),

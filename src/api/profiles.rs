@@ -17,6 +17,9 @@ struct CreateProfile {
     title: String,
 }
 
+/// Longest profile title accepted.
+pub const MAX_TITLE_CHARS: usize = 1000;
+
 /// `POST /api/profiles/profile` (and the Python SDK's `/api/profiles/create-profile`).
 pub async fn create_profile(
     state: web::Data<AppState>,
@@ -29,6 +32,12 @@ pub async fn create_profile(
         return Err(ApiError::invalid(
             "profile",
             "Field 'title' must not be empty.",
+        ));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "profile",
+            format!("Field 'title' must be at most {MAX_TITLE_CHARS} characters, without control characters."),
         ));
     }
     let profile_key = generate_key(4);

@@ -93,12 +93,17 @@ fn parse_schedule_date(v: Option<Value>) -> Result<Option<DateTime<Utc>>, ApiErr
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => {
             let s = s.trim();
-            if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-                return Ok(Some(d.with_timezone(&Utc)));
+            let d = match DateTime::parse_from_rfc3339(s) {
+                Ok(d) => d.with_timezone(&Utc),
+                Err(_) => NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                    .map(|n| n.and_utc())
+                    .map_err(|_| bad(&format!("is not a date: {s:?}")))?,
+            };
+            // Year 0 or 9999+ is a client's mistake, not "publish now" or "never".
+            if !crate::domain::DATE_YEARS.contains(&chrono::Datelike::year(&d)) {
+                return Err(bad(&format!("is out of range: {s:?}")));
             }
-            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-                .map(|n| Some(n.and_utc()))
-                .map_err(|_| bad(&format!("is not a date: {s:?}")))
+            Ok(Some(d))
         }
         Some(_) => Err(bad("must be a string")),
     }
@@ -121,6 +126,12 @@ fn validate(
         return Err(invalid_post(
             "Field 'post' is empty: send the text to publish.",
         ));
+    }
+    if text.chars().count() > crate::domain::MAX_TEXT_CHARS {
+        return Err(invalid_post(format!(
+            "Field 'post' is too long: the most this gateway accepts is {} characters.",
+            crate::domain::MAX_TEXT_CHARS
+        )));
     }
     let Some(names) = body.platforms else {
         return Err(ApiError::invalid(

@@ -391,15 +391,25 @@ pub fn redact_url(url: &reqwest::Url) -> String {
     u.to_string()
 }
 
-/// Seconds in `Retry-After`, if the header is a number.
+/// The longest wait a network's rate-limit hint may impose (7 days). A larger hint is a
+/// network bug or a hostile answer; clamping it keeps the date arithmetic from overflowing.
+pub const MAX_RETRY_AFTER_SECS: u64 = 7 * 24 * 3600;
+
+/// Seconds in `Retry-After`, if the header is a number; clamped to [`MAX_RETRY_AFTER_SECS`].
 pub(crate) fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    headers
+    let v = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
-        .trim()
-        .parse()
-        .ok()
+        .trim();
+    // Digits only; a number too large for u64 is still "a very long wait".
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        v.parse::<u64>()
+            .map_or(MAX_RETRY_AFTER_SECS, |n| n.min(MAX_RETRY_AFTER_SECS)),
+    )
 }
 
 /// Shortens a network's body for an error message.

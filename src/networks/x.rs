@@ -117,7 +117,12 @@ impl X {
                     .get("x-rate-limit-reset")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<i64>().ok())
-                    .map(|epoch| (epoch - Utc::now().timestamp()).max(1) as u64);
+                    // Checked: a hostile epoch (i64::MIN/MAX) must not overflow; clamped to
+                    // the longest wait postgate honours.
+                    .map(|epoch| {
+                        (epoch.saturating_sub(Utc::now().timestamp()).max(1) as u64)
+                            .min(super::MAX_RETRY_AFTER_SECS)
+                    });
                 NetworkError::RateLimited {
                     retry_after: reset
                         .or_else(|| retry_after_header(headers))

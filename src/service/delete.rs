@@ -17,6 +17,9 @@ use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Posts read from the store at once when a request walks a whole profile.
+pub const SCAN_PAGE: usize = 256;
+
 /// A sliding-window delete quota for one network.
 #[derive(Clone, Copy, Debug)]
 pub struct Quota {
@@ -109,6 +112,9 @@ pub enum DeleteResult {
     AlreadyDeleted(PostId),
     /// The delete ran; see each platform.
     Done(DeleteReport),
+    /// An internal failure (store error, a bug) stopped this id's delete; the other ids of a
+    /// bulk are not affected. Platforms already confirmed are recorded; retrying is safe.
+    Internal(String),
 }
 
 /// The answer of a `markManualDeleted` for one id.
@@ -136,6 +142,8 @@ pub enum ManualResult {
     },
     /// Recorded as deleted.
     Recorded(PostId),
+    /// An internal failure stopped this id's check; nothing was recorded.
+    Internal(String),
 }
 
 /// Deletes posts.
@@ -188,39 +196,97 @@ impl DeleteService {
     }
 
     /// Deletes many ids, at most `bulk_concurrency` at once; results in request order.
-    /// Duplicate ids are deleted once and answered at each place they appear.
+    /// Duplicate ids are deleted once and answered at each place they appear. Each id runs
+    /// in its own task: a failure (even a panic) in one answers [`DeleteResult::Internal`]
+    /// for that id while the others complete.
     pub async fn delete_bulk(
         &self,
         profile_id: &str,
         ids: &[String],
         ctx: &CallContext,
     ) -> Result<Vec<DeleteResult>, StoreError> {
+        let this = self.clone();
+        let ctx = ctx.clone();
+        self.bulk(
+            profile_id,
+            ids,
+            DeleteResult::Internal,
+            move |profile_id, id| {
+                let (this, ctx) = (this.clone(), ctx.clone());
+                async move { this.delete_inner(&profile_id, &id, &ctx).await }
+            },
+        )
+        .await
+    }
+
+    /// `markManualDeleted` for many ids, with the bounded concurrency and isolation of
+    /// [`DeleteService::delete_bulk`].
+    pub async fn mark_manual_deleted_bulk(
+        &self,
+        profile_id: &str,
+        ids: &[String],
+        ctx: &CallContext,
+    ) -> Result<Vec<ManualResult>, StoreError> {
+        let this = self.clone();
+        let ctx = ctx.clone();
+        self.bulk(
+            profile_id,
+            ids,
+            ManualResult::Internal,
+            move |profile_id, id| {
+                let (this, ctx) = (this.clone(), ctx.clone());
+                async move { this.mark_manual_deleted(&profile_id, &id, &ctx).await }
+            },
+        )
+        .await
+    }
+
+    /// Runs `work` for each distinct id, at most `bulk_concurrency` at once, each in its own
+    /// task; answers in request order. Spawned as a whole too: a client that disconnects
+    /// mid-bulk does not stop the posts already claimed.
+    async fn bulk<R, F, Fut>(
+        &self,
+        profile_id: &str,
+        ids: &[String],
+        internal: fn(String) -> R,
+        work: F,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: Clone + Send + 'static,
+        F: Fn(String, String) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<R, StoreError>> + Send + 'static,
+    {
         let mut seen = std::collections::HashSet::new();
         let unique: Vec<String> = ids.iter().filter(|id| seen.insert(*id)).cloned().collect();
-        let this = self.clone();
         let profile_id = profile_id.to_owned();
-        let ctx = ctx.clone();
+        let concurrency = self.config.bulk_concurrency.max(1);
         let uniq = unique.clone();
-        // Spawned: a client that disconnects mid-bulk does not stop the posts already claimed.
-        let results: Vec<Result<DeleteResult, StoreError>> = tokio::spawn(async move {
-            let concurrency = this.config.bulk_concurrency;
+        let results: Vec<R> = tokio::spawn(async move {
             futures::stream::iter(uniq)
                 .map(move |id| {
-                    let (this, profile_id, ctx) = (this.clone(), profile_id.clone(), ctx.clone());
-                    async move { this.delete_inner(&profile_id, &id, &ctx).await }
+                    let task = tokio::spawn(work(profile_id.clone(), id.clone()));
+                    async move {
+                        match task.await {
+                            Ok(Ok(r)) => r,
+                            Ok(Err(e)) => {
+                                tracing::error!(error = %e, id = %id, "one id of a bulk failed");
+                                internal(id)
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, id = %id, "one id of a bulk panicked");
+                                internal(id)
+                            }
+                        }
+                    }
                 })
                 .buffered(concurrency)
                 .collect()
                 .await
         })
         .await
-        .map_err(|e| StoreError::Open(format!("bulk delete task failed: {e}")))?;
-        let by_id: std::collections::HashMap<String, DeleteResult> = unique
-            .into_iter()
-            .zip(results)
-            .map(|(id, r)| r.map(|r| (id, r)))
-            .collect::<Result<_, _>>()?;
-        Ok(ids.iter().map(|id| by_id[id].clone()).collect())
+        .map_err(|e| StoreError::Open(format!("bulk task failed: {e}")))?;
+        let by_id: std::collections::HashMap<String, R> = unique.into_iter().zip(results).collect();
+        Ok(ids.iter().filter_map(|id| by_id.get(id).cloned()).collect())
     }
 
     async fn owned_post(&self, profile_id: &str, raw_id: &str) -> Result<Option<Post>, StoreError> {
@@ -322,10 +388,19 @@ impl DeleteService {
                     }
                     Err(e) => {
                         if let NetworkError::RateLimited { retry_after, .. } = &e {
-                            let until = now + chrono::Duration::seconds(*retry_after as i64);
-                            self.store
-                                .block_until(&quota_bucket(&entry.platform, account), until)
-                                .await?;
+                            // Checked: a network's hint is clamped already, but no
+                            // number from outside may overflow the date arithmetic.
+                            let secs = (*retry_after)
+                                .min(crate::networks::MAX_RETRY_AFTER_SECS)
+                                .try_into()
+                                .unwrap_or(i64::MAX);
+                            let until = chrono::Duration::try_seconds(secs)
+                                .and_then(|d| now.checked_add_signed(d));
+                            if let Some(until) = until {
+                                self.store
+                                    .block_until(&quota_bucket(&entry.platform, account), until)
+                                    .await?;
+                            }
                         }
                         if matches!(e, NetworkError::Auth(_)) {
                             self.give_back_quota(&entry.platform, account).await?;
@@ -411,8 +486,19 @@ impl DeleteService {
             _ => self.config.threads_quota,
         };
         if quota.limit == 0 {
-            // Local counting switched off (e.g. benchmarks); the network's own limits still apply.
-            return Ok(Ok(account));
+            // Local counting switched off (e.g. benchmarks); the network's own limits still
+            // apply, including a block it answered earlier (429 with Retry-After).
+            let bucket = quota_bucket(&entry.platform, &account);
+            return Ok(match self.store.quota_blocked(&bucket, Utc::now()).await? {
+                None => Ok(account),
+                Some(retry_after) => Err(DeleteFailure::RateLimited {
+                    retry_after,
+                    message: format!(
+                        "{} answered that this account's rate limit is reached",
+                        entry.platform.display_name()
+                    ),
+                }),
+            });
         }
         match self
             .store
@@ -523,35 +609,50 @@ impl DeleteService {
         })
     }
 
-    /// Cancels every pending scheduled post of a profile, all in one transaction, holding
-    /// every one of their locks so the scheduler cannot publish any of them meanwhile.
+    /// Cancels every pending scheduled post of a profile. The profile is read a page at a
+    /// time (bounded memory whatever its size); each page's pending posts are cancelled in
+    /// one transaction while holding all their locks, so the scheduler cannot publish any of
+    /// them meanwhile: each post is either cancelled whole or published, never half.
     pub async fn delete_all_scheduled(&self, profile_id: &str) -> Result<Vec<PostId>, StoreError> {
-        let candidates: Vec<PostId> = self
-            .store
-            .posts_by_profile(profile_id, usize::MAX)
-            .await?
-            .into_iter()
-            .filter(|p| p.status == PostStatus::Pending)
-            .map(|p| p.id)
-            .collect();
-        let _guards = self.locks.lock_many(&candidates).await;
-        let mut cancelled = Vec::new();
-        for id in &candidates {
-            if let Some(mut post) = self.store.get_post(id).await? {
-                if post.status == PostStatus::Pending && post.profile_id == profile_id {
-                    for e in &mut post.entries {
-                        if e.state == EntryState::Pending {
-                            e.state = EntryState::Cancelled;
+        let mut cancelled_ids = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .store
+                .posts_by_profile_page(profile_id, cursor.as_ref(), SCAN_PAGE)
+                .await?;
+            let candidates: Vec<PostId> = page
+                .posts
+                .into_iter()
+                .filter(|p| p.status == PostStatus::Pending)
+                .map(|p| p.id)
+                .collect();
+            if !candidates.is_empty() {
+                let _guards = self.locks.lock_many(&candidates).await;
+                let mut cancelled = Vec::new();
+                for id in &candidates {
+                    if let Some(mut post) = self.store.get_post(id).await? {
+                        if post.status == PostStatus::Pending && post.profile_id == profile_id {
+                            for e in &mut post.entries {
+                                if e.state == EntryState::Pending {
+                                    e.state = EntryState::Cancelled;
+                                }
+                            }
+                            post.status = PostStatus::Deleted;
+                            cancelled.push(post);
                         }
                     }
-                    post.status = PostStatus::Deleted;
-                    cancelled.push(post);
                 }
+                self.store.update_posts(&cancelled).await?;
+                cancelled_ids.extend(cancelled.into_iter().map(|p| p.id));
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
-        self.store.update_posts(&cancelled).await?;
         self.store.flush().await?;
-        Ok(cancelled.into_iter().map(|p| p.id).collect())
+        Ok(cancelled_ids)
     }
 
     /// Records that the user deleted the post at the networks by hand, after checking every
@@ -669,5 +770,95 @@ pub fn failure_message(f: &DeleteFailure) -> String {
         DeleteFailure::NoAdapter => "this gateway has no adapter for the platform".into(),
         DeleteFailure::NotLinked => "no account of this platform is linked to the profile".into(),
         DeleteFailure::NoXCredentials => "X consumer credentials are missing".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::Settings;
+    use crate::networks::{Threads, X};
+    use crate::store::SledStore;
+
+    /// Panics raised on purpose here stay out of the test output.
+    fn quiet_induced_panics() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let msg = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .unwrap_or_default();
+                if !msg.contains("induced panic") {
+                    default(info);
+                }
+            }));
+        });
+    }
+
+    #[tokio::test]
+    async fn a_panicking_bulk_item_answers_internal_and_the_others_complete() {
+        quiet_induced_panics();
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::load_with_env(None, Vec::<(String, String)>::new()).unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+        let quota = Quota {
+            limit: 1,
+            window_secs: 1,
+        };
+        let service = DeleteService::new(
+            store,
+            Networks {
+                threads: Arc::new(Threads::new(&settings.threads)),
+                x: Arc::new(X::new(&settings.x)),
+            },
+            PostLocks::default(),
+            DeleteConfig {
+                deadline: Duration::from_secs(1),
+                retry: RetryPolicy {
+                    attempts: 1,
+                    base: Duration::from_millis(1),
+                    max: Duration::from_millis(1),
+                },
+                bulk_concurrency: 2,
+                threads_quota: quota,
+                x_quota: quota,
+            },
+        );
+        let this = service.clone();
+        let ids: Vec<String> = ["a", "boom", "b", "boom", "c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let results = service
+            .bulk(
+                "profile",
+                &ids,
+                DeleteResult::Internal,
+                move |profile, id| {
+                    let this = this.clone();
+                    async move {
+                        if id == "boom" {
+                            panic!("induced panic in one bulk item");
+                        }
+                        this.delete_inner(&profile, &id, &CallContext::default())
+                            .await
+                    }
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            results,
+            vec![
+                DeleteResult::NotFound("a".into()),
+                DeleteResult::Internal("boom".into()),
+                DeleteResult::NotFound("b".into()),
+                DeleteResult::Internal("boom".into()),
+                DeleteResult::NotFound("c".into()),
+            ]
+        );
     }
 }

@@ -9,7 +9,9 @@
 use super::publish::PublishService;
 use crate::store::{Store, StoreError};
 use chrono::Utc;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -24,64 +26,92 @@ pub struct Scheduler {
     store: Arc<dyn Store>,
     publisher: PublishService,
     tick: Duration,
+    batch_size: usize,
+    stopping: Arc<AtomicBool>,
 }
 
 /// A running scheduler task and the switch that stops it.
 pub struct SchedulerHandle {
     stop: watch::Sender<bool>,
+    stopping: Arc<AtomicBool>,
     join: JoinHandle<()>,
 }
 
 impl SchedulerHandle {
-    /// Stops the loop after the tick in progress (its publishes are finished and recorded)
-    /// and waits for it.
-    pub async fn stop(self) {
+    /// Stops the loop: the tick in progress starts no further post, and the publishes it
+    /// has in flight get until `grace` to finish and be recorded. Publishes still waiting on
+    /// a network then are cut off; they stay `processing` and the next start records their
+    /// outcome as unknown ([`PublishService::recover_interrupted`]), as after a crash.
+    pub async fn stop(mut self, grace: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
         let _ = self.stop.send(true);
-        if let Err(e) = self.join.await {
-            tracing::error!(error = %e, "scheduler task failed");
+        match tokio::time::timeout(grace, &mut self.join).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "scheduler task failed"),
+            Err(_) => {
+                tracing::warn!(
+                    grace_secs = grace.as_secs_f64(),
+                    "scheduled publishes still waiting on a network at shutdown were cut off; the next start records their outcome as unknown"
+                );
+                self.join.abort();
+                let _ = self.join.await;
+            }
         }
     }
 }
 
 impl Scheduler {
-    /// A scheduler looking for due posts every `tick`.
-    pub fn new(store: Arc<dyn Store>, publisher: PublishService, tick: Duration) -> Self {
+    /// A scheduler looking for due posts every `tick`, at most `batch_size` per tick.
+    pub fn new(
+        store: Arc<dyn Store>,
+        publisher: PublishService,
+        tick: Duration,
+        batch_size: usize,
+    ) -> Self {
         Self {
             store,
             publisher,
             tick: tick.max(Duration::from_millis(10)),
+            batch_size: batch_size.max(1),
+            stopping: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// Publishes every post due now; returns how many were published (sent to their networks,
-    /// whatever each network answered).
+    /// Publishes the posts due now, at most `batch_size` of them; returns how many were
+    /// published (sent to their networks, whatever each network answered).
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let due = self.store.due_posts(Utc::now()).await?;
+        let due = self
+            .store
+            .due_posts_limited(Utc::now(), self.batch_size)
+            .await?;
         if due.is_empty() {
             return Ok(0);
         }
+        let stopping = self.stopping.clone();
         let results: Vec<_> = futures::stream::iter(due)
+            // A stop starts no further post of the batch.
+            .take_while(move |_| futures::future::ready(!stopping.load(Ordering::SeqCst)))
             .map(|id| {
                 let publisher = self.publisher.clone();
                 async move {
-                    // Each in its own task: one post's failure cannot cut another short.
-                    let r = tokio::spawn(async move {
-                        let r = publisher.publish_due(&id).await;
-                        (id, r)
-                    })
-                    .await;
+                    // Not a separate task, so that a stop past its grace cuts every publish
+                    // off; a panic in one post is still caught here and cannot cut another
+                    // short.
+                    let r = AssertUnwindSafe(publisher.publish_due(&id))
+                        .catch_unwind()
+                        .await;
                     match r {
-                        Ok((_, Ok(Some(post)))) => {
+                        Ok(Ok(Some(post))) => {
                             tracing::info!(post_id = %post.id, status = post.status.as_str(), "scheduled post sent");
                             true
                         }
-                        Ok((_, Ok(None))) => false,
-                        Ok((id, Err(e))) => {
+                        Ok(Ok(None)) => false,
+                        Ok(Err(e)) => {
                             tracing::error!(post_id = %id, error = %e, "publishing a due post failed");
                             false
                         }
-                        Err(e) => {
-                            tracing::error!(error = %e, "publish task failed");
+                        Err(_) => {
+                            tracing::error!(post_id = %id, "publishing a due post panicked");
                             false
                         }
                     }
@@ -97,6 +127,7 @@ impl Scheduler {
     /// [`SchedulerHandle::stop`] (or until the handle is dropped).
     pub fn spawn(self) -> SchedulerHandle {
         let (stop, mut stopped) = watch::channel(false);
+        let stopping = self.stopping.clone();
         let join = tokio::spawn(async move {
             match self.publisher.recover_interrupted().await {
                 Ok(0) => {}
@@ -124,6 +155,10 @@ impl Scheduler {
             }
             tracing::debug!("scheduler stopped");
         });
-        SchedulerHandle { stop, join }
+        SchedulerHandle {
+            stop,
+            stopping,
+            join,
+        }
     }
 }

@@ -110,6 +110,20 @@ pub enum QuotaDecision {
     },
 }
 
+/// Where a page of a profile's posts stopped: pass it back to read the next (older) page.
+/// Opaque to callers; each store encodes its own position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostCursor(pub Vec<u8>);
+
+/// One page of a profile's posts, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct PostPage {
+    /// The posts of this page.
+    pub posts: Vec<Post>,
+    /// Where the next page starts; `None` once the profile's oldest post was read.
+    pub next: Option<PostCursor>,
+}
+
 /// Everything postgate persists.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -161,8 +175,24 @@ pub trait Store: Send + Sync + 'static {
         profile_id: &str,
         limit: usize,
     ) -> Result<Vec<Post>, StoreError>;
+    /// One page of the profile's posts, newest first: at most `limit` posts older than
+    /// `after` (from the start when `None`). Bounded work whatever the profile's size.
+    async fn posts_by_profile_page(
+        &self,
+        profile_id: &str,
+        after: Option<&PostCursor>,
+        limit: usize,
+    ) -> Result<PostPage, StoreError>;
     /// Ids of pending posts due at or before `now`, oldest first.
-    async fn due_posts(&self, now: DateTime<Utc>) -> Result<Vec<PostId>, StoreError>;
+    async fn due_posts(&self, now: DateTime<Utc>) -> Result<Vec<PostId>, StoreError> {
+        self.due_posts_limited(now, usize::MAX).await
+    }
+    /// At most `limit` ids of pending posts due at or before `now`, oldest first.
+    async fn due_posts_limited(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PostId>, StoreError>;
     /// Ids of posts with an entry whose network answer was never recorded (crash recovery).
     async fn in_flight_posts(&self) -> Result<Vec<PostId>, StoreError>;
     /// What an idempotency key of a profile holds: its claim, or its answer.
@@ -208,6 +238,13 @@ pub trait Store: Send + Sync + 'static {
     /// the network refused without acting on it (an authorization failure). Nothing happens
     /// when the window holds no call.
     async fn give_back_quota(&self, bucket: &str) -> Result<(), StoreError>;
+    /// Seconds left of a network's own block on `bucket` ([`Store::block_until`]), if any.
+    /// Counts nothing: for quotas whose local counting is switched off.
+    async fn quota_blocked(
+        &self,
+        bucket: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError>;
     /// Records that `bucket` may not be called before `until` (a network's own rate limit).
     async fn block_until(&self, bucket: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
 

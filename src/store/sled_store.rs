@@ -12,7 +12,10 @@
 //!   no answer is recorded its claim `{"claim":{"postId","claimedAt"}}`
 //! - `quotas`: bucket → JSON window; `meta`: name → value
 
-use super::{IdempotencyRecord, LinkedAccount, Profile, QuotaDecision, Store, StoreError};
+use super::{
+    IdempotencyRecord, LinkedAccount, PostCursor, PostPage, Profile, QuotaDecision, Store,
+    StoreError,
+};
 use crate::domain::{EntryState, Platform, Post, PostId, PostStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -57,6 +60,18 @@ fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
 
 fn from_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Runs a sled scan on tokio's blocking pool: a long iteration must not stall the async
+/// worker threads that serve requests.
+async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Open(format!("store task failed: {e}")))?
 }
 
 fn millis(t: DateTime<Utc>) -> u64 {
@@ -349,16 +364,21 @@ impl Store for SledStore {
     }
 
     async fn list_profiles(&self, account_id: &str) -> Result<Vec<Profile>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.profiles.iter() {
-            let (_, v) = item?;
-            let p: Profile = from_json(&v)?;
-            if p.account_id == account_id {
-                out.push(p);
+        let profiles = self.profiles.clone();
+        let account_id = account_id.to_owned();
+        blocking(move || {
+            let mut out = Vec::new();
+            for item in profiles.iter() {
+                let (_, v) = item?;
+                let p: Profile = from_json(&v)?;
+                if p.account_id == account_id {
+                    out.push(p);
+                }
             }
-        }
-        out.sort_by(|a, b| b.primary.cmp(&a.primary).then(a.created.cmp(&b.created)));
-        Ok(out)
+            out.sort_by(|a, b| b.primary.cmp(&a.primary).then(a.created.cmp(&b.created)));
+            Ok(out)
+        })
+        .await
     }
 
     async fn get_profile(&self, id: &str) -> Result<Option<Profile>, StoreError> {
@@ -379,11 +399,14 @@ impl Store for SledStore {
         let Some(profile) = self.get_profile(id).await? else {
             return Ok(false);
         };
-        let account_keys: Vec<sled::IVec> = self
-            .accounts
-            .scan_prefix(profile_prefix(id))
-            .keys()
-            .collect::<Result<_, _>>()?;
+        let (accounts, prefix) = (self.accounts.clone(), profile_prefix(id));
+        let account_keys: Vec<sled::IVec> = blocking(move || {
+            Ok(accounts
+                .scan_prefix(prefix)
+                .keys()
+                .collect::<Result<_, _>>()?)
+        })
+        .await?;
         (&self.profiles, &self.profile_keys, &self.accounts)
             .transaction(|(tp, tk, ta)| {
                 tp.remove(id.as_bytes())?;
@@ -424,11 +447,15 @@ impl Store for SledStore {
     }
 
     async fn linked_accounts(&self, profile_id: &str) -> Result<Vec<LinkedAccount>, StoreError> {
-        self.accounts
-            .scan_prefix(profile_prefix(profile_id))
-            .values()
-            .map(|v| from_json(&v?))
-            .collect()
+        let (accounts, prefix) = (self.accounts.clone(), profile_prefix(profile_id));
+        blocking(move || {
+            accounts
+                .scan_prefix(prefix)
+                .values()
+                .map(|v| from_json(&v?))
+                .collect()
+        })
+        .await
     }
 
     async fn linked_account(
@@ -466,47 +493,86 @@ impl Store for SledStore {
         profile_id: &str,
         limit: usize,
     ) -> Result<Vec<Post>, StoreError> {
-        let mut out = Vec::new();
-        for key in self
-            .by_profile
-            .scan_prefix(profile_prefix(profile_id))
-            .keys()
-            .rev()
-        {
-            if out.len() >= limit {
-                break;
-            }
-            let key = key?;
-            let id = &key[key.len() - crate::domain::POST_ID_LEN..];
-            if let Some(v) = self.posts.get(id)? {
-                out.push(from_json(&v)?);
-            }
-        }
-        Ok(out)
+        Ok(self
+            .posts_by_profile_page(profile_id, None, limit)
+            .await?
+            .posts)
     }
 
-    async fn due_posts(&self, now: DateTime<Utc>) -> Result<Vec<PostId>, StoreError> {
-        let end = (millis(now) + 1).to_be_bytes();
-        self.schedule
-            .range(..end.as_slice())
-            .keys()
-            .map(|k| {
-                let k = k?;
-                PostId::parse(&String::from_utf8_lossy(&k[8..]))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
+    async fn posts_by_profile_page(
+        &self,
+        profile_id: &str,
+        after: Option<&PostCursor>,
+        limit: usize,
+    ) -> Result<PostPage, StoreError> {
+        let (by_profile, posts) = (self.by_profile.clone(), self.posts.clone());
+        let prefix = profile_prefix(profile_id);
+        let after = after.map(|c| c.0.clone());
+        blocking(move || {
+            // Keys below the cursor and at or above the prefix all carry the prefix.
+            let keys = match after {
+                Some(c) if c.starts_with(&prefix) => by_profile.range(prefix.clone()..c),
+                Some(_) => return Ok(PostPage::default()),
+                None => by_profile.scan_prefix(&prefix),
+            };
+            let mut page = PostPage::default();
+            let mut read = 0usize;
+            for key in keys.keys().rev() {
+                if read >= limit {
+                    break;
+                }
+                let key = key?;
+                read += 1;
+                let Some(id) = key.len().checked_sub(crate::domain::POST_ID_LEN) else {
+                    return Err(StoreError::Corrupt("short profile index key".into()));
+                };
+                if let Some(v) = posts.get(&key[id..])? {
+                    page.posts.push(from_json(&v)?);
+                }
+                if read >= limit {
+                    page.next = Some(PostCursor(key.to_vec()));
+                }
+            }
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn due_posts_limited(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PostId>, StoreError> {
+        let schedule = self.schedule.clone();
+        let end = millis(now).saturating_add(1).to_be_bytes();
+        blocking(move || {
+            schedule
+                .range(..end.as_slice())
+                .keys()
+                .take(limit)
+                .map(|k| {
+                    let k = k?;
+                    PostId::parse(&String::from_utf8_lossy(k.get(8..).unwrap_or_default()))
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn in_flight_posts(&self) -> Result<Vec<PostId>, StoreError> {
-        self.in_flight
-            .iter()
-            .keys()
-            .map(|k| {
-                PostId::parse(&String::from_utf8_lossy(&k?))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
+        let in_flight = self.in_flight.clone();
+        blocking(move || {
+            in_flight
+                .iter()
+                .keys()
+                .map(|k| {
+                    PostId::parse(&String::from_utf8_lossy(&k?))
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn idempotency_record(
@@ -586,7 +652,7 @@ impl Store for SledStore {
         now: DateTime<Utc>,
     ) -> Result<QuotaDecision, StoreError> {
         let now_ms = millis(now);
-        let window_ms = window_secs * 1000;
+        let window_ms = window_secs.saturating_mul(1000);
         self.quotas
             .transaction(|tq| {
                 let mut w: Window = match tq.get(bucket.as_bytes())? {
@@ -598,11 +664,13 @@ impl Store for SledStore {
                         retry_after: (w.blocked_until - now_ms).div_ceil(1000),
                     });
                 }
-                w.calls.retain(|&t| t + window_ms > now_ms);
+                w.calls.retain(|&t| t.saturating_add(window_ms) > now_ms);
                 if w.calls.len() >= limit as usize {
                     let oldest = w.calls.iter().min().copied().unwrap_or(now_ms);
                     return Ok(QuotaDecision::Exhausted {
-                        retry_after: (oldest + window_ms - now_ms).div_ceil(1000).max(1),
+                        retry_after: (oldest.saturating_add(window_ms).saturating_sub(now_ms))
+                            .div_ceil(1000)
+                            .max(1),
                     });
                 }
                 w.calls.push(now_ms);
@@ -632,6 +700,19 @@ impl Store for SledStore {
                 Ok(())
             })
             .map_err(tx_err)
+    }
+
+    async fn quota_blocked(
+        &self,
+        bucket: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let now_ms = millis(now);
+        let Some(v) = self.quotas.get(bucket.as_bytes())? else {
+            return Ok(None);
+        };
+        let w: Window = from_json(&v)?;
+        Ok((w.blocked_until > now_ms).then(|| (w.blocked_until - now_ms).div_ceil(1000)))
     }
 
     async fn block_until(&self, bucket: &str, until: DateTime<Utc>) -> Result<(), StoreError> {

@@ -220,6 +220,13 @@ impl TestApp {
         panic!("restart failed: {last:?}");
     }
 
+    /// Stops the gateway as a SIGTERM would, and waits until `run_until_stopped` returns.
+    #[allow(dead_code)]
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.join.await.expect("server task").expect("server ran");
+    }
+
     /// A request with the primary API key (and a Profile-Key when given).
     pub fn request(
         &self,

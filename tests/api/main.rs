@@ -1,5 +1,7 @@
 //! One integration-test binary (one link step) with a module per area.
 
+mod adversarial;
+mod bounded;
 mod bulk;
 mod delete;
 mod foundation;

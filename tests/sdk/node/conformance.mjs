@@ -276,6 +276,17 @@ const steps = [
     c.eq("code", 114);
     c.eq("message", "Delete id not found.");
   }],
+  ["l. deleteProfile", async () => {
+    // The SDK sends DELETE /profiles/profile.
+    const title = `sdk-del-${runId}`;
+    const created = new Check(await call("createProfile", primary.createProfile({ title })));
+    const profileKey = created.has("profileKey");
+    const c = new Check(await call("deleteProfile", primary.deleteProfile({ profileKey })));
+    c.eq("status", "success");
+    c.eq("title", title);
+    const gone = await call("deleteProfile", primary.deleteProfile({ profileKey }));
+    new Check(gone).eq("status", "error");
+  }],
 ];
 
 console.log(`node SDK social-media-api, base ${base}`);

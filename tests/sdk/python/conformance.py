@@ -295,6 +295,18 @@ def main():
         c.eq("code", 114)
         c.eq("message", "Delete id not found.")
 
+    def l_delete_profile():
+        # The SDK sends DELETE /profiles/delete-profile (postgate also serves /profiles/profile).
+        title = f"sdk-del-{rand(6)}"
+        created = Check(call("createProfile", primary.createProfile, {"title": title}))
+        key = created.has("profileKey")
+        body = call("deleteProfile", primary.deleteProfile, {"profileKey": key})
+        c = Check(body)
+        c.eq("status", "success")
+        c.eq("title", title)
+        gone = call("deleteProfile", primary.deleteProfile, {"profileKey": key})
+        Check(gone).eq("status", "error")
+
     steps = [
         ("a. createProfile", a_create_profile),
         ("b1. profile instance: getPost unknown id -> error", b1_profile_get_unknown),
@@ -309,6 +321,7 @@ def main():
         ("j1. markManualDeleted on a post still live -> 382", j1_mark_manual_deleted_live),
         ("j2. markManualDeleted on a post gone from the networks", j2_mark_manual_deleted_gone),
         ("k. delete unknown id -> 114", k_delete_unknown),
+        ("l. deleteProfile", l_delete_profile),
     ]
 
     print(f"python SDK social-post-api, base {base}")
