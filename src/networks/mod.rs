@@ -7,8 +7,7 @@ mod x;
 pub use threads::Threads;
 pub use x::{sign_oauth1, X};
 
-use crate::domain::{DeleteFailure, NetworkPostId, Platform};
-use crate::store::LinkedAccount;
+use crate::domain::{DeleteFailure, LinkedAccount, NetworkPostId, Platform};
 use async_trait::async_trait;
 use std::fmt;
 use std::sync::Arc;

@@ -7,8 +7,7 @@ use super::{
     PublishError, Published,
 };
 use crate::configuration::ThreadsSettings;
-use crate::domain::{NetworkPostId, Platform};
-use crate::store::LinkedAccount;
+use crate::domain::{LinkedAccount, NetworkPostId, Platform};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

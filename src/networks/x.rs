@@ -7,8 +7,7 @@ use super::{
     NetworkError, PublishError, Published,
 };
 use crate::configuration::{XApi, XSettings};
-use crate::domain::{NetworkPostId, Platform};
-use crate::store::LinkedAccount;
+use crate::domain::{LinkedAccount, NetworkPostId, Platform};
 use async_trait::async_trait;
 use chrono::Utc;
 use std::sync::Arc;
