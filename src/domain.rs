@@ -145,11 +145,6 @@ impl Platform {
             None
         }
     }
-
-    /// Platforms this gateway has a network adapter for.
-    pub fn has_adapter(&self) -> bool {
-        matches!(self, Platform::Twitter | Platform::Threads)
-    }
 }
 
 impl From<String> for Platform {
@@ -444,7 +439,11 @@ impl PlatformEntry {
         }
     }
 
-    /// Why this entry cannot be deleted through its network's API, if it cannot.
+    /// Why this entry cannot be deleted through its network's API, if it cannot: the rule
+    /// for platforms postgate has no adapter for (their APIs offer no delete, or none for
+    /// this kind of post). Platforms with an adapter declare their own rule
+    /// ([`crate::networks::Network::delete_unsupported`]); ask
+    /// [`crate::networks::Networks::delete_unsupported`], which picks the right one.
     pub fn delete_unsupported(&self) -> Option<&'static str> {
         match self.platform {
             Platform::Instagram => Some(
