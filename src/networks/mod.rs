@@ -527,6 +527,70 @@ pub(crate) fn snippet(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::EntryState;
+
+    fn registry(env: &[(&str, &str)]) -> Networks {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Networks::from_settings(&Settings::load_with_env(None, env).unwrap())
+    }
+
+    #[test]
+    fn each_adapter_is_registered_under_its_platform_with_its_own_quota() {
+        let networks = registry(&[
+            ("POSTGATE__THREADS__DELETE_LIMIT", "7"),
+            ("POSTGATE__THREADS__DELETE_WINDOW_SECS", "70"),
+            ("POSTGATE__X__DELETE_LIMIT", "3"),
+            ("POSTGATE__X__DELETE_WINDOW_SECS", "30"),
+        ]);
+        for platform in [Platform::Threads, Platform::Twitter] {
+            assert_eq!(networks.get(&platform).unwrap().platform(), platform);
+        }
+        let quota = |p: Platform| networks.get(&p).unwrap().delete_quota();
+        assert_eq!(
+            quota(Platform::Threads),
+            Quota {
+                limit: 7,
+                window_secs: 70
+            }
+        );
+        assert_eq!(
+            quota(Platform::Twitter),
+            Quota {
+                limit: 3,
+                window_secs: 30
+            }
+        );
+        // No adapter, no quota of another network's.
+        assert!(networks.get(&Platform::Other("linkedin".into())).is_none());
+        assert_eq!(networks.names(""), "threads and twitter");
+        assert_eq!(networks.names("'"), "'threads' and 'twitter'");
+    }
+
+    #[test]
+    fn the_registry_answers_per_network_rules() {
+        let networks = registry(&[]);
+        assert_eq!(networks.auth_code(&Platform::Twitter), AuthCode::XRelink);
+        assert_eq!(networks.auth_code(&Platform::Threads), AuthCode::Token);
+        let x = networks.text_rule(&Platform::Twitter).unwrap();
+        assert_eq!((x.length("日本"), x.limit), (4, 280));
+        let threads = networks.text_rule(&Platform::Threads).unwrap();
+        assert_eq!((threads.length("😀"), threads.limit), (4, 500));
+        assert!(networks.text_rule(&Platform::Instagram).is_none());
+        let x = networks.get(&Platform::Twitter).unwrap();
+        assert_eq!(
+            x.check_context(&CallContext::default()),
+            Err(NetworkError::NoCredentials)
+        );
+        assert!(x.link_needs_token_secret());
+        let threads = networks.get(&Platform::Threads).unwrap();
+        assert!(threads.check_context(&CallContext::default()).is_ok());
+        assert!(!threads.link_needs_token_secret());
+        // Platforms without an adapter fall back on the domain's rule.
+        let instagram = PlatformEntry::new(Platform::Instagram, EntryState::Published);
+        assert!(networks.delete_unsupported(&instagram).is_some());
+        let thread = PlatformEntry::new(Platform::Threads, EntryState::Published);
+        assert!(networks.delete_unsupported(&thread).is_none());
+    }
 
     #[test]
     fn redacts_tokens_in_urls() {
