@@ -49,7 +49,10 @@ pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> Value
                 o.insert("deletedAt".into(), json!(ts(d)));
             }
             if let (Some(err), true) = (&e.error, e.state != EntryState::Failed) {
-                o.insert("lastError".into(), json!(err.message));
+                o.insert(
+                    "lastError".into(),
+                    json!(super::messages::entry_error_message(post, e, err)),
+                );
             }
             v
         })
@@ -65,7 +68,12 @@ pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> Value
             let (code, message) = e
                 .error
                 .as_ref()
-                .map(|x| (super::error::code_for(x.kind, networks.auth_code(&e.platform), "post"), x.message.clone()))
+                .map(|x| {
+                    (
+                        super::error::code_for(x.kind, networks.auth_code(&e.platform), "post"),
+                        super::messages::entry_error_message(post, e, x),
+                    )
+                })
                 .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
             let mut v = json!({"action": "post", "status": "error", "code": code, "message": message, "platform": e.platform.as_str()});
             if e.state == EntryState::Publishing {

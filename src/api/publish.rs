@@ -200,14 +200,14 @@ fn ts(t: &DateTime<Utc>) -> String {
 }
 
 /// One failed platform in `errors`.
-fn error_item(e: &PlatformEntry, networks: &Networks) -> Value {
+fn error_item(post: &Post, e: &PlatformEntry, networks: &Networks) -> Value {
     let (code, message) = e
         .error
         .as_ref()
         .map(|x| {
             (
                 super::error::code_for(x.kind, networks.auth_code(&e.platform), "post"),
-                x.message.clone(),
+                super::messages::entry_error_message(post, e, x),
             )
         })
         .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
@@ -243,7 +243,7 @@ pub fn render_answer(
             e.state == EntryState::Failed
                 || (e.state == EntryState::Publishing && e.error.is_some())
         })
-        .map(|e| error_item(e, networks))
+        .map(|e| error_item(post, e, networks))
         .collect();
     let ok = errors.is_empty();
     let mut o = Map::new();

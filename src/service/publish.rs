@@ -101,22 +101,23 @@ impl PublishFailure {
                     networks.names("")
                 ),
             ),
+            // The api layer words the advice of these classes (routes, headers, settings).
             PublishFailure::NotLinked => (
                 ErrorKind::NotLinked,
-                format!("{name} does not seem to be linked with this profile. Link an account with POST /api/profiles/social, then post again."),
+                format!("no {name} account is linked to the profile"),
             ),
             PublishFailure::NoXCredentials { scheduled: false } => (
                 ErrorKind::NoXCredentials,
-                "X/Twitter requires your own API credentials: send the X-Twitter-OAuth1-Api-Key and X-Twitter-OAuth1-Api-Secret headers, or set x.consumer_key and x.consumer_secret in the gateway's settings.".into(),
+                "X consumer credentials are missing".into(),
             ),
             PublishFailure::NoXCredentials { scheduled: true } => (
                 ErrorKind::NoXCredentials,
-                "Scheduled X/Twitter posts are published with the X consumer credentials of the gateway's settings (x.consumer_key and x.consumer_secret), and none are set: request headers are not kept for later.".into(),
+                "X consumer credentials are missing from the gateway's settings, the only ones scheduled posts are published with".into(),
             ),
             PublishFailure::OutcomeUnknown(e) => (
                 ErrorKind::OutcomeUnknown,
                 format!(
-                    "The outcome of publishing on {name} is unknown: {}. The post may be live there; postgate will not post it again. Do not post it again yourself: read the post (GET /api/post/{{id}}) to have it checked.",
+                    "The outcome of publishing on {name} is unknown: {}. The post may be live there; postgate will not post it again.",
                     match e {
                         NetworkError::Timeout(m) | NetworkError::Transient(m) | NetworkError::Ambiguous(m) => m.clone(),
                         other => other.to_string(),
