@@ -1,4 +1,4 @@
-//! The delete orchestrator: resolve → claim → record intent → fan out concurrently → record.
+//! The delete orchestrator: resolve → plan → claim (durable intent) → fan out concurrently → record.
 //!
 //! Invariants held here (see DESIGN.md): a platform is reported deleted only when its network
 //! confirmed it; the intent is durable before any network call and the outcome is written with
