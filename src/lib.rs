@@ -11,17 +11,22 @@
 //! - [`telemetry`] — the tracing subscriber (human or JSON, `RUST_LOG`).
 //! - [`startup`] — `Application::build(settings)`: store, keys, services, HTTP server on a
 //!   bound port (port 0 in tests), then `run_until_stopped()`.
-//! - [`api`] — the Ayrshare wire layer (actix-web handlers, error codes, JSON shapes). The
-//!   only module that knows Ayrshare field names.
+//! - [`api`] — the Ayrshare wire layer (actix-web handlers, error codes, JSON shapes, the
+//!   wording of failure classes in `api::messages`). The only module that knows Ayrshare
+//!   field names.
 //! - [`auth`] — API keys and profile keys (hashed, compared in constant time) and the
 //!   `Caller` extractor.
-//! - [`domain`] — `PostId`, `Platform`, `NetworkPostId`, `Post`, per-platform state and
-//!   `DeleteOutcome`. No I/O.
-//! - [`service`] — the delete orchestrator (resolve → claim → intent → fan out → record),
-//!   per-post locks shared with the publisher and scheduler.
+//! - [`domain`] — `PostId`, `Platform`, `NetworkPostId`, `Post`, per-platform state,
+//!   `LinkedAccount` and `DeleteOutcome`. No I/O.
+//! - [`service`] — the delete orchestrator (plan → claim the durable intent → fan out →
+//!   record, over one planned delete), the publisher, the scheduler, and `locks`: one
+//!   generic `KeyedLocks` for the per-post locks they share and the idempotency-key locks.
+//!   It stores failure classes; the api layer words them.
 //! - [`store`] — the `Store` trait and its embedded sled implementation.
 //! - [`networks`] — one adapter per network (Threads, X) behind the `Network` trait, each
-//!   mapping its answers to a few outcome classes; OAuth 1.0a signing for X.
+//!   mapping its answers to a few outcome classes and declaring its rules (delete quota from
+//!   its settings section, text length, auth-failure kind, pre-call requirements); the
+//!   `Networks` registry (platform → adapter) is built in one place; OAuth 1.0a signing for X.
 //! - [`cli`] — `postgate import`, the migration path from Ayrshare.
 //! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete).
 //! - [`sandbox`] — `postgate sandbox`: simulated Threads and X APIs on loopback (quotas,

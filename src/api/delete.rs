@@ -5,6 +5,7 @@ use super::error::{codes, ApiError};
 use super::{json_response, read_body, AppState};
 use crate::auth::Caller;
 use crate::domain::{DeleteFailure, DeleteOutcome, Platform};
+use crate::networks::{AuthCode, Networks};
 use crate::service::{DeleteResult, ManualResult};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -108,16 +109,21 @@ fn error_body(code: u32, message: &str, id: &str) -> Map<String, Value> {
 }
 
 /// The code, message and extra fields of one platform's failure.
-fn failure_entry(platform: &Platform, f: &DeleteFailure) -> Map<String, Value> {
+fn failure_entry(
+    platform: &Platform,
+    f: &DeleteFailure,
+    networks: &Networks,
+) -> Map<String, Value> {
     let name = platform.display_name();
-    let code = super::error::code_for(f.into(), platform, "delete");
+    let auth = networks.auth_code(platform);
+    let code = super::error::code_for(f.into(), auth, "delete");
     let message: String = match f {
         DeleteFailure::Unsupported(m) => m.clone(),
         DeleteFailure::NoAdapter => format!("{name} is not supported by this gateway: it cannot delete posts there. Delete it at the network, then record that with markManualDeleted."),
         DeleteFailure::NotLinked => format!("{name} does not seem to be linked with this profile. Link the {name} account that published the post with POST /api/profiles/social, then delete again."),
         DeleteFailure::NoXCredentials => "X/Twitter requires your own API credentials: send the X-Twitter-OAuth1-Api-Key and X-Twitter-OAuth1-Api-Secret headers, or set x.consumer_key and x.consumer_secret in the gateway's settings.".into(),
         DeleteFailure::RateLimited { message, retry_after } => format!("{name} rate limit: {message}. Retry after {retry_after} seconds."),
-        DeleteFailure::Auth(m) if *platform == Platform::Twitter => format!("X/Twitter authorization error: {m}. Re-link the X account."),
+        DeleteFailure::Auth(m) if auth == AuthCode::XRelink => format!("X/Twitter authorization error: {m}. Re-link the X account."),
         DeleteFailure::Auth(m) => format!("{name} authorization error: {m}"),
         DeleteFailure::Transient(m) => format!("{name} error (temporary, retry the delete): {m}"),
         DeleteFailure::Timeout(m) => format!("{m}; the post may still be live, retry the delete"),
@@ -145,7 +151,7 @@ fn failure_entry(platform: &Platform, f: &DeleteFailure) -> Map<String, Value> {
 }
 
 /// Renders one id's result: (all succeeded, body).
-fn render_result(result: &DeleteResult) -> (bool, Map<String, Value>) {
+fn render_result(result: &DeleteResult, networks: &Networks) -> (bool, Map<String, Value>) {
     match result {
         DeleteResult::Internal(raw) => (false, internal_item(raw)),
         DeleteResult::NotFound(raw) => (
@@ -171,7 +177,7 @@ fn render_result(result: &DeleteResult) -> (bool, Map<String, Value>) {
             let mut errors = Vec::new();
             for e in &report.entries {
                 let mut entry = match &e.outcome {
-                    DeleteOutcome::Failed(f) => failure_entry(&e.platform, f),
+                    DeleteOutcome::Failed(f) => failure_entry(&e.platform, f, networks),
                     outcome => {
                         let mut o = Map::new();
                         o.insert("action".into(), json!("delete"));
@@ -215,7 +221,7 @@ fn internal_item(raw: &str) -> Map<String, Value> {
     )
 }
 
-fn render_manual(result: &ManualResult) -> (bool, Map<String, Value>) {
+fn render_manual(result: &ManualResult, networks: &Networks) -> (bool, Map<String, Value>) {
     match result {
         ManualResult::Internal(raw) => (false, internal_item(raw)),
         ManualResult::NotFound(raw) => (
@@ -248,7 +254,7 @@ fn render_manual(result: &ManualResult) -> (bool, Map<String, Value>) {
             platform,
             failure,
         } => {
-            let entry = failure_entry(platform, failure);
+            let entry = failure_entry(platform, failure, networks);
             let mut b = error_body(
                 entry["code"].as_u64().unwrap_or(0) as u32,
                 &format!(
@@ -322,16 +328,21 @@ pub async fn delete_post(
         }
         (Work::One(id), false) => {
             let r = state.delete.delete(profile, &id, &ctx).await?;
-            let (ok, body) = render_result(&r);
+            let (ok, body) = render_result(&r, &state.networks);
             answer(ok, body)
         }
         (Work::Bulk(ids), false) => {
             let results = state.delete.delete_bulk(profile, &ids, &ctx).await?;
-            bulk_answer(results.iter().map(render_result).collect())
+            bulk_answer(
+                results
+                    .iter()
+                    .map(|r| render_result(r, &state.networks))
+                    .collect(),
+            )
         }
         (Work::One(id), true) => {
             let r = state.delete.mark_manual_deleted(profile, &id, &ctx).await?;
-            let (ok, body) = render_manual(&r);
+            let (ok, body) = render_manual(&r, &state.networks);
             answer(ok, body)
         }
         (Work::Bulk(ids), true) => {
@@ -339,7 +350,12 @@ pub async fn delete_post(
                 .delete
                 .mark_manual_deleted_bulk(profile, &ids, &ctx)
                 .await?;
-            bulk_answer(results.iter().map(render_manual).collect())
+            bulk_answer(
+                results
+                    .iter()
+                    .map(|r| render_manual(r, &state.networks))
+                    .collect(),
+            )
         }
     })
 }

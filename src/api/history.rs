@@ -246,7 +246,7 @@ pub async fn history(
     }
     let history: Vec<Value> = items
         .iter()
-        .map(|p| render_post(p, &caller.profile))
+        .map(|p| render_post(p, &caller.profile, &state.networks))
         .collect();
     Ok(json_response(
         StatusCode::OK,
@@ -278,7 +278,7 @@ pub async fn history_one(
     match owned_post(&state, &caller, &raw).await? {
         Some(post) => Ok(json_response(
             StatusCode::OK,
-            &render_post(&post, &caller.profile),
+            &render_post(&post, &caller.profile, &state.networks),
         )),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -5,6 +5,7 @@
 pub mod delete;
 pub mod error;
 pub mod history;
+pub mod messages;
 pub mod posts;
 pub mod profiles;
 pub mod publish;

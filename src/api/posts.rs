@@ -6,6 +6,7 @@ use crate::auth::Caller;
 use crate::domain::{
     EntryState, NetworkPostId, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
 };
+use crate::networks::Networks;
 use crate::store::{Profile, StoreError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -21,7 +22,7 @@ fn ts(t: &DateTime<Utc>) -> String {
 }
 
 /// A stored post in Ayrshare's shape (`GET /api/post/:id`, history items).
-pub fn render_post(post: &Post, profile: &Profile) -> Value {
+pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> Value {
     let post_ids: Vec<Value> = post
         .entries
         .iter()
@@ -48,7 +49,10 @@ pub fn render_post(post: &Post, profile: &Profile) -> Value {
                 o.insert("deletedAt".into(), json!(ts(d)));
             }
             if let (Some(err), true) = (&e.error, e.state != EntryState::Failed) {
-                o.insert("lastError".into(), json!(err.message));
+                o.insert(
+                    "lastError".into(),
+                    json!(super::messages::entry_error_message(post, e, err)),
+                );
             }
             v
         })
@@ -64,7 +68,12 @@ pub fn render_post(post: &Post, profile: &Profile) -> Value {
             let (code, message) = e
                 .error
                 .as_ref()
-                .map(|x| (super::error::code_for(x.kind, &e.platform, "post"), x.message.clone()))
+                .map(|x| {
+                    (
+                        super::error::code_for(x.kind, networks.auth_code(&e.platform), "post"),
+                        super::messages::entry_error_message(post, e, x),
+                    )
+                })
                 .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
             let mut v = json!({"action": "post", "status": "error", "code": code, "message": message, "platform": e.platform.as_str()});
             if e.state == EntryState::Publishing {
@@ -137,12 +146,12 @@ pub async fn get_post(
                 .unwrap_or(post);
             Ok(json_response(
                 StatusCode::OK,
-                &render_post(&post, &caller.profile),
+                &render_post(&post, &caller.profile, &state.networks),
             ))
         }
         Some(post) => Ok(json_response(
             StatusCode::OK,
-            &render_post(&post, &caller.profile),
+            &render_post(&post, &caller.profile, &state.networks),
         )),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -17,7 +17,7 @@ use super::error::{codes, ApiError};
 use super::{json_body, json_response, AppState};
 use crate::auth::Caller;
 use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus};
-use crate::service::publish::text_length;
+use crate::networks::Networks;
 use crate::service::NewPost;
 use crate::store::{IdempotencyRecord, Profile};
 use actix_web::http::{header, StatusCode};
@@ -115,6 +115,7 @@ fn validate(
     profile_id: &str,
     idempotency_key: Option<String>,
     id: PostId,
+    networks: &Networks,
 ) -> Result<NewPost, ApiError> {
     let Some(text) = body.post else {
         return Err(ApiError::invalid(
@@ -172,16 +173,13 @@ fn validate(
         }
     }
     for p in &platforms {
-        if let Some((length, limit)) = text_length(p, &text) {
+        if let Some(rule) = networks.text_rule(p) {
+            let (length, limit) = (rule.length(&text), rule.limit);
             if length > limit {
-                let unit = if *p == Platform::Twitter {
-                    "weighted characters (URLs count 23, CJK and emoji 2)"
-                } else {
-                    "characters (emoji count their UTF-8 bytes)"
-                };
                 return Err(invalid_post(format!(
-                    "Field 'post' is too long for {}: {length} {unit}; the limit is {limit}.",
-                    p.display_name()
+                    "Field 'post' is too long for {}: {length} {}; the limit is {limit}.",
+                    p.display_name(),
+                    rule.unit
                 ))
                 .with("platform", p.as_str()));
             }
@@ -202,14 +200,14 @@ fn ts(t: &DateTime<Utc>) -> String {
 }
 
 /// One failed platform in `errors`.
-fn error_item(e: &PlatformEntry) -> Value {
+fn error_item(post: &Post, e: &PlatformEntry, networks: &Networks) -> Value {
     let (code, message) = e
         .error
         .as_ref()
         .map(|x| {
             (
-                super::error::code_for(x.kind, &e.platform, "post"),
-                x.message.clone(),
+                super::error::code_for(x.kind, networks.auth_code(&e.platform), "post"),
+                super::messages::entry_error_message(post, e, x),
             )
         })
         .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
@@ -231,7 +229,12 @@ fn error_item(e: &PlatformEntry) -> Value {
 }
 
 /// The answer to a create: (HTTP status, body).
-pub fn render_answer(post: &Post, profile: &Profile, via_profile_key: bool) -> (StatusCode, Value) {
+pub fn render_answer(
+    post: &Post,
+    profile: &Profile,
+    via_profile_key: bool,
+    networks: &Networks,
+) -> (StatusCode, Value) {
     let mut entries: Vec<&PlatformEntry> = post.entries.iter().collect();
     entries.sort_by(|a, b| a.platform.as_str().cmp(b.platform.as_str()));
     let errors: Vec<Value> = entries
@@ -240,7 +243,7 @@ pub fn render_answer(post: &Post, profile: &Profile, via_profile_key: bool) -> (
             e.state == EntryState::Failed
                 || (e.state == EntryState::Publishing && e.error.is_some())
         })
-        .map(|e| error_item(e))
+        .map(|e| error_item(post, e, networks))
         .collect();
     let ok = errors.is_empty();
     let mut o = Map::new();
@@ -353,7 +356,12 @@ async fn resume_claim(
     if post.status == PostStatus::Processing {
         return Err(in_progress(post_id, key));
     }
-    let (status, answer) = render_answer(&post, &caller.profile, caller.via_profile_key);
+    let (status, answer) = render_answer(
+        &post,
+        &caller.profile,
+        caller.via_profile_key,
+        &state.networks,
+    );
     let stored = remembered(status, &answer);
     state
         .store
@@ -429,7 +437,13 @@ pub async fn publish_post(
                 }
             }
         }
-        let new = validate(body, &caller.profile.id, key.clone(), post_id.clone())?;
+        let new = validate(
+            body,
+            &caller.profile.id,
+            key.clone(),
+            post_id.clone(),
+            &state.networks,
+        )?;
         if let (Some(k), false) = (&key, claimed) {
             // The claim is durable before any network call: a retry after a crash finds it.
             if let Some(held) = state
@@ -446,7 +460,12 @@ pub async fn publish_post(
             state.store.flush().await?;
         }
         let post = state.publish.create(new, &ctx).await?;
-        let (status, answer) = render_answer(&post, &caller.profile, caller.via_profile_key);
+        let (status, answer) = render_answer(
+            &post,
+            &caller.profile,
+            caller.via_profile_key,
+            &state.networks,
+        );
         if let Some(k) = &key {
             state
                 .store
@@ -482,11 +501,16 @@ mod tests {
 
     #[test]
     fn validation_names_fields() {
+        let settings =
+            crate::configuration::Settings::load_with_env(None, Vec::<(String, String)>::new())
+                .unwrap();
+        let networks = Networks::from_settings(&settings);
         let e = validate(
             body(json!({"platforms": ["threads"]})),
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap_err();
         assert!(e.body()["message"].as_str().unwrap().contains("'post'"));
@@ -495,6 +519,7 @@ mod tests {
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap_err();
         assert_eq!(e.body()["code"], codes::POST_INVALID);
@@ -503,6 +528,7 @@ mod tests {
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap_err();
         assert!(e.body()["message"]
@@ -514,6 +540,7 @@ mod tests {
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap_err();
         assert_eq!(e.body()["platform"], "twitter");
@@ -522,6 +549,7 @@ mod tests {
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap_err();
         assert!(e.body()["message"]
@@ -533,6 +561,7 @@ mod tests {
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap();
         assert_eq!(ok.platforms, vec![Platform::Twitter, Platform::Threads]);
