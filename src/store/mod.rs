@@ -1,7 +1,11 @@
 //! Persistence. [`Store`] is what the service layer needs; [`SledStore`] is the embedded
-//! default. The trait is async and object-safe so that a PostgreSQL implementation can sit
-//! beside the sled one when several gateway instances must share state.
+//! default (a PostgreSQL one is next). Backends store
+//! only: which posts are due or in flight, primary profile ids and title uniqueness are
+//! domain rules (`Post::schedule_slot`, `Post::in_flight`, `domain::primary_profile_id`,
+//! `domain::profile_title_key`). [`contract`] is the suite every backend must pass.
 
+#[doc(hidden)]
+pub mod contract;
 mod sled_store;
 
 pub use sled_store::SledStore;
@@ -28,6 +32,21 @@ pub struct Profile {
     pub key_hash: Option<String>,
     /// Creation time.
     pub created: DateTime<Utc>,
+}
+
+impl Profile {
+    /// The primary profile of `account_id` as first created: its id is
+    /// [`crate::domain::primary_profile_id`], so every backend and every process agree on it.
+    pub fn primary(account_id: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            id: crate::domain::primary_profile_id(account_id),
+            account_id: account_id.to_owned(),
+            title: "Primary Profile".into(),
+            primary: true,
+            key_hash: None,
+            created: now,
+        }
+    }
 }
 
 /// A network account linked to a profile, with the tokens postgate calls the network with.
@@ -78,9 +97,10 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("corrupt record in the store: {0}")]
     Corrupt(String),
-    /// Any other sled error.
+    /// The storage engine failed (I/O, connection, timeout); its own words, with no
+    /// engine type in the signature so callers stay backend-neutral.
     #[error("store error: {0}")]
-    Sled(#[from] sled::Error),
+    Backend(String),
 }
 
 /// What an idempotency key of a profile holds.
