@@ -105,13 +105,14 @@ fn scheduled(n: usize, profile: &str, due: DateTime<Utc>) -> Post {
 pub async fn profiles(store: Arc<dyn Store>) {
     let p1 = store.ensure_primary_profile("acct-a").await.unwrap();
     assert_eq!(p1.id, primary_profile_id("acct-a"), "profiles: derived id");
-    assert!(p1.primary && p1.key_hash.is_none(), "profiles: primary shape");
-    let racing = futures::future::join_all(
-        (0..8).map(|_| {
-            let s = store.clone();
-            async move { s.ensure_primary_profile("acct-a").await.unwrap() }
-        }),
-    )
+    assert!(
+        p1.primary && p1.key_hash.is_none(),
+        "profiles: primary shape"
+    );
+    let racing = futures::future::join_all((0..8).map(|_| {
+        let s = store.clone();
+        async move { s.ensure_primary_profile("acct-a").await.unwrap() }
+    }))
     .await;
     assert!(
         racing.iter().all(|p| *p == p1),
@@ -146,7 +147,10 @@ pub async fn profiles(store: Arc<dyn Store>) {
         vec![p1.clone(), team.clone(), later.clone()],
         "profiles: primary first, then by creation, one account only"
     );
-    assert_eq!(store.get_profile(&team.id).await.unwrap(), Some(team.clone()));
+    assert_eq!(
+        store.get_profile(&team.id).await.unwrap(),
+        Some(team.clone())
+    );
     assert_eq!(store.get_profile("nope").await.unwrap(), None);
     assert_eq!(
         store
@@ -163,7 +167,10 @@ pub async fn profiles(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(store.delete_profile(&team.id).await.unwrap());
-    assert!(!store.delete_profile(&team.id).await.unwrap(), "profiles: gone");
+    assert!(
+        !store.delete_profile(&team.id).await.unwrap(),
+        "profiles: gone"
+    );
     assert_eq!(store.get_profile(&team.id).await.unwrap(), None);
     assert_eq!(
         store
@@ -215,7 +222,10 @@ pub async fn linked_accounts(store: Arc<dyn Store>) {
     all.sort_by(|a, b| a.platform.cmp(&b.platform));
     let mut want = vec![account(Platform::Twitter, "2"), relinked];
     want.sort_by(|a, b| a.platform.cmp(&b.platform));
-    assert_eq!(all, want, "linked accounts: one per platform, this profile only");
+    assert_eq!(
+        all, want,
+        "linked accounts: one per platform, this profile only"
+    );
     assert!(store.unlink_account(p, &Platform::Threads).await.unwrap());
     assert!(!store.unlink_account(p, &Platform::Threads).await.unwrap());
     assert_eq!(
@@ -267,11 +277,9 @@ pub async fn posts(store: Arc<dyn Store>) {
     let mut b = post(2, "prof", t0(), vec![published(Platform::Threads, "5")]);
     store.insert_post(&b).await.unwrap();
     a.text = "edited".into();
-    b.entries.push(published(Platform::Other("linkedin".into()), "urn:li:1"));
-    store
-        .update_posts(&[a.clone(), b.clone()])
-        .await
-        .unwrap();
+    b.entries
+        .push(published(Platform::Other("linkedin".into()), "urn:li:1"));
+    store.update_posts(&[a.clone(), b.clone()]).await.unwrap();
     assert_eq!(store.get_post(&a.id).await.unwrap(), Some(a));
     assert_eq!(store.get_post(&b.id).await.unwrap(), Some(b));
 }
@@ -513,10 +521,7 @@ pub async fn quotas(store: Arc<dyn Store>) {
     );
     store.give_back_quota("never-used").await.unwrap();
     assert_eq!(
-        store
-            .take_quota("never-used", 1, 10, t)
-            .await
-            .unwrap(),
+        store.take_quota("never-used", 1, 10, t).await.unwrap(),
         QuotaDecision::Granted,
         "quotas: give-back on an empty bucket is a no-op"
     );

@@ -1,13 +1,15 @@
 //! Persistence. [`Store`] is what the service layer needs; [`SledStore`] is the embedded
-//! default (a PostgreSQL one is next). Backends store
+//! default, [`PostgresStore`] the database several gateway processes share. Backends store
 //! only: which posts are due or in flight, primary profile ids and title uniqueness are
 //! domain rules (`Post::schedule_slot`, `Post::in_flight`, `domain::primary_profile_id`,
 //! `domain::profile_title_key`). [`contract`] is the suite every backend must pass.
 
 #[doc(hidden)]
 pub mod contract;
+mod postgres;
 mod sled_store;
 
+pub use postgres::PostgresStore;
 pub use sled_store::SledStore;
 
 use crate::domain::{Platform, Post, PostId};

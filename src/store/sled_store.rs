@@ -317,12 +317,14 @@ impl Store for SledStore {
             return Ok(p);
         }
         // compare_and_swap: two first requests racing create it once.
-        let _ = self.profiles.compare_and_swap(
-            id.as_bytes(),
-            None as Option<&[u8]>,
-            Some(to_json(&profile)),
-        )
-        .map_err(db)?;
+        let _ = self
+            .profiles
+            .compare_and_swap(
+                id.as_bytes(),
+                None as Option<&[u8]>,
+                Some(to_json(&profile)),
+            )
+            .map_err(db)?;
         self.get_profile(&id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("primary profile vanished".into()))
@@ -584,11 +586,15 @@ impl Store for SledStore {
         post_id: &PostId,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        match self.idempotency.compare_and_swap(
-            idempotency_key(profile_id, key),
-            None as Option<&[u8]>,
-            Some(claim_json(post_id, now)),
-        ).map_err(db)? {
+        match self
+            .idempotency
+            .compare_and_swap(
+                idempotency_key(profile_id, key),
+                None as Option<&[u8]>,
+                Some(claim_json(post_id, now)),
+            )
+            .map_err(db)?
+        {
             Ok(()) => Ok(None),
             Err(held) => match held.current {
                 Some(v) => decode_idempotency(&v).map(Some),
