@@ -19,7 +19,9 @@
 //!   `DeleteOutcome`. No I/O.
 //! - [`service`] — the delete orchestrator (resolve → claim → intent → fan out → record),
 //!   per-post locks shared with the publisher and scheduler.
-//! - [`store`] — the `Store` trait and its embedded sled implementation.
+//! - [`store`] — the `Store` trait, its contract suite (`store::contract`, run on every
+//!   backend), the embedded sled implementation and the PostgreSQL one (schema in
+//!   `migrations/`, embedded and run at start-up).
 //! - [`networks`] — one adapter per network (Threads, X) behind the `Network` trait, each
 //!   mapping its answers to a few outcome classes; OAuth 1.0a signing for X.
 //! - [`cli`] — `postgate import`, the migration path from Ayrshare.
