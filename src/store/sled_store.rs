@@ -387,11 +387,11 @@ impl Store for SledStore {
         };
         let (accounts, prefix) = (self.accounts.clone(), profile_prefix(id));
         let account_keys: Vec<sled::IVec> = blocking(move || {
-            Ok(accounts
+            accounts
                 .scan_prefix(prefix)
                 .keys()
                 .collect::<Result<_, _>>()
-                .map_err(db)?)
+                .map_err(db)
         })
         .await?;
         (&self.profiles, &self.profile_keys, &self.accounts)
