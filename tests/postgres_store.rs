@@ -133,3 +133,99 @@ async fn two_stores_on_one_database_share_quotas_claims_and_blocks() {
         "a network's block seen by one is honoured by the other"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_post_lock_excludes_the_other_store_until_dropped() {
+    let Some(url) = server_url() else { return };
+    let options = fresh_database(&url).await;
+    let a = open(options.clone()).await;
+    let b = open(options).await;
+    let id = PostId::generate();
+    let held = a.lock_post(&id).await.unwrap();
+    assert!(held.is_shared());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), b.lock_post(&id))
+            .await
+            .is_err(),
+        "the other store waits while the lock is held"
+    );
+    drop(held);
+    tokio::time::timeout(Duration::from_secs(5), b.lock_post(&id))
+        .await
+        .expect("granted once released")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_schedulers_claim_each_due_post_once_and_take_over_expired_leases() {
+    use postgate::domain::{EntryState, Platform, PlatformEntry, Post, PostKind, PostStatus};
+    let Some(url) = server_url() else { return };
+    let options = fresh_database(&url).await;
+    let a: Arc<dyn Store> = Arc::new(open(options.clone()).await);
+    let b: Arc<dyn Store> = Arc::new(open(options).await);
+    let now = chrono::Utc::now();
+    let mut all = std::collections::HashSet::new();
+    for n in 0..40 {
+        let p = Post {
+            id: PostId::generate(),
+            profile_id: "prof".into(),
+            text: "due".into(),
+            status: PostStatus::Pending,
+            kind: PostKind::Scheduled,
+            created: now,
+            schedule_date: Some(now - chrono::Duration::seconds(n)),
+            entries: vec![PlatformEntry::new(Platform::Threads, EntryState::Pending)],
+            idempotency_key: None,
+        };
+        a.insert_post(&p).await.unwrap();
+        all.insert(p.id);
+    }
+    let lease = Duration::from_secs(30);
+    let mut claims = Vec::new();
+    for round in 0..4 {
+        for (s, holder) in [(&a, "gw-a"), (&b, "gw-b")] {
+            let s = s.clone();
+            claims.push(tokio::spawn(async move {
+                (
+                    holder,
+                    s.claim_due_posts(now, 7 + round, holder, lease)
+                        .await
+                        .unwrap(),
+                )
+            }));
+        }
+    }
+    let mut by_a = std::collections::HashSet::new();
+    let mut by_b = std::collections::HashSet::new();
+    for c in claims {
+        let (holder, ids) = c.await.unwrap();
+        let set = if holder == "gw-a" {
+            &mut by_a
+        } else {
+            &mut by_b
+        };
+        set.extend(ids);
+    }
+    assert!(
+        by_a.is_disjoint(&by_b),
+        "no due post goes to both schedulers"
+    );
+    assert!(by_a.union(&by_b).all(|id| all.contains(id)));
+
+    // gw-a dies: once its leases expire, gw-b takes its posts over.
+    let later = now + chrono::Duration::seconds(31);
+    let taken: std::collections::HashSet<PostId> = b
+        .claim_due_posts(later, 100, "gw-b", lease)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(taken, all, "expired leases are taken over");
+    assert!(
+        a.claim_due_posts(later, 100, "gw-a", lease)
+            .await
+            .unwrap()
+            .is_empty(),
+        "and are then gw-b's"
+    );
+}

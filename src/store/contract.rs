@@ -33,6 +33,8 @@ where
     quota_blocks(make().await).await;
     concurrent_quota(make().await).await;
     meta_and_flush(make().await).await;
+    post_locks(make().await).await;
+    claimed_schedule(make().await).await;
 }
 
 /// A fixed instant, whole milliseconds.
@@ -587,4 +589,46 @@ pub async fn meta_and_flush(store: Arc<dyn Store>) {
     store.set_meta("k", "v2").await.unwrap();
     assert_eq!(store.get_meta("k").await.unwrap(), Some("v2".into()));
     store.flush().await.unwrap();
+}
+
+/// A post lock can be taken, released by dropping it, and taken again.
+pub async fn post_locks(store: Arc<dyn Store>) {
+    let within = std::time::Duration::from_secs(5);
+    let first = tokio::time::timeout(within, store.lock_post(&id(1)))
+        .await
+        .expect("post locks: a free lock is granted")
+        .unwrap();
+    let other = tokio::time::timeout(within, store.lock_post(&id(2)))
+        .await
+        .expect("post locks: another post's lock is independent")
+        .unwrap();
+    drop(first);
+    drop(other);
+    tokio::time::timeout(within, store.lock_post(&id(1)))
+        .await
+        .expect("post locks: a dropped lock is released")
+        .unwrap();
+}
+
+/// One scheduler's claim gets the due posts, oldest first, within the limit, and gets them
+/// again on its next tick (it holds their lease).
+pub async fn claimed_schedule(store: Arc<dyn Store>) {
+    let now = t0() + Duration::hours(1);
+    let lease = std::time::Duration::from_secs(30);
+    for (n, minutes) in [(1, 5), (2, 50), (3, 20), (4, -5)] {
+        store
+            .insert_post(&scheduled(n, "prof", now - Duration::minutes(minutes)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.claim_due_posts(now, 10, "gw-1", lease).await.unwrap(),
+        vec![id(2), id(3), id(1)],
+        "claimed schedule: due posts, oldest first"
+    );
+    assert_eq!(
+        store.claim_due_posts(now, 2, "gw-1", lease).await.unwrap(),
+        vec![id(2), id(3)],
+        "claimed schedule: limited; the holder keeps its own claims"
+    );
 }

@@ -146,6 +146,27 @@ pub struct PostPage {
     pub next: Option<PostCursor>,
 }
 
+/// Held while this process works on a post, to the exclusion of every other process sharing
+/// the store; released when dropped (and by the database if the process dies).
+pub struct PostLock(Option<Box<dyn Send + Sync>>);
+
+impl PostLock {
+    /// No cross-process lock: the store belongs to one process, whose in-process locks suffice.
+    pub fn local() -> Self {
+        Self(None)
+    }
+
+    /// A lock held by a backend-specific guard, released when the guard is dropped.
+    pub fn held(guard: Box<dyn Send + Sync>) -> Self {
+        Self(Some(guard))
+    }
+
+    /// Whether a backend guard is held (false for [`PostLock::local`]).
+    pub fn is_shared(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 /// Everything postgate persists.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -269,6 +290,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<u64>, StoreError>;
     /// Records that `bucket` may not be called before `until` (a network's own rate limit).
     async fn block_until(&self, bucket: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Excludes every other process sharing the store from working on post `id` until the
+    /// returned lock is dropped. Take it inside the in-process post lock (which orders the
+    /// tasks of one process), so a process waits on it with at most one task per post. The
+    /// default is for stores one process owns: nothing to exclude.
+    async fn lock_post(&self, id: &PostId) -> Result<PostLock, StoreError> {
+        let _ = id;
+        Ok(PostLock::local())
+    }
+
+    /// At most `limit` ids of due posts (as [`Store::due_posts_limited`]) claimed for
+    /// `holder` until `now + lease`: a post another holder claimed is skipped until its lease
+    /// expires (so a holder that died is taken over). Every scheduler instance calls this;
+    /// each due post goes to one. The default is for stores one process owns.
+    async fn claim_due_posts(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        holder: &str,
+        lease: std::time::Duration,
+    ) -> Result<Vec<PostId>, StoreError> {
+        let _ = (holder, lease);
+        self.due_posts_limited(now, limit).await
+    }
 
     /// A small metadata value.
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;

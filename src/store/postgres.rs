@@ -9,8 +9,8 @@
 //! Times are kept to the microsecond (PostgreSQL's `timestamptz`).
 
 use super::{
-    IdempotencyRecord, LinkedAccount, PostCursor, PostPage, Profile, QuotaDecision, Store,
-    StoreError,
+    IdempotencyRecord, LinkedAccount, PostCursor, PostLock, PostPage, Profile, QuotaDecision,
+    Store, StoreError,
 };
 use crate::configuration::{redact_password, StoreSettings};
 use crate::domain::{
@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::str::FromStr;
@@ -198,7 +199,11 @@ async fn write_post(
         "ON CONFLICT (id) DO UPDATE SET profile_id = EXCLUDED.profile_id, text = EXCLUDED.text,
          status = EXCLUDED.status, kind = EXCLUDED.kind, created = EXCLUDED.created,
          schedule_date = EXCLUDED.schedule_date, idempotency_key = EXCLUDED.idempotency_key,
-         due_at = EXCLUDED.due_at, in_flight = EXCLUDED.in_flight"
+         due_at = EXCLUDED.due_at, in_flight = EXCLUDED.in_flight,
+         lease_holder = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
+                             THEN NULL ELSE posts.lease_holder END,
+         lease_until = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
+                            THEN NULL ELSE posts.lease_until END"
     };
     let written = sqlx::query(&format!(
         "INSERT INTO posts (id, profile_id, text, status, kind, created, schedule_date,
@@ -353,6 +358,43 @@ fn decode_cursor(c: &PostCursor) -> Option<(DateTime<Utc>, String)> {
     let micros = i64::from_be_bytes(c.0.get(..8)?.try_into().ok()?);
     let id = String::from_utf8(c.0.get(8..)?.to_vec()).ok()?;
     Some((DateTime::from_timestamp_micros(micros)?, id))
+}
+
+/// Advisory-lock class of post locks (the two-key form keeps them apart from any other
+/// advisory locks in the database). The post id's `hashtext` is the second key: a collision
+/// only makes two posts wait for each other.
+const POST_LOCK_CLASS: i32 = 0x706f_7374;
+
+/// A session advisory lock on a connection taken out of the pool for as long as it is held.
+/// Dropping it unlocks (on a spawned task) and returns the connection; if that fails, or no
+/// runtime is left, the connection is closed, which releases the lock too. A process that
+/// dies loses its connections and so its locks.
+struct AdvisoryLock {
+    conn: Option<PoolConnection<Postgres>>,
+}
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    // `unlock_all`: also right when the lock was granted but its answer lost
+                    // to a cancelled wait; this connection holds no other session lock.
+                    if sqlx::query("SELECT pg_advisory_unlock_all()")
+                        .execute(&mut *conn)
+                        .await
+                        .is_err()
+                    {
+                        conn.close_on_drop();
+                    }
+                });
+            }
+            Err(_) => conn.close_on_drop(),
+        }
+    }
 }
 
 const PROFILE_COLUMNS: &str = "id, account_id, title, is_primary, key_hash, created";
@@ -810,6 +852,62 @@ impl Store for PostgresStore {
         .await
         .map_err(db)?;
         Ok(())
+    }
+
+    async fn lock_post(&self, id: &PostId) -> Result<PostLock, StoreError> {
+        // Polls with `pg_try_advisory_lock` rather than waiting in `pg_advisory_lock`: a wait
+        // longer than `statement_timeout` would fail, and a poll is cancellable.
+        let mut lock = AdvisoryLock {
+            conn: Some(self.pool.acquire().await.map_err(db)?),
+        };
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let Some(conn) = lock.conn.as_mut() else {
+                return Err(StoreError::Backend("post lock lost its connection".into()));
+            };
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+                .bind(POST_LOCK_CLASS)
+                .bind(id.as_str())
+                .fetch_one(&mut **conn)
+                .await
+                .map_err(db)?;
+            if got {
+                return Ok(PostLock::held(Box::new(std::sync::Mutex::new(lock))));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    async fn claim_due_posts(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Vec<PostId>, StoreError> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        // SKIP LOCKED: schedulers of other gateways claiming at the same moment take other
+        // rows instead of waiting for these.
+        let mut claimed: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+            "UPDATE posts SET lease_holder = $3, lease_until = $4
+             WHERE id IN (
+                 SELECT id FROM posts
+                 WHERE due_at <= $1
+                   AND (lease_until IS NULL OR lease_until <= $1 OR lease_holder = $3)
+                 ORDER BY due_at, id LIMIT $2
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING id, due_at",
+        )
+        .bind(now)
+        .bind(self::limit(limit))
+        .bind(holder)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        claimed.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        claimed.into_iter().map(|(id, _)| post_id(id)).collect()
     }
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
