@@ -812,15 +812,27 @@ impl Store for PostgresStore {
     }
 
     async fn give_back_quota(&self, bucket: &str) -> Result<(), StoreError> {
+        // Under the bucket's row lock, like take_quota: a count in progress elsewhere sees
+        // the window before or after the give-back, never half of it.
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT bucket FROM quotas WHERE bucket = $1 FOR UPDATE")
+                .bind(bucket)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if exists.is_none() {
+            return Ok(());
+        }
         sqlx::query(
             "DELETE FROM quota_calls WHERE id = (SELECT id FROM quota_calls WHERE bucket = $1
-                 ORDER BY at_ms DESC, id DESC LIMIT 1 FOR UPDATE)",
+                 ORDER BY at_ms DESC, id DESC LIMIT 1)",
         )
         .bind(bucket)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(())
+        tx.commit().await.map_err(db)
     }
 
     async fn quota_blocked(
