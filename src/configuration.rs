@@ -44,12 +44,60 @@ pub struct ServerSettings {
 }
 
 /// `[store]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct StoreSettings {
-    /// sled directory.
+    /// Which [`crate::store::Store`] implementation holds the state.
+    pub backend: StoreBackend,
+    /// sled directory (also where a generated API key file is written, whatever the backend).
     pub path: PathBuf,
     /// sled page cache, MiB.
     pub cache_capacity_mb: u64,
+    /// PostgreSQL connection URL (`postgres://user:password@host:port/db`), for
+    /// `backend = "postgres"`. Holds a password: never printed whole.
+    #[serde(default)]
+    pub url: String,
+    /// Most PostgreSQL connections this gateway holds.
+    pub pool_size: u32,
+    /// PostgreSQL `statement_timeout` of every connection, ms: a stuck query fails instead of
+    /// holding a request (and its connection) forever.
+    pub statement_timeout_ms: u64,
+}
+
+/// Where the gateway keeps its state.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// Embedded, one process per directory, no external service: the default.
+    Sled,
+    /// A PostgreSQL database several gateway processes can share.
+    Postgres,
+}
+
+// The URL's password must not reach a log line through `{:?}` of the settings.
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSettings")
+            .field("backend", &self.backend)
+            .field("path", &self.path)
+            .field("cache_capacity_mb", &self.cache_capacity_mb)
+            .field("url", &redact_password(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .finish()
+    }
+}
+
+/// `url` with its password (if any) replaced, for messages and logs.
+pub fn redact_password(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("[redacted]"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) if url.is_empty() => String::new(),
+        Err(_) => "[unparsable url]".into(),
+    }
 }
 
 /// `[auth]`
@@ -257,6 +305,20 @@ impl Settings {
         if self.store.path.as_os_str().is_empty() {
             return Err(SettingsError("store.path must not be empty".into()));
         }
+        if self.store.backend == StoreBackend::Postgres {
+            let url = &self.store.url;
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(SettingsError(format!(
+                    "store.url = {:?} is not a postgres:// URL (needed for store.backend = \"postgres\"; set POSTGATE__STORE__URL)",
+                    redact_password(url)
+                )));
+            }
+            if self.store.pool_size == 0 {
+                return Err(SettingsError(
+                    "store.pool_size must be greater than 0".into(),
+                ));
+            }
+        }
         Ok(self)
     }
 }
@@ -295,6 +357,32 @@ mod tests {
         assert_eq!(s.x.base_url, "https://api.x.com");
         assert_eq!(s.x.api, XApi::V2);
         assert!(s.auth.api_keys.is_empty());
+        assert_eq!(s.store.backend, StoreBackend::Sled);
+    }
+
+    #[test]
+    fn postgres_store_needs_a_url_and_hides_its_password() {
+        let e = Settings::load_with_env(None, env(&[("POSTGATE__STORE__BACKEND", "postgres")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("store.url"), "{e}");
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("POSTGATE__STORE__BACKEND", "postgres"),
+                (
+                    "POSTGATE__STORE__URL",
+                    "postgres://gw:hunter2@db:5432/postgate",
+                ),
+                ("POSTGATE__STORE__POOL_SIZE", "4"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.store.backend, StoreBackend::Postgres);
+        assert_eq!(s.store.pool_size, 4);
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("db:5432"), "{shown}");
     }
 
     #[test]

@@ -601,6 +601,39 @@ impl DeleteOutcome {
     }
 }
 
+// Rules every store backend shares, so a backend re-implements storage only.
+
+/// The id of an account's primary profile: derived from the account id (not stored
+/// anywhere first), so every start and every gateway process names the same profile.
+pub fn primary_profile_id(account_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(format!("primary:{account_id}").as_bytes())[..16])
+}
+
+/// The form under which profile titles are compared: titles are unique per account
+/// regardless of case ("Team" and "team" collide), as in Ayrshare.
+pub fn profile_title_key(title: &str) -> String {
+    title.to_lowercase()
+}
+
+impl Post {
+    /// When the scheduler must pick this post up: its due date while it is pending, else
+    /// `None`. Stores keep exactly these posts in their schedule index.
+    pub fn schedule_slot(&self) -> Option<DateTime<Utc>> {
+        (self.status == PostStatus::Pending)
+            .then_some(self.schedule_date)
+            .flatten()
+    }
+
+    /// Whether an entry has an intent recorded and no network answer yet (a delete or a
+    /// publish cut off by a crash). Stores keep exactly these posts in their recovery index.
+    pub fn in_flight(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| matches!(e.state, EntryState::Deleting | EntryState::Publishing))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,9 @@
 //!   record, over one planned delete), the publisher, the scheduler, and `locks`: one
 //!   generic `KeyedLocks` for the per-post locks they share and the idempotency-key locks.
 //!   It stores failure classes; the api layer words them.
-//! - [`store`] — the `Store` trait and its embedded sled implementation.
+//! - [`store`] — the `Store` trait, its contract suite (`store::contract`, run on every
+//!   backend), the embedded sled implementation and the PostgreSQL one (schema in
+//!   `migrations/`, embedded and run at start-up).
 //! - [`networks`] — one adapter per network (Threads, X) behind the `Network` trait, each
 //!   mapping its answers to a few outcome classes and declaring its rules (delete quota from
 //!   its settings section, text length, auth-failure kind, pre-call requirements); the

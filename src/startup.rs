@@ -2,13 +2,13 @@
 
 use crate::api::{self, AppState};
 use crate::auth::{self, ApiKeys, GENERATED_KEY_META};
-use crate::configuration::Settings;
+use crate::configuration::{Settings, StoreBackend};
 use crate::networks::{CallContext, ConsumerCredentials, Networks};
 use crate::service::delete::{DeleteConfig, RetryPolicy};
 use crate::service::{
     DeleteService, KeyedLocks, PostLocks, PublishConfig, PublishService, Scheduler, SchedulerHandle,
 };
-use crate::store::{SledStore, Store, StoreError};
+use crate::store::{PostgresStore, SledStore, Store, StoreError};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
@@ -51,6 +51,10 @@ pub fn key_file_path(store_path: &Path) -> PathBuf {
 
 fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
     use std::io::Write;
+    // With the PostgreSQL store nothing else has created the directory.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -99,9 +103,13 @@ async fn load_keys(
 impl Application {
     /// Opens the store, loads keys, builds the services and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let sled =
-            SledStore::open_with_cache(&settings.store.path, settings.store.cache_capacity_mb)?;
-        let store: Arc<dyn Store> = Arc::new(sled);
+        let store: Arc<dyn Store> = match settings.store.backend {
+            StoreBackend::Sled => Arc::new(SledStore::open_with_cache(
+                &settings.store.path,
+                settings.store.cache_capacity_mb,
+            )?),
+            StoreBackend::Postgres => Arc::new(PostgresStore::connect(&settings.store).await?),
+        };
         let (api_keys, generated_api_key) = load_keys(&settings, store.as_ref()).await?;
         for account in api_keys.account_ids() {
             store.ensure_primary_profile(&account).await?;

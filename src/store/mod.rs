@@ -1,9 +1,15 @@
 //! Persistence. [`Store`] is what the service layer needs; [`SledStore`] is the embedded
-//! default. The trait is async and object-safe so that a PostgreSQL implementation can sit
-//! beside the sled one when several gateway instances must share state.
+//! default, [`PostgresStore`] the database several gateway processes share. Backends store
+//! only: which posts are due or in flight, primary profile ids and title uniqueness are
+//! domain rules (`Post::schedule_slot`, `Post::in_flight`, `domain::primary_profile_id`,
+//! `domain::profile_title_key`). [`contract`] is the suite every backend must pass.
 
+#[doc(hidden)]
+pub mod contract;
+mod postgres;
 mod sled_store;
 
+pub use postgres::PostgresStore;
 pub use sled_store::SledStore;
 
 pub use crate::domain::LinkedAccount;
@@ -31,6 +37,21 @@ pub struct Profile {
     pub created: DateTime<Utc>,
 }
 
+impl Profile {
+    /// The primary profile of `account_id` as first created: its id is
+    /// [`crate::domain::primary_profile_id`], so every backend and every process agree on it.
+    pub fn primary(account_id: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            id: crate::domain::primary_profile_id(account_id),
+            account_id: account_id.to_owned(),
+            title: "Primary Profile".into(),
+            primary: true,
+            key_hash: None,
+            created: now,
+        }
+    }
+}
+
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,9 +67,10 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("corrupt record in the store: {0}")]
     Corrupt(String),
-    /// Any other sled error.
+    /// The storage engine failed (I/O, connection, timeout); its own words, with no
+    /// engine type in the signature so callers stay backend-neutral.
     #[error("store error: {0}")]
-    Sled(#[from] sled::Error),
+    Backend(String),
 }
 
 /// What an idempotency key of a profile holds.
@@ -90,6 +112,27 @@ pub struct PostPage {
     pub posts: Vec<Post>,
     /// Where the next page starts; `None` once the profile's oldest post was read.
     pub next: Option<PostCursor>,
+}
+
+/// Held while this process works on a post, to the exclusion of every other process sharing
+/// the store; released when dropped (and by the database if the process dies).
+pub struct PostLock(Option<Box<dyn Send + Sync>>);
+
+impl PostLock {
+    /// No cross-process lock: the store belongs to one process, whose in-process locks suffice.
+    pub fn local() -> Self {
+        Self(None)
+    }
+
+    /// A lock held by a backend-specific guard, released when the guard is dropped.
+    pub fn held(guard: Box<dyn Send + Sync>) -> Self {
+        Self(Some(guard))
+    }
+
+    /// Whether a backend guard is held (false for [`PostLock::local`]).
+    pub fn is_shared(&self) -> bool {
+        self.0.is_some()
+    }
 }
 
 /// Everything postgate persists.
@@ -215,6 +258,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<u64>, StoreError>;
     /// Records that `bucket` may not be called before `until` (a network's own rate limit).
     async fn block_until(&self, bucket: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Excludes every other process sharing the store from working on post `id` until the
+    /// returned lock is dropped. Take it inside the in-process post lock (which orders the
+    /// tasks of one process), so a process waits on it with at most one task per post. The
+    /// default is for stores one process owns: nothing to exclude.
+    async fn lock_post(&self, id: &PostId) -> Result<PostLock, StoreError> {
+        let _ = id;
+        Ok(PostLock::local())
+    }
+
+    /// At most `limit` ids of due posts (as [`Store::due_posts_limited`]) claimed for
+    /// `holder` until `now + lease`: a post another holder claimed is skipped until its lease
+    /// expires (so a holder that died is taken over). Every scheduler instance calls this;
+    /// each due post goes to one. The default is for stores one process owns.
+    async fn claim_due_posts(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        holder: &str,
+        lease: std::time::Duration,
+    ) -> Result<Vec<PostId>, StoreError> {
+        let _ = (holder, lease);
+        self.due_posts_limited(now, limit).await
+    }
 
     /// A small metadata value.
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -16,11 +16,10 @@ use super::{
     IdempotencyRecord, LinkedAccount, PostCursor, PostPage, Profile, QuotaDecision, Store,
     StoreError,
 };
-use crate::domain::{EntryState, Platform, Post, PostId, PostStatus};
+use crate::domain::{profile_title_key, Platform, Post, PostId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::{Db, Tree};
 use std::path::Path;
@@ -50,8 +49,13 @@ fn abort<T>(e: StoreError) -> TxResult<T> {
 fn tx_err(e: TransactionError<StoreError>) -> StoreError {
     match e {
         TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Storage(e) => db(e),
     }
+}
+
+/// sled's own failures, in the backend-neutral error.
+fn db(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
 }
 
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -103,21 +107,10 @@ fn account_key(profile_id: &str, platform: &Platform) -> Vec<u8> {
     k
 }
 
-/// Index entry that keeps titles unique per account (case-insensitive). It shares the
+/// Index entry that keeps titles unique per account ([`profile_title_key`]). It shares the
 /// `profile_keys` tree: key hashes are hex, so the `t\0` prefix cannot collide.
 fn title_key(account_id: &str, title: &str) -> Vec<u8> {
-    format!("t\0{account_id}\0{}", title.to_lowercase()).into_bytes()
-}
-
-/// The id of an account's primary profile, derived so it is stable across restarts.
-fn primary_profile_id(account_id: &str) -> String {
-    hex::encode(&Sha256::digest(format!("primary:{account_id}").as_bytes())[..16])
-}
-
-fn is_in_flight(post: &Post) -> bool {
-    post.entries
-        .iter()
-        .any(|e| matches!(e.state, EntryState::Deleting | EntryState::Publishing))
+    format!("t\0{account_id}\0{}", profile_title_key(title)).into_bytes()
 }
 
 fn idempotency_key(profile_id: &str, key: &str) -> Vec<u8> {
@@ -252,7 +245,7 @@ impl SledStore {
         })?;
         // sled creates its files with the process umask; they hold network tokens.
         owner_only_contents(path)?;
-        let tree = |name: &str| db.open_tree(name).map_err(StoreError::from);
+        let tree = |name: &str| db.open_tree(name).map_err(self::db);
         Ok(Self {
             posts: tree("posts")?,
             by_profile: tree("by_profile")?,
@@ -270,7 +263,7 @@ impl SledStore {
 
     /// Size of the store on disk, in bytes.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        self.db.size_on_disk().map_err(db)
     }
 
     fn write_post_tx(&self, posts: &[Post], must_be_new: bool) -> Result<(), StoreError> {
@@ -293,20 +286,16 @@ impl SledStore {
                         None => None,
                     };
                     if let Some(old) = &old {
-                        if old.status == PostStatus::Pending {
-                            if let Some(due) = old.schedule_date {
-                                ts.remove(schedule_key(due, &old.id))?;
-                            }
+                        if let Some(due) = old.schedule_slot() {
+                            ts.remove(schedule_key(due, &old.id))?;
                         }
                     } else {
                         tb.insert(by_profile_key(post), &[])?;
                     }
-                    if post.status == PostStatus::Pending {
-                        if let Some(due) = post.schedule_date {
-                            ts.insert(schedule_key(due, &post.id), &[])?;
-                        }
+                    if let Some(due) = post.schedule_slot() {
+                        ts.insert(schedule_key(due, &post.id), &[])?;
                     }
-                    if is_in_flight(post) {
+                    if post.in_flight() {
                         ti.insert(key, &[])?;
                     } else {
                         ti.remove(key)?;
@@ -322,24 +311,20 @@ impl SledStore {
 #[async_trait]
 impl Store for SledStore {
     async fn ensure_primary_profile(&self, account_id: &str) -> Result<Profile, StoreError> {
-        let id = primary_profile_id(account_id);
+        let profile = Profile::primary(account_id, Utc::now());
+        let id = profile.id.clone();
         if let Some(p) = self.get_profile(&id).await? {
             return Ok(p);
         }
-        let profile = Profile {
-            id: id.clone(),
-            account_id: account_id.to_owned(),
-            title: "Primary Profile".into(),
-            primary: true,
-            key_hash: None,
-            created: Utc::now(),
-        };
         // compare_and_swap: two first requests racing create it once.
-        let _ = self.profiles.compare_and_swap(
-            id.as_bytes(),
-            None as Option<&[u8]>,
-            Some(to_json(&profile)),
-        )?;
+        let _ = self
+            .profiles
+            .compare_and_swap(
+                id.as_bytes(),
+                None as Option<&[u8]>,
+                Some(to_json(&profile)),
+            )
+            .map_err(db)?;
         self.get_profile(&id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("primary profile vanished".into()))
@@ -369,7 +354,7 @@ impl Store for SledStore {
         blocking(move || {
             let mut out = Vec::new();
             for item in profiles.iter() {
-                let (_, v) = item?;
+                let (_, v) = item.map_err(db)?;
                 let p: Profile = from_json(&v)?;
                 if p.account_id == account_id {
                     out.push(p);
@@ -383,13 +368,14 @@ impl Store for SledStore {
 
     async fn get_profile(&self, id: &str) -> Result<Option<Profile>, StoreError> {
         self.profiles
-            .get(id.as_bytes())?
+            .get(id.as_bytes())
+            .map_err(db)?
             .map(|v| from_json(&v))
             .transpose()
     }
 
     async fn profile_by_key_hash(&self, key_hash: &str) -> Result<Option<Profile>, StoreError> {
-        match self.profile_keys.get(key_hash.as_bytes())? {
+        match self.profile_keys.get(key_hash.as_bytes()).map_err(db)? {
             Some(id) => self.get_profile(&String::from_utf8_lossy(&id)).await,
             None => Ok(None),
         }
@@ -401,10 +387,11 @@ impl Store for SledStore {
         };
         let (accounts, prefix) = (self.accounts.clone(), profile_prefix(id));
         let account_keys: Vec<sled::IVec> = blocking(move || {
-            Ok(accounts
+            accounts
                 .scan_prefix(prefix)
                 .keys()
-                .collect::<Result<_, _>>()?)
+                .collect::<Result<_, _>>()
+                .map_err(db)
         })
         .await?;
         (&self.profiles, &self.profile_keys, &self.accounts)
@@ -428,10 +415,12 @@ impl Store for SledStore {
         profile_id: &str,
         account: LinkedAccount,
     ) -> Result<(), StoreError> {
-        self.accounts.insert(
-            account_key(profile_id, &account.platform),
-            to_json(&account),
-        )?;
+        self.accounts
+            .insert(
+                account_key(profile_id, &account.platform),
+                to_json(&account),
+            )
+            .map_err(db)?;
         Ok(())
     }
 
@@ -442,7 +431,8 @@ impl Store for SledStore {
     ) -> Result<bool, StoreError> {
         Ok(self
             .accounts
-            .remove(account_key(profile_id, platform))?
+            .remove(account_key(profile_id, platform))
+            .map_err(db)?
             .is_some())
     }
 
@@ -452,7 +442,7 @@ impl Store for SledStore {
             accounts
                 .scan_prefix(prefix)
                 .values()
-                .map(|v| from_json(&v?))
+                .map(|v| from_json(&v.map_err(db)?))
                 .collect()
         })
         .await
@@ -464,7 +454,8 @@ impl Store for SledStore {
         platform: &Platform,
     ) -> Result<Option<LinkedAccount>, StoreError> {
         self.accounts
-            .get(account_key(profile_id, platform))?
+            .get(account_key(profile_id, platform))
+            .map_err(db)?
             .map(|v| from_json(&v))
             .transpose()
     }
@@ -475,7 +466,8 @@ impl Store for SledStore {
 
     async fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
         self.posts
-            .get(id.as_str().as_bytes())?
+            .get(id.as_str().as_bytes())
+            .map_err(db)?
             .map(|v| from_json(&v))
             .transpose()
     }
@@ -521,12 +513,12 @@ impl Store for SledStore {
                 if read >= limit {
                     break;
                 }
-                let key = key?;
+                let key = key.map_err(db)?;
                 read += 1;
                 let Some(id) = key.len().checked_sub(crate::domain::POST_ID_LEN) else {
                     return Err(StoreError::Corrupt("short profile index key".into()));
                 };
-                if let Some(v) = posts.get(&key[id..])? {
+                if let Some(v) = posts.get(&key[id..]).map_err(db)? {
                     page.posts.push(from_json(&v)?);
                 }
                 if read >= limit {
@@ -551,7 +543,7 @@ impl Store for SledStore {
                 .keys()
                 .take(limit)
                 .map(|k| {
-                    let k = k?;
+                    let k = k.map_err(db)?;
                     PostId::parse(&String::from_utf8_lossy(k.get(8..).unwrap_or_default()))
                         .map_err(|e| StoreError::Corrupt(e.to_string()))
                 })
@@ -567,7 +559,7 @@ impl Store for SledStore {
                 .iter()
                 .keys()
                 .map(|k| {
-                    PostId::parse(&String::from_utf8_lossy(&k?))
+                    PostId::parse(&String::from_utf8_lossy(&k.map_err(db)?))
                         .map_err(|e| StoreError::Corrupt(e.to_string()))
                 })
                 .collect()
@@ -581,7 +573,8 @@ impl Store for SledStore {
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.idempotency
-            .get(idempotency_key(profile_id, key))?
+            .get(idempotency_key(profile_id, key))
+            .map_err(db)?
             .map(|v| decode_idempotency(&v))
             .transpose()
     }
@@ -593,11 +586,15 @@ impl Store for SledStore {
         post_id: &PostId,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        match self.idempotency.compare_and_swap(
-            idempotency_key(profile_id, key),
-            None as Option<&[u8]>,
-            Some(claim_json(post_id, now)),
-        )? {
+        match self
+            .idempotency
+            .compare_and_swap(
+                idempotency_key(profile_id, key),
+                None as Option<&[u8]>,
+                Some(claim_json(post_id, now)),
+            )
+            .map_err(db)?
+        {
             Ok(()) => Ok(None),
             Err(held) => match held.current {
                 Some(v) => decode_idempotency(&v).map(Some),
@@ -628,7 +625,7 @@ impl Store for SledStore {
         // Compare-and-swap until the write lands on nothing or on a claim; an answer already
         // there wins.
         loop {
-            let current = self.idempotency.get(&k)?;
+            let current = self.idempotency.get(&k).map_err(db)?;
             if let Some(v) = &current {
                 if matches!(decode_idempotency(v)?, IdempotencyRecord::Answered(_)) {
                     return Ok(());
@@ -636,7 +633,8 @@ impl Store for SledStore {
             }
             if self
                 .idempotency
-                .compare_and_swap(&k, current, Some(to_json(answer)))?
+                .compare_and_swap(&k, current, Some(to_json(answer)))
+                .map_err(db)?
                 .is_ok()
             {
                 return Ok(());
@@ -708,7 +706,7 @@ impl Store for SledStore {
         now: DateTime<Utc>,
     ) -> Result<Option<u64>, StoreError> {
         let now_ms = millis(now);
-        let Some(v) = self.quotas.get(bucket.as_bytes())? else {
+        let Some(v) = self.quotas.get(bucket.as_bytes()).map_err(db)? else {
             return Ok(None);
         };
         let w: Window = from_json(&v)?;
@@ -733,12 +731,15 @@ impl Store for SledStore {
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .meta
-            .get(key.as_bytes())?
+            .get(key.as_bytes())
+            .map_err(db)?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.meta.insert(key.as_bytes(), value.as_bytes())?;
+        self.meta
+            .insert(key.as_bytes(), value.as_bytes())
+            .map_err(db)?;
         Ok(())
     }
 
@@ -749,7 +750,8 @@ impl Store for SledStore {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
-            .map_err(|e| StoreError::Open(format!("flush task failed: {e}")))??;
+            .map_err(|e| StoreError::Open(format!("flush task failed: {e}")))?
+            .map_err(self::db)?;
         Ok(())
     }
 }

@@ -1,0 +1,634 @@
+//! The contract every [`Store`] implementation keeps, as one suite that runs against any of
+//! them (`tests/store_contract.rs` on sled, `tests/postgres_store.rs` on PostgreSQL). The
+//! service layer relies on exactly these behaviours, so a new backend that passes the suite
+//! can replace another without the services noticing.
+//!
+//! Each check takes a fresh, empty store. Timestamps are whole milliseconds: that is the
+//! precision every backend keeps.
+
+use super::{IdempotencyRecord, LinkedAccount, Profile, QuotaDecision, Store, StoreError};
+use crate::domain::{
+    primary_profile_id, EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
+};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Runs every check, each on a store made fresh by `make`. Panics on the first broken
+/// promise, naming the check.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    profiles(make().await).await;
+    linked_accounts(make().await).await;
+    posts(make().await).await;
+    schedule_index(make().await).await;
+    in_flight_index(make().await).await;
+    paging(make().await).await;
+    idempotency(make().await).await;
+    quotas(make().await).await;
+    quota_blocks(make().await).await;
+    concurrent_quota(make().await).await;
+    meta_and_flush(make().await).await;
+    post_locks(make().await).await;
+    claimed_schedule(make().await).await;
+}
+
+/// A fixed instant, whole milliseconds.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+}
+
+fn user_profile(account: &str, id: &str, title: &str, created: DateTime<Utc>) -> Profile {
+    Profile {
+        id: id.into(),
+        account_id: account.into(),
+        title: title.into(),
+        primary: false,
+        key_hash: Some(format!("{:0>64}", id)),
+        created,
+    }
+}
+
+fn account(platform: Platform, user: &str) -> LinkedAccount {
+    LinkedAccount {
+        platform,
+        user_id: user.into(),
+        access_token: format!("token-{user}"),
+        access_token_secret: Some(format!("secret-{user}")),
+        username: Some(format!("@{user}")),
+        linked_at: t0(),
+    }
+}
+
+fn id(n: usize) -> PostId {
+    PostId::parse(&format!("contract{n:012}")).unwrap()
+}
+
+fn post(n: usize, profile: &str, created: DateTime<Utc>, entries: Vec<PlatformEntry>) -> Post {
+    Post {
+        id: id(n),
+        profile_id: profile.into(),
+        text: format!("post {n} ✓"),
+        status: PostStatus::Success,
+        kind: PostKind::Now,
+        created,
+        schedule_date: None,
+        entries,
+        idempotency_key: None,
+    }
+}
+
+fn published(platform: Platform, network_id: &str) -> PlatformEntry {
+    let mut e = PlatformEntry::new(platform, EntryState::Published);
+    e.id = Some(crate::domain::NetworkPostId(network_id.into()));
+    e.post_url = Some(format!("https://example.test/{network_id}"));
+    e
+}
+
+fn scheduled(n: usize, profile: &str, due: DateTime<Utc>) -> Post {
+    let mut p = post(
+        n,
+        profile,
+        t0(),
+        vec![PlatformEntry::new(Platform::Threads, EntryState::Pending)],
+    );
+    p.status = PostStatus::Pending;
+    p.kind = PostKind::Scheduled;
+    p.schedule_date = Some(due);
+    p
+}
+
+/// Primary profiles (derived id, created once), user profiles with case-insensitive unique
+/// titles per account, key-hash lookup, listing order, and deletion with its key and links.
+pub async fn profiles(store: Arc<dyn Store>) {
+    let p1 = store.ensure_primary_profile("acct-a").await.unwrap();
+    assert_eq!(p1.id, primary_profile_id("acct-a"), "profiles: derived id");
+    assert!(
+        p1.primary && p1.key_hash.is_none(),
+        "profiles: primary shape"
+    );
+    let racing = futures::future::join_all((0..8).map(|_| {
+        let s = store.clone();
+        async move { s.ensure_primary_profile("acct-a").await.unwrap() }
+    }))
+    .await;
+    assert!(
+        racing.iter().all(|p| *p == p1),
+        "profiles: ensure_primary_profile returns the one stored profile"
+    );
+
+    let team = user_profile("acct-a", "prof-team", "Team", t0());
+    assert_eq!(store.create_profile(team.clone()).await.unwrap(), team);
+    match store
+        .create_profile(user_profile("acct-a", "prof-other", "tEAM", t0()))
+        .await
+    {
+        Err(StoreError::TitleTaken(t)) => assert_eq!(t, "tEAM"),
+        other => panic!("profiles: a title differing only in case is taken: {other:?}"),
+    }
+    assert_eq!(
+        store.get_profile("prof-other").await.unwrap(),
+        None,
+        "profiles: a refused profile is not stored"
+    );
+    let other_account = user_profile("acct-b", "prof-b-team", "Team", t0());
+    store
+        .create_profile(other_account.clone())
+        .await
+        .expect("profiles: titles are unique per account only");
+    let later = user_profile("acct-a", "prof-later", "Later", t0() + Duration::seconds(5));
+    store.create_profile(later.clone()).await.unwrap();
+
+    let listed = store.list_profiles("acct-a").await.unwrap();
+    assert_eq!(
+        listed,
+        vec![p1.clone(), team.clone(), later.clone()],
+        "profiles: primary first, then by creation, one account only"
+    );
+    assert_eq!(
+        store.get_profile(&team.id).await.unwrap(),
+        Some(team.clone())
+    );
+    assert_eq!(store.get_profile("nope").await.unwrap(), None);
+    assert_eq!(
+        store
+            .profile_by_key_hash(team.key_hash.as_deref().unwrap())
+            .await
+            .unwrap(),
+        Some(team.clone()),
+        "profiles: lookup by key hash"
+    );
+    assert_eq!(store.profile_by_key_hash("ab12").await.unwrap(), None);
+
+    store
+        .link_account(&team.id, account(Platform::Threads, "111"))
+        .await
+        .unwrap();
+    assert!(store.delete_profile(&team.id).await.unwrap());
+    assert!(
+        !store.delete_profile(&team.id).await.unwrap(),
+        "profiles: gone"
+    );
+    assert_eq!(store.get_profile(&team.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .profile_by_key_hash(team.key_hash.as_deref().unwrap())
+            .await
+            .unwrap(),
+        None,
+        "profiles: the key goes with its profile"
+    );
+    assert!(
+        store.linked_accounts(&team.id).await.unwrap().is_empty(),
+        "profiles: the linked accounts go with their profile"
+    );
+    store
+        .create_profile(user_profile("acct-a", "prof-team-2", "TEAM", t0()))
+        .await
+        .expect("profiles: a deleted profile's title is free again");
+    assert_eq!(
+        store.get_profile(&other_account.id).await.unwrap(),
+        Some(other_account),
+        "profiles: other accounts untouched"
+    );
+}
+
+/// Link, re-link (replaces), read one or all, unlink; per profile.
+pub async fn linked_accounts(store: Arc<dyn Store>) {
+    let (p, q) = ("prof-1", "prof-2");
+    assert!(store.linked_accounts(p).await.unwrap().is_empty());
+    store
+        .link_account(p, account(Platform::Threads, "1"))
+        .await
+        .unwrap();
+    store
+        .link_account(p, account(Platform::Twitter, "2"))
+        .await
+        .unwrap();
+    store
+        .link_account(q, account(Platform::Threads, "9"))
+        .await
+        .unwrap();
+    let relinked = account(Platform::Threads, "3");
+    store.link_account(p, relinked.clone()).await.unwrap();
+    assert_eq!(
+        store.linked_account(p, &Platform::Threads).await.unwrap(),
+        Some(relinked.clone()),
+        "linked accounts: re-linking replaces"
+    );
+    let mut all = store.linked_accounts(p).await.unwrap();
+    all.sort_by(|a, b| a.platform.cmp(&b.platform));
+    let mut want = vec![account(Platform::Twitter, "2"), relinked];
+    want.sort_by(|a, b| a.platform.cmp(&b.platform));
+    assert_eq!(
+        all, want,
+        "linked accounts: one per platform, this profile only"
+    );
+    assert!(store.unlink_account(p, &Platform::Threads).await.unwrap());
+    assert!(!store.unlink_account(p, &Platform::Threads).await.unwrap());
+    assert_eq!(
+        store.linked_account(p, &Platform::Threads).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.linked_account(q, &Platform::Threads).await.unwrap(),
+        Some(account(Platform::Threads, "9")),
+        "linked accounts: other profiles untouched"
+    );
+}
+
+/// Insert refuses an existing id; get returns what was written, field for field; update and
+/// update_posts replace.
+pub async fn posts(store: Arc<dyn Store>) {
+    let mut a = post(
+        1,
+        "prof",
+        t0(),
+        vec![
+            published(Platform::Threads, "18011"),
+            published(Platform::Twitter, "1445"),
+        ],
+    );
+    a.idempotency_key = Some("key-1".into());
+    a.entries[1].post_type = Some("story".into());
+    a.entries[1].media_type = Some("image".into());
+    store.insert_post(&a).await.unwrap();
+    assert_eq!(store.get_post(&a.id).await.unwrap(), Some(a.clone()));
+    match store.insert_post(&a).await {
+        Err(StoreError::DuplicatePost(id)) => assert_eq!(id, a.id),
+        other => panic!("posts: a second insert of one id is refused: {other:?}"),
+    }
+    assert_eq!(store.get_post(&id(99)).await.unwrap(), None);
+
+    a.status = PostStatus::Deleted;
+    a.entries[0].state = EntryState::Deleted;
+    a.entries[0].deleted_at = Some(t0() + Duration::seconds(1));
+    a.entries[1].state = EntryState::Failed;
+    a.entries[1].error = Some(crate::domain::EntryError {
+        kind: crate::domain::ErrorKind::Transient,
+        message: "HTTP 503".into(),
+    });
+    a.entries[1].publish_ref = Some("container-7".into());
+    store.update_post(&a).await.unwrap();
+    assert_eq!(store.get_post(&a.id).await.unwrap(), Some(a.clone()));
+
+    let mut b = post(2, "prof", t0(), vec![published(Platform::Threads, "5")]);
+    store.insert_post(&b).await.unwrap();
+    a.text = "edited".into();
+    b.entries
+        .push(published(Platform::Other("linkedin".into()), "urn:li:1"));
+    store.update_posts(&[a.clone(), b.clone()]).await.unwrap();
+    assert_eq!(store.get_post(&a.id).await.unwrap(), Some(a));
+    assert_eq!(store.get_post(&b.id).await.unwrap(), Some(b));
+}
+
+/// Exactly the pending posts with a due date are in the schedule, oldest due first; a post
+/// leaves it when it stops being pending.
+pub async fn schedule_index(store: Arc<dyn Store>) {
+    let now = t0() + Duration::hours(1);
+    let late = scheduled(1, "prof", now - Duration::minutes(1));
+    let early = scheduled(2, "prof", now - Duration::minutes(30));
+    let at_now = scheduled(3, "prof", now);
+    let future = scheduled(4, "prof", now + Duration::milliseconds(1));
+    let mut not_pending = scheduled(5, "prof", now - Duration::hours(2));
+    not_pending.status = PostStatus::Deleted;
+    not_pending.entries[0].state = EntryState::Cancelled;
+    for p in [&late, &early, &at_now, &future, &not_pending] {
+        store.insert_post(p).await.unwrap();
+    }
+    assert_eq!(
+        store.due_posts(now).await.unwrap(),
+        vec![early.id.clone(), late.id.clone(), at_now.id.clone()],
+        "schedule: pending and due at or before now, oldest first"
+    );
+    assert_eq!(
+        store.due_posts_limited(now, 2).await.unwrap(),
+        vec![early.id.clone(), late.id.clone()],
+        "schedule: limited"
+    );
+
+    let mut moved = late.clone();
+    moved.schedule_date = Some(now + Duration::hours(1));
+    store.update_post(&moved).await.unwrap();
+    let mut sent = early.clone();
+    sent.status = PostStatus::Processing;
+    sent.entries[0].state = EntryState::Publishing;
+    store.update_post(&sent).await.unwrap();
+    assert_eq!(
+        store.due_posts(now).await.unwrap(),
+        vec![at_now.id.clone()],
+        "schedule: a re-dated or no longer pending post leaves the due list"
+    );
+    assert_eq!(
+        store.due_posts(now + Duration::hours(2)).await.unwrap(),
+        vec![at_now.id, future.id, moved.id],
+        "schedule: re-dated post due at its new date"
+    );
+}
+
+/// Exactly the posts with an entry in `deleting` or `publishing` are in flight.
+pub async fn in_flight_index(store: Arc<dyn Store>) {
+    let mut deleting = post(1, "prof", t0(), vec![published(Platform::Threads, "1")]);
+    deleting.entries[0].state = EntryState::Deleting;
+    let mut publishing = post(2, "prof", t0(), vec![published(Platform::Twitter, "2")]);
+    publishing.entries[0].state = EntryState::Publishing;
+    let settled = post(3, "prof", t0(), vec![published(Platform::Threads, "3")]);
+    for p in [&deleting, &publishing, &settled] {
+        store.insert_post(p).await.unwrap();
+    }
+    let found: HashSet<PostId> = store.in_flight_posts().await.unwrap().into_iter().collect();
+    assert_eq!(
+        found,
+        HashSet::from([deleting.id.clone(), publishing.id.clone()]),
+        "in flight: intents without an answer"
+    );
+    deleting.entries[0].state = EntryState::Deleted;
+    deleting.status = PostStatus::Deleted;
+    store.update_post(&deleting).await.unwrap();
+    let mut now_deleting = settled.clone();
+    now_deleting.entries[0].state = EntryState::Deleting;
+    store.update_posts(&[now_deleting.clone()]).await.unwrap();
+    let found: HashSet<PostId> = store.in_flight_posts().await.unwrap().into_iter().collect();
+    assert_eq!(
+        found,
+        HashSet::from([publishing.id, now_deleting.id]),
+        "in flight: follows every update"
+    );
+}
+
+/// A profile's posts page by page, newest first, each post once, other profiles never.
+pub async fn paging(store: Arc<dyn Store>) {
+    let mut want = Vec::new();
+    for n in 0..7 {
+        let p = post(
+            n,
+            "prof-a",
+            t0() + Duration::milliseconds(n as i64 * 1500),
+            vec![published(Platform::Threads, &n.to_string())],
+        );
+        store.insert_post(&p).await.unwrap();
+        want.push(p);
+    }
+    store
+        .insert_post(&post(50, "prof-b", t0() + Duration::hours(1), vec![]))
+        .await
+        .unwrap();
+    want.reverse();
+    assert_eq!(
+        store.posts_by_profile("prof-a", 3).await.unwrap(),
+        want[..3].to_vec(),
+        "paging: newest first, at most limit"
+    );
+    let mut read = Vec::new();
+    let mut cursor = None;
+    for _ in 0..10 {
+        let page = store
+            .posts_by_profile_page("prof-a", cursor.as_ref(), 3)
+            .await
+            .unwrap();
+        assert!(page.posts.len() <= 3, "paging: page within limit");
+        read.extend(page.posts);
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert!(cursor.is_none(), "paging: ends");
+    assert_eq!(read, want, "paging: every post once, newest first");
+    assert!(store
+        .posts_by_profile_page("prof-none", None, 3)
+        .await
+        .unwrap()
+        .posts
+        .is_empty());
+}
+
+/// Of concurrent claims of one key exactly one wins; answers replace claims, never answers;
+/// keys are per profile.
+pub async fn idempotency(store: Arc<dyn Store>) {
+    assert_eq!(store.idempotency_record("p", "k").await.unwrap(), None);
+    let claims = futures::future::join_all((0..8).map(|n| {
+        let s = store.clone();
+        async move {
+            (
+                n,
+                s.claim_idempotency_key("p", "k", &id(n), t0())
+                    .await
+                    .unwrap(),
+            )
+        }
+    }))
+    .await;
+    let winners: Vec<usize> = claims
+        .iter()
+        .filter(|(_, r)| r.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(winners.len(), 1, "idempotency: exactly one claim wins");
+    let held = IdempotencyRecord::Claimed {
+        post_id: id(winners[0]),
+        claimed_at: t0(),
+    };
+    for r in claims.iter().filter_map(|(_, r)| r.as_ref()) {
+        assert_eq!(r, &held, "idempotency: losers see the winner's claim");
+    }
+    assert_eq!(
+        store.idempotency_record("p", "k").await.unwrap(),
+        Some(held)
+    );
+    assert_eq!(store.idempotent_answer("p", "k").await.unwrap(), None);
+
+    let answer = serde_json::json!({"httpStatus": 200, "body": {"status": "success", "id": "x"}});
+    store.remember_answer("p", "k", &answer).await.unwrap();
+    store
+        .remember_answer("p", "k", &serde_json::json!({"httpStatus": 500}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.idempotent_answer("p", "k").await.unwrap(),
+        Some(answer.clone()),
+        "idempotency: the first answer wins"
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key("p", "k", &id(42), t0())
+            .await
+            .unwrap(),
+        Some(IdempotencyRecord::Answered(answer)),
+        "idempotency: an answered key cannot be claimed"
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key("other", "k", &id(42), t0())
+            .await
+            .unwrap(),
+        None,
+        "idempotency: keys are per profile"
+    );
+    let direct = serde_json::json!({"httpStatus": 400});
+    store.remember_answer("p", "k2", &direct).await.unwrap();
+    assert_eq!(
+        store.idempotency_record("p", "k2").await.unwrap(),
+        Some(IdempotencyRecord::Answered(direct)),
+        "idempotency: an answer without a claim"
+    );
+}
+
+/// Sliding windows: counted calls up to the limit, the oldest leaving the window frees a
+/// slot, give-back returns the latest, buckets independent.
+pub async fn quotas(store: Arc<dyn Store>) {
+    let t = t0();
+    let take = |at: DateTime<Utc>| {
+        let s = store.clone();
+        async move { s.take_quota("threads:1", 2, 10, at).await.unwrap() }
+    };
+    assert_eq!(take(t).await, QuotaDecision::Granted);
+    assert_eq!(take(t + Duration::seconds(4)).await, QuotaDecision::Granted);
+    assert_eq!(
+        take(t + Duration::seconds(5)).await,
+        QuotaDecision::Exhausted { retry_after: 5 },
+        "quotas: full until the oldest call leaves the window"
+    );
+    assert_eq!(
+        store
+            .take_quota("threads:2", 2, 10, t + Duration::seconds(5))
+            .await
+            .unwrap(),
+        QuotaDecision::Granted,
+        "quotas: buckets are independent"
+    );
+    assert_eq!(
+        take(t + Duration::seconds(10)).await,
+        QuotaDecision::Granted,
+        "quotas: the window slides"
+    );
+    assert_eq!(
+        take(t + Duration::seconds(11)).await,
+        QuotaDecision::Exhausted { retry_after: 3 }
+    );
+    store.give_back_quota("threads:1").await.unwrap();
+    assert_eq!(
+        take(t + Duration::seconds(11)).await,
+        QuotaDecision::Granted,
+        "quotas: a given-back slot is free again"
+    );
+    assert_eq!(
+        take(t + Duration::seconds(11)).await,
+        QuotaDecision::Exhausted { retry_after: 3 },
+        "quotas: give-back returned the latest call, not the oldest"
+    );
+    store.give_back_quota("never-used").await.unwrap();
+    assert_eq!(
+        store.take_quota("never-used", 1, 10, t).await.unwrap(),
+        QuotaDecision::Granted,
+        "quotas: give-back on an empty bucket is a no-op"
+    );
+}
+
+/// A network's block is honoured by take and reported by quota_blocked; it never shrinks.
+pub async fn quota_blocks(store: Arc<dyn Store>) {
+    let t = t0();
+    assert_eq!(store.quota_blocked("x:1", t).await.unwrap(), None);
+    store
+        .block_until("x:1", t + Duration::seconds(30))
+        .await
+        .unwrap();
+    store
+        .block_until("x:1", t + Duration::seconds(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.quota_blocked("x:1", t).await.unwrap(),
+        Some(30),
+        "blocks: the later block stands"
+    );
+    assert_eq!(
+        store.take_quota("x:1", 50, 900, t).await.unwrap(),
+        QuotaDecision::Exhausted { retry_after: 30 },
+        "blocks: take honours the block"
+    );
+    assert_eq!(
+        store
+            .quota_blocked("x:1", t + Duration::milliseconds(29_500))
+            .await
+            .unwrap(),
+        Some(1),
+        "blocks: seconds round up"
+    );
+    let after = t + Duration::seconds(30);
+    assert_eq!(store.quota_blocked("x:1", after).await.unwrap(), None);
+    assert_eq!(
+        store.take_quota("x:1", 50, 900, after).await.unwrap(),
+        QuotaDecision::Granted
+    );
+    assert_eq!(store.quota_blocked("x:2", t).await.unwrap(), None);
+}
+
+/// Concurrent takes never grant more than the limit.
+pub async fn concurrent_quota(store: Arc<dyn Store>) {
+    let decisions = futures::future::join_all((0..20).map(|_| {
+        let s = store.clone();
+        tokio::spawn(async move { s.take_quota("race", 5, 60, t0()).await.unwrap() })
+    }))
+    .await;
+    let granted = decisions
+        .into_iter()
+        .filter(|d| matches!(d.as_ref().unwrap(), QuotaDecision::Granted))
+        .count();
+    assert_eq!(granted, 5, "quotas: one count under concurrency");
+}
+
+/// Small values by name; flush succeeds.
+pub async fn meta_and_flush(store: Arc<dyn Store>) {
+    assert_eq!(store.get_meta("k").await.unwrap(), None);
+    store.set_meta("k", "v1").await.unwrap();
+    store.set_meta("k", "v2").await.unwrap();
+    assert_eq!(store.get_meta("k").await.unwrap(), Some("v2".into()));
+    store.flush().await.unwrap();
+}
+
+/// A post lock can be taken, released by dropping it, and taken again.
+pub async fn post_locks(store: Arc<dyn Store>) {
+    let within = std::time::Duration::from_secs(5);
+    let first = tokio::time::timeout(within, store.lock_post(&id(1)))
+        .await
+        .expect("post locks: a free lock is granted")
+        .unwrap();
+    let other = tokio::time::timeout(within, store.lock_post(&id(2)))
+        .await
+        .expect("post locks: another post's lock is independent")
+        .unwrap();
+    drop(first);
+    drop(other);
+    tokio::time::timeout(within, store.lock_post(&id(1)))
+        .await
+        .expect("post locks: a dropped lock is released")
+        .unwrap();
+}
+
+/// One scheduler's claim gets the due posts, oldest first, within the limit, and gets them
+/// again on its next tick (it holds their lease).
+pub async fn claimed_schedule(store: Arc<dyn Store>) {
+    let now = t0() + Duration::hours(1);
+    let lease = std::time::Duration::from_secs(30);
+    for (n, minutes) in [(1, 5), (2, 50), (3, 20), (4, -5)] {
+        store
+            .insert_post(&scheduled(n, "prof", now - Duration::minutes(minutes)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.claim_due_posts(now, 10, "gw-1", lease).await.unwrap(),
+        vec![id(2), id(3), id(1)],
+        "claimed schedule: due posts, oldest first"
+    );
+    assert_eq!(
+        store.claim_due_posts(now, 2, "gw-1", lease).await.unwrap(),
+        vec![id(2), id(3)],
+        "claimed schedule: limited; the holder keeps its own claims"
+    );
+}

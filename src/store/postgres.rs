@@ -1,0 +1,950 @@
+//! The PostgreSQL implementation of [`Store`]: one database several gateway processes share.
+//!
+//! The schema is in `migrations/` (embedded, run at start-up). Every rule about *what* is
+//! stored comes from the domain (`Post::schedule_slot`, `Post::in_flight`,
+//! `profile_title_key`, `Profile::primary`); this file only stores. Atomicity across
+//! processes comes from the database: unique keys for idempotency claims, profile titles and
+//! post ids; a locked `quotas` row while a call is counted.
+//!
+//! Times are kept to the microsecond (PostgreSQL's `timestamptz`).
+
+use super::{
+    IdempotencyRecord, LinkedAccount, PostCursor, PostLock, PostPage, Profile, QuotaDecision,
+    Store, StoreError,
+};
+use crate::configuration::{redact_password, StoreSettings};
+use crate::domain::{
+    profile_title_key, EntryError, NetworkPostId, Platform, PlatformEntry, Post, PostId,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{de::DeserializeOwned, Serialize};
+use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The schema migrations, compiled into the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// PostgreSQL-backed [`Store`].
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Whether `e` is a unique-key violation of `constraint`.
+fn violates(e: &sqlx::Error, constraint: &str) -> bool {
+    matches!(e, sqlx::Error::Database(d)
+        if d.code().as_deref() == Some("23505") && d.constraint() == Some(constraint))
+}
+
+/// A unit enum's serde name (`"pending"`, `"manualDeleted"`, ...): the stored text.
+fn to_text<T: Serialize>(v: &T) -> Result<String, StoreError> {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(StoreError::Corrupt("an enum without a text form".into())),
+    }
+}
+
+fn from_text<T: DeserializeOwned>(s: String) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn post_id(s: String) -> Result<PostId, StoreError> {
+    PostId::parse(&s).map_err(|e| StoreError::Corrupt(format!("post id {s:?}: {e}")))
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl PostgresStore {
+    /// Connects with `store.url`, `store.pool_size` and `store.statement_timeout_ms`, then
+    /// brings the schema up to date (or refuses a schema newer than this binary).
+    pub async fn connect(settings: &StoreSettings) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(&settings.url).map_err(|e| {
+            StoreError::Open(format!(
+                "store.url {} is not a PostgreSQL URL: {e}",
+                redact_password(&settings.url)
+            ))
+        })?;
+        Self::connect_with(
+            options,
+            settings.pool_size,
+            Duration::from_millis(settings.statement_timeout_ms),
+        )
+        .await
+    }
+
+    /// [`PostgresStore::connect`] with explicit options (tests point it at a fresh database).
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        pool_size: u32,
+        statement_timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let where_ = format!(
+            "{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("")
+        );
+        let options = options.options([(
+            "statement_timeout",
+            statement_timeout.as_millis().to_string(),
+        )]);
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                StoreError::Open(format!("cannot connect to PostgreSQL at {where_}: {e}"))
+            })?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations. A database migrated by a newer postgate is refused
+    /// before anything is written: this binary does not know that schema.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let migrated: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+        let applied: Option<i64> = if migrated {
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?
+        } else {
+            None
+        };
+        if let Some(v) = applied.filter(|v| *v > known) {
+            return Err(StoreError::Open(format!(
+                "the PostgreSQL schema is at version {v}, newer than this postgate knows ({known}): \
+                 run a postgate at least as new as the one that migrated it"
+            )));
+        }
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Open(format!("PostgreSQL schema migration failed: {e}")))
+    }
+
+    /// The connection pool (for tests and tools that inspect the database).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn write_posts(&self, posts: &[Post], must_be_new: bool) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for post in posts {
+            write_post(&mut tx, post, must_be_new).await?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn posts_with_entries(&self, rows: Vec<PgRow>) -> Result<Vec<Post>, StoreError> {
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<Result<_, _>>()
+            .map_err(db)?;
+        let entry_rows = sqlx::query(
+            "SELECT * FROM post_entries WHERE post_id = ANY($1) ORDER BY post_id, position",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut entries: std::collections::HashMap<String, Vec<PlatformEntry>> =
+            std::collections::HashMap::new();
+        for r in entry_rows {
+            let id: String = r.try_get("post_id").map_err(db)?;
+            entries.entry(id).or_default().push(entry_from_row(&r)?);
+        }
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id").map_err(db)?;
+                let e = entries.remove(&id).unwrap_or_default();
+                post_from_row(r, e)
+            })
+            .collect()
+    }
+}
+
+async fn write_post(
+    tx: &mut Transaction<'_, Postgres>,
+    post: &Post,
+    must_be_new: bool,
+) -> Result<(), StoreError> {
+    let conflict = if must_be_new {
+        "ON CONFLICT (id) DO NOTHING"
+    } else {
+        "ON CONFLICT (id) DO UPDATE SET profile_id = EXCLUDED.profile_id, text = EXCLUDED.text,
+         status = EXCLUDED.status, kind = EXCLUDED.kind, created = EXCLUDED.created,
+         schedule_date = EXCLUDED.schedule_date, idempotency_key = EXCLUDED.idempotency_key,
+         due_at = EXCLUDED.due_at, in_flight = EXCLUDED.in_flight,
+         lease_holder = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
+                             THEN NULL ELSE posts.lease_holder END,
+         lease_until = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
+                            THEN NULL ELSE posts.lease_until END"
+    };
+    let written = sqlx::query(&format!(
+        "INSERT INTO posts (id, profile_id, text, status, kind, created, schedule_date,
+                            idempotency_key, due_at, in_flight)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {conflict}"
+    ))
+    .bind(post.id.as_str())
+    .bind(&post.profile_id)
+    .bind(&post.text)
+    .bind(to_text(&post.status)?)
+    .bind(to_text(&post.kind)?)
+    .bind(post.created)
+    .bind(post.schedule_date)
+    .bind(&post.idempotency_key)
+    .bind(post.schedule_slot())
+    .bind(post.in_flight())
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    if written.rows_affected() == 0 {
+        return Err(StoreError::DuplicatePost(post.id.clone()));
+    }
+    if !must_be_new {
+        sqlx::query("DELETE FROM post_entries WHERE post_id = $1")
+            .bind(post.id.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+    }
+    for (position, e) in post.entries.iter().enumerate() {
+        let (error_kind, error_message) = match &e.error {
+            Some(err) => (Some(to_text(&err.kind)?), Some(err.message.as_str())),
+            None => (None, None),
+        };
+        sqlx::query(
+            "INSERT INTO post_entries (post_id, position, platform, network_id, post_type,
+                 media_type, post_url, state, error_kind, error_message, deleted_at, publish_ref)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(post.id.as_str())
+        .bind(i32::try_from(position).unwrap_or(i32::MAX))
+        .bind(e.platform.as_str())
+        .bind(e.id.as_ref().map(NetworkPostId::as_str))
+        .bind(&e.post_type)
+        .bind(&e.media_type)
+        .bind(&e.post_url)
+        .bind(to_text(&e.state)?)
+        .bind(error_kind)
+        .bind(error_message)
+        .bind(e.deleted_at)
+        .bind(&e.publish_ref)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+fn entry_from_row(r: &PgRow) -> Result<PlatformEntry, StoreError> {
+    let platform: String = r.try_get("platform").map_err(db)?;
+    let mut e = PlatformEntry::new(
+        Platform::from(platform),
+        from_text(r.try_get("state").map_err(db)?)?,
+    );
+    e.id = r
+        .try_get::<Option<String>, _>("network_id")
+        .map_err(db)?
+        .map(NetworkPostId);
+    e.post_type = r.try_get("post_type").map_err(db)?;
+    e.media_type = r.try_get("media_type").map_err(db)?;
+    e.post_url = r.try_get("post_url").map_err(db)?;
+    let kind: Option<String> = r.try_get("error_kind").map_err(db)?;
+    e.error = match kind {
+        Some(kind) => Some(EntryError {
+            kind: from_text(kind)?,
+            message: r
+                .try_get::<Option<String>, _>("error_message")
+                .map_err(db)?
+                .unwrap_or_default(),
+        }),
+        None => None,
+    };
+    e.deleted_at = r.try_get("deleted_at").map_err(db)?;
+    e.publish_ref = r.try_get("publish_ref").map_err(db)?;
+    Ok(e)
+}
+
+fn post_from_row(r: &PgRow, entries: Vec<PlatformEntry>) -> Result<Post, StoreError> {
+    Ok(Post {
+        id: post_id(r.try_get("id").map_err(db)?)?,
+        profile_id: r.try_get("profile_id").map_err(db)?,
+        text: r.try_get("text").map_err(db)?,
+        status: from_text(r.try_get("status").map_err(db)?)?,
+        kind: from_text(r.try_get("kind").map_err(db)?)?,
+        created: r.try_get("created").map_err(db)?,
+        schedule_date: r.try_get("schedule_date").map_err(db)?,
+        entries,
+        idempotency_key: r.try_get("idempotency_key").map_err(db)?,
+    })
+}
+
+fn profile_from_row(r: &PgRow) -> Result<Profile, StoreError> {
+    Ok(Profile {
+        id: r.try_get("id").map_err(db)?,
+        account_id: r.try_get("account_id").map_err(db)?,
+        title: r.try_get("title").map_err(db)?,
+        primary: r.try_get("is_primary").map_err(db)?,
+        key_hash: r.try_get("key_hash").map_err(db)?,
+        created: r.try_get("created").map_err(db)?,
+    })
+}
+
+fn account_from_row(r: &PgRow) -> Result<LinkedAccount, StoreError> {
+    let platform: String = r.try_get("platform").map_err(db)?;
+    Ok(LinkedAccount {
+        platform: Platform::from(platform),
+        user_id: r.try_get("user_id").map_err(db)?,
+        access_token: r.try_get("access_token").map_err(db)?,
+        access_token_secret: r.try_get("access_token_secret").map_err(db)?,
+        username: r.try_get("username").map_err(db)?,
+        linked_at: r.try_get("linked_at").map_err(db)?,
+    })
+}
+
+fn idempotency_from_row(r: &PgRow) -> Result<IdempotencyRecord, StoreError> {
+    if let Some(answer) = r.try_get::<Option<String>, _>("answer").map_err(db)? {
+        return serde_json::from_str(&answer)
+            .map(IdempotencyRecord::Answered)
+            .map_err(|e| StoreError::Corrupt(e.to_string()));
+    }
+    let claimed: Option<String> = r.try_get("claim_post_id").map_err(db)?;
+    let at: Option<DateTime<Utc>> = r.try_get("claimed_at").map_err(db)?;
+    match (claimed, at) {
+        (Some(id), Some(claimed_at)) => Ok(IdempotencyRecord::Claimed {
+            post_id: post_id(id)?,
+            claimed_at,
+        }),
+        _ => Err(StoreError::Corrupt(
+            "idempotency key with neither claim nor answer".into(),
+        )),
+    }
+}
+
+/// The page cursor: the last post's creation time (µs, big-endian) and id.
+fn encode_cursor(created: DateTime<Utc>, id: &str) -> PostCursor {
+    let mut bytes = created.timestamp_micros().to_be_bytes().to_vec();
+    bytes.extend_from_slice(id.as_bytes());
+    PostCursor(bytes)
+}
+
+fn decode_cursor(c: &PostCursor) -> Option<(DateTime<Utc>, String)> {
+    let micros = i64::from_be_bytes(c.0.get(..8)?.try_into().ok()?);
+    let id = String::from_utf8(c.0.get(8..)?.to_vec()).ok()?;
+    Some((DateTime::from_timestamp_micros(micros)?, id))
+}
+
+/// Advisory-lock class of post locks (the two-key form keeps them apart from any other
+/// advisory locks in the database). The post id's `hashtext` is the second key: a collision
+/// only makes two posts wait for each other.
+const POST_LOCK_CLASS: i32 = 0x706f_7374;
+
+/// A session advisory lock on a connection taken out of the pool for as long as it is held.
+/// Dropping it unlocks (on a spawned task) and returns the connection; if that fails, or no
+/// runtime is left, the connection is closed, which releases the lock too. A process that
+/// dies loses its connections and so its locks.
+struct AdvisoryLock {
+    conn: Option<PoolConnection<Postgres>>,
+}
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    // `unlock_all`: also right when the lock was granted but its answer lost
+                    // to a cancelled wait; this connection holds no other session lock.
+                    if sqlx::query("SELECT pg_advisory_unlock_all()")
+                        .execute(&mut *conn)
+                        .await
+                        .is_err()
+                    {
+                        conn.close_on_drop();
+                    }
+                });
+            }
+            Err(_) => conn.close_on_drop(),
+        }
+    }
+}
+
+const PROFILE_COLUMNS: &str = "id, account_id, title, is_primary, key_hash, created";
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ensure_primary_profile(&self, account_id: &str) -> Result<Profile, StoreError> {
+        let p = Profile::primary(account_id, Utc::now());
+        // ON CONFLICT: two first requests (or two gateways) racing create it once.
+        sqlx::query(
+            "INSERT INTO profiles (id, account_id, title, title_key, is_primary, key_hash, created)
+             VALUES ($1, $2, $3, $4, true, NULL, $5) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&p.id)
+        .bind(&p.account_id)
+        .bind(&p.title)
+        .bind(profile_title_key(&p.title))
+        .bind(p.created)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        self.get_profile(&p.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("primary profile vanished".into()))
+    }
+
+    async fn create_profile(&self, profile: Profile) -> Result<Profile, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO profiles (id, account_id, title, title_key, is_primary, key_hash, created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&profile.id)
+        .bind(&profile.account_id)
+        .bind(&profile.title)
+        .bind(profile_title_key(&profile.title))
+        .bind(profile.primary)
+        .bind(&profile.key_hash)
+        .bind(profile.created)
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(_) => Ok(profile),
+            Err(e) if violates(&e, "profiles_title") => Err(StoreError::TitleTaken(profile.title)),
+            Err(e) => Err(db(e)),
+        }
+    }
+
+    async fn list_profiles(&self, account_id: &str) -> Result<Vec<Profile>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1
+             ORDER BY is_primary DESC, created, id"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(profile_from_row)
+        .collect()
+    }
+
+    async fn get_profile(&self, id: &str) -> Result<Option<Profile>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(profile_from_row)
+        .transpose()
+    }
+
+    async fn profile_by_key_hash(&self, key_hash: &str) -> Result<Option<Profile>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE key_hash = $1"
+        ))
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(profile_from_row)
+        .transpose()
+    }
+
+    async fn delete_profile(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let gone = sqlx::query("DELETE FROM profiles WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM linked_accounts WHERE profile_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn link_account(
+        &self,
+        profile_id: &str,
+        account: LinkedAccount,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO linked_accounts (profile_id, platform, user_id, access_token,
+                 access_token_secret, username, linked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (profile_id, platform) DO UPDATE SET user_id = EXCLUDED.user_id,
+                 access_token = EXCLUDED.access_token,
+                 access_token_secret = EXCLUDED.access_token_secret,
+                 username = EXCLUDED.username, linked_at = EXCLUDED.linked_at",
+        )
+        .bind(profile_id)
+        .bind(account.platform.as_str())
+        .bind(&account.user_id)
+        .bind(&account.access_token)
+        .bind(&account.access_token_secret)
+        .bind(&account.username)
+        .bind(account.linked_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn unlink_account(
+        &self,
+        profile_id: &str,
+        platform: &Platform,
+    ) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM linked_accounts WHERE profile_id = $1 AND platform = $2")
+                .bind(profile_id)
+                .bind(platform.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(db)?
+                .rows_affected()
+                > 0,
+        )
+    }
+
+    async fn linked_accounts(&self, profile_id: &str) -> Result<Vec<LinkedAccount>, StoreError> {
+        sqlx::query("SELECT * FROM linked_accounts WHERE profile_id = $1 ORDER BY platform")
+            .bind(profile_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(account_from_row)
+            .collect()
+    }
+
+    async fn linked_account(
+        &self,
+        profile_id: &str,
+        platform: &Platform,
+    ) -> Result<Option<LinkedAccount>, StoreError> {
+        sqlx::query("SELECT * FROM linked_accounts WHERE profile_id = $1 AND platform = $2")
+            .bind(profile_id)
+            .bind(platform.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(account_from_row)
+            .transpose()
+    }
+
+    async fn insert_post(&self, post: &Post) -> Result<(), StoreError> {
+        self.write_posts(std::slice::from_ref(post), true).await
+    }
+
+    async fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM posts WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(self.posts_with_entries(rows).await?.pop())
+    }
+
+    async fn update_post(&self, post: &Post) -> Result<(), StoreError> {
+        self.write_posts(std::slice::from_ref(post), false).await
+    }
+
+    async fn update_posts(&self, posts: &[Post]) -> Result<(), StoreError> {
+        self.write_posts(posts, false).await
+    }
+
+    async fn posts_by_profile(
+        &self,
+        profile_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError> {
+        Ok(self
+            .posts_by_profile_page(profile_id, None, limit)
+            .await?
+            .posts)
+    }
+
+    async fn posts_by_profile_page(
+        &self,
+        profile_id: &str,
+        after: Option<&PostCursor>,
+        limit: usize,
+    ) -> Result<PostPage, StoreError> {
+        let rows = match after {
+            None => {
+                sqlx::query(
+                    "SELECT * FROM posts WHERE profile_id = $1
+                     ORDER BY created DESC, id DESC LIMIT $2",
+                )
+                .bind(profile_id)
+                .bind(self::limit(limit))
+                .fetch_all(&self.pool)
+                .await
+            }
+            Some(c) => {
+                let Some((created, id)) = decode_cursor(c) else {
+                    return Ok(PostPage::default());
+                };
+                sqlx::query(
+                    "SELECT * FROM posts WHERE profile_id = $1 AND (created, id) < ($2, $3)
+                     ORDER BY created DESC, id DESC LIMIT $4",
+                )
+                .bind(profile_id)
+                .bind(created)
+                .bind(id)
+                .bind(self::limit(limit))
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(db)?;
+        let posts = self.posts_with_entries(rows).await?;
+        let next = match posts.last() {
+            Some(p) if posts.len() >= limit => Some(encode_cursor(p.created, p.id.as_str())),
+            _ => None,
+        };
+        Ok(PostPage { posts, next })
+    }
+
+    async fn due_posts_limited(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PostId>, StoreError> {
+        sqlx::query_scalar::<_, String>(
+            "SELECT id FROM posts WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(self::limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(post_id)
+        .collect()
+    }
+
+    async fn in_flight_posts(&self) -> Result<Vec<PostId>, StoreError> {
+        sqlx::query_scalar::<_, String>("SELECT id FROM posts WHERE in_flight ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(post_id)
+            .collect()
+    }
+
+    async fn idempotency_record(
+        &self,
+        profile_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        sqlx::query("SELECT * FROM idempotency_keys WHERE profile_id = $1 AND key = $2")
+            .bind(profile_id)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(idempotency_from_row)
+            .transpose()
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        profile_id: &str,
+        key: &str,
+        post_id: &PostId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        // The primary key decides: a concurrent insert waits for the first to commit.
+        let claimed = sqlx::query(
+            "INSERT INTO idempotency_keys (profile_id, key, claim_post_id, claimed_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (profile_id, key) DO NOTHING",
+        )
+        .bind(profile_id)
+        .bind(key)
+        .bind(post_id.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        if claimed == 1 {
+            return Ok(None);
+        }
+        match self.idempotency_record(profile_id, key).await? {
+            Some(r) => Ok(Some(r)),
+            None => Err(StoreError::Corrupt("idempotency claim lost".into())),
+        }
+    }
+
+    async fn idempotent_answer(
+        &self,
+        profile_id: &str,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(match self.idempotency_record(profile_id, key).await? {
+            Some(IdempotencyRecord::Answered(v)) => Some(v),
+            _ => None,
+        })
+    }
+
+    async fn remember_answer(
+        &self,
+        profile_id: &str,
+        key: &str,
+        answer: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (profile_id, key, answer) VALUES ($1, $2, $3)
+             ON CONFLICT (profile_id, key) DO UPDATE
+                 SET answer = EXCLUDED.answer, claim_post_id = NULL, claimed_at = NULL
+                 WHERE idempotency_keys.answer IS NULL",
+        )
+        .bind(profile_id)
+        .bind(key)
+        .bind(answer.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn take_quota(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window_secs: u64,
+        now: DateTime<Utc>,
+    ) -> Result<QuotaDecision, StoreError> {
+        let now_ms = millis(now);
+        let window_ms = i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // The bucket's row is the lock: every gateway counts against one window.
+        sqlx::query("INSERT INTO quotas (bucket) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(bucket)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let blocked: i64 =
+            sqlx::query_scalar("SELECT blocked_until_ms FROM quotas WHERE bucket = $1 FOR UPDATE")
+                .bind(bucket)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+        if blocked > now_ms {
+            return Ok(QuotaDecision::Exhausted {
+                retry_after: ((blocked - now_ms) as u64).div_ceil(1000),
+            });
+        }
+        sqlx::query("DELETE FROM quota_calls WHERE bucket = $1 AND at_ms <= $2")
+            .bind(bucket)
+            .bind(now_ms.saturating_sub(window_ms))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let (count, oldest): (i64, Option<i64>) =
+            sqlx::query_as("SELECT count(*), min(at_ms) FROM quota_calls WHERE bucket = $1")
+                .bind(bucket)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+        if count >= i64::from(limit) {
+            let oldest = oldest.unwrap_or(now_ms);
+            let wait = oldest
+                .saturating_add(window_ms)
+                .saturating_sub(now_ms)
+                .max(0) as u64;
+            return Ok(QuotaDecision::Exhausted {
+                retry_after: wait.div_ceil(1000).max(1),
+            });
+        }
+        sqlx::query("INSERT INTO quota_calls (bucket, at_ms) VALUES ($1, $2)")
+            .bind(bucket)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(QuotaDecision::Granted)
+    }
+
+    async fn give_back_quota(&self, bucket: &str) -> Result<(), StoreError> {
+        // Under the bucket's row lock, like take_quota: a count in progress elsewhere sees
+        // the window before or after the give-back, never half of it.
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT bucket FROM quotas WHERE bucket = $1 FOR UPDATE")
+                .bind(bucket)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if exists.is_none() {
+            return Ok(());
+        }
+        sqlx::query(
+            "DELETE FROM quota_calls WHERE id = (SELECT id FROM quota_calls WHERE bucket = $1
+                 ORDER BY at_ms DESC, id DESC LIMIT 1)",
+        )
+        .bind(bucket)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn quota_blocked(
+        &self,
+        bucket: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let now_ms = millis(now);
+        let blocked: Option<i64> =
+            sqlx::query_scalar("SELECT blocked_until_ms FROM quotas WHERE bucket = $1")
+                .bind(bucket)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(blocked
+            .filter(|b| *b > now_ms)
+            .map(|b| ((b - now_ms) as u64).div_ceil(1000)))
+    }
+
+    async fn block_until(&self, bucket: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO quotas (bucket, blocked_until_ms) VALUES ($1, $2)
+             ON CONFLICT (bucket) DO UPDATE
+                 SET blocked_until_ms = GREATEST(quotas.blocked_until_ms, EXCLUDED.blocked_until_ms)",
+        )
+        .bind(bucket)
+        .bind(millis(until).max(0))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn lock_post(&self, id: &PostId) -> Result<PostLock, StoreError> {
+        // Polls with `pg_try_advisory_lock` rather than waiting in `pg_advisory_lock`: a wait
+        // longer than `statement_timeout` would fail, and a poll is cancellable.
+        let mut lock = AdvisoryLock {
+            conn: Some(self.pool.acquire().await.map_err(db)?),
+        };
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let Some(conn) = lock.conn.as_mut() else {
+                return Err(StoreError::Backend("post lock lost its connection".into()));
+            };
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+                .bind(POST_LOCK_CLASS)
+                .bind(id.as_str())
+                .fetch_one(&mut **conn)
+                .await
+                .map_err(db)?;
+            if got {
+                return Ok(PostLock::held(Box::new(std::sync::Mutex::new(lock))));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    async fn claim_due_posts(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Vec<PostId>, StoreError> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        // SKIP LOCKED: schedulers of other gateways claiming at the same moment take other
+        // rows instead of waiting for these.
+        let mut claimed: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+            "UPDATE posts SET lease_holder = $3, lease_until = $4
+             WHERE id IN (
+                 SELECT id FROM posts
+                 WHERE due_at <= $1
+                   AND (lease_until IS NULL OR lease_until <= $1 OR lease_holder = $3)
+                 ORDER BY due_at, id LIMIT $2
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING id, due_at",
+        )
+        .bind(now)
+        .bind(self::limit(limit))
+        .bind(holder)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        claimed.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        claimed.into_iter().map(|(id, _)| post_id(id)).collect()
+    }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        // Every write above committed before it returned: nothing is buffered here.
+        Ok(())
+    }
+}
