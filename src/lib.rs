@@ -13,8 +13,8 @@
 //!   bound port (port 0 in tests), then `run_until_stopped()`.
 //! - [`api`] — the Ayrshare wire layer (actix-web handlers, error codes, JSON shapes). The
 //!   only module that knows Ayrshare field names.
-//! - [`auth`] — API keys and profile keys (hashed, compared in constant time) and the
-//!   `Caller` extractor.
+//! - [`keys`] — API keys and profile keys: generated, hashed, compared in constant time.
+//!   No api dependency: startup and the store use it too.
 //! - [`domain`] — `PostId`, `Platform`, `NetworkPostId`, `Post`, per-platform state and
 //!   `DeleteOutcome`. No I/O.
 //! - [`service`] — the delete orchestrator (resolve → claim → intent → fan out → record),
@@ -30,11 +30,11 @@
 #![warn(missing_docs)]
 
 pub mod api;
-pub mod auth;
 pub mod cli;
 pub mod configuration;
 pub mod demo;
 pub mod domain;
+pub mod keys;
 pub mod networks;
 pub mod sandbox;
 pub mod service;

@@ -1,9 +1,9 @@
 //! `DELETE /api/post` and its legacy alias `DELETE /api/delete`: one id, `bulk`,
 //! `deleteAllScheduled` and `markManualDeleted`, rendered in Ayrshare's shapes.
 
+use super::auth::Caller;
 use super::error::{codes, ApiError};
 use super::{json_response, read_body, AppState};
-use crate::auth::Caller;
 use crate::domain::{DeleteFailure, DeleteOutcome, Platform};
 use crate::service::{DeleteResult, ManualResult};
 use actix_web::http::StatusCode;

@@ -24,11 +24,11 @@
 //! Node SDK calls `/history/twitter,threads` for `history({platform})`); postgate does not
 //! read networks, and says so with code 924 instead of answering as if it were a post id.
 
+use super::auth::Caller;
 use super::error::{codes, ApiError};
 use super::posts::{owned_post, render_post};
 use super::publish::is_ayrshare_platform;
 use super::{json_response, AppState};
-use crate::auth::Caller;
 use crate::domain::{Post, PostId, PostKind, PostStatus};
 use crate::service::delete::SCAN_PAGE;
 use actix_web::http::StatusCode;

@@ -2,6 +2,7 @@
 //! values and render outcomes as Ayrshare JSON. The only module that knows Ayrshare's field
 //! names and error codes.
 
+pub mod auth;
 pub mod delete;
 pub mod error;
 pub mod history;
@@ -9,7 +10,7 @@ pub mod posts;
 pub mod profiles;
 pub mod publish;
 
-use crate::auth::ApiKeys;
+use crate::keys::ApiKeys;
 use crate::networks::{ConsumerCredentials, Networks};
 use crate::service::{DeleteService, KeyedLocks, PublishService};
 use crate::store::Store;

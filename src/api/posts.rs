@@ -1,8 +1,8 @@
 //! Posts entering and leaving the store through the API: import, read.
 
+use super::auth::Caller;
 use super::error::{codes, ApiError};
 use super::{json_body, json_response, AppState};
-use crate::auth::Caller;
 use crate::domain::{
     EntryState, NetworkPostId, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
 };

@@ -1,9 +1,10 @@
 //! Profiles (Ayrshare-compatible), linked accounts (postgate extension) and `GET /api/user`.
 
+use super::auth::Caller;
 use super::error::{code_for, codes, ApiError};
 use super::{json_body, json_response, AppState};
-use crate::auth::{generate_key, hash_key_hex, Caller};
 use crate::domain::{DeleteFailure, ErrorKind, Platform};
+use crate::keys::{generate_key, hash_key_hex};
 use crate::networks::NetworkError;
 use crate::store::{LinkedAccount, Profile, StoreError};
 use actix_web::http::StatusCode;

@@ -13,9 +13,9 @@
 //!   gateway stopped mid-publish) answers from the post as stored, or HTTP 409 code 931 with
 //!   the post's `id` while it is still `processing`.
 
+use super::auth::Caller;
 use super::error::{codes, ApiError};
 use super::{json_body, json_response, AppState};
-use crate::auth::Caller;
 use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus};
 use crate::service::publish::text_length;
 use crate::service::NewPost;
