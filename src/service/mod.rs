@@ -3,6 +3,8 @@
 //! [`crate::networks::Network`].
 
 pub mod delete;
+pub mod history;
+pub mod idempotency;
 pub mod locks;
 pub mod publish;
 pub mod scheduler;
