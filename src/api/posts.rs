@@ -7,6 +7,7 @@ use super::{json_body, json_response, AppState};
 use crate::domain::{
     EntryState, NetworkPostId, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
 };
+use crate::service::import::{import_posts, Imported};
 use crate::store::{Profile, StoreError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -392,19 +393,27 @@ pub async fn import(
             ),
         ));
     }
-    let mut results = Vec::with_capacity(body.posts.len());
+    // The id as sent, to name a refused item even when it is not a valid id.
+    let given_ids: Vec<Option<String>> = body
+        .posts
+        .iter()
+        .map(|raw| raw.get("id").and_then(|v| v.as_str()).map(str::to_owned))
+        .collect();
+    let parsed = body
+        .posts
+        .into_iter()
+        .map(|raw| import_item(&caller.profile.id, raw))
+        .collect();
+    let outcomes = import_posts(state.store.as_ref(), parsed).await?;
+    let mut results = Vec::with_capacity(outcomes.len());
     let mut failed = 0;
-    for (index, raw) in body.posts.into_iter().enumerate() {
-        let given_id = raw.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-        let result = match import_item(&caller.profile.id, raw) {
-            Ok(post) => match state.store.insert_post(&post).await {
-                Ok(()) => Ok(post.id),
-                Err(StoreError::DuplicatePost(id)) => Err((
-                    codes::DUPLICATE_ID,
-                    format!("a post with id {id} already exists; it was not overwritten"),
-                )),
-                Err(e) => return Err(e.into()),
-            },
+    for (index, (outcome, given_id)) in outcomes.into_iter().zip(given_ids).enumerate() {
+        let result = match outcome {
+            Ok(Imported::Stored(id)) => Ok(id),
+            Ok(Imported::Duplicate(id)) => Err((
+                codes::DUPLICATE_ID,
+                format!("a post with id {id} already exists; it was not overwritten"),
+            )),
             Err(e) => Err(e),
         };
         results.push(match result {
@@ -427,7 +436,6 @@ pub async fn import(
             }
         });
     }
-    state.store.flush().await?;
     let imported = results.len() - failed;
     let status = if failed == 0 { "success" } else { "error" };
     Ok(json_response(

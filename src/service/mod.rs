@@ -5,6 +5,7 @@
 pub mod delete;
 pub mod history;
 pub mod idempotency;
+pub mod import;
 pub mod locks;
 pub mod publish;
 pub mod scheduler;
