@@ -11,14 +11,17 @@
 //! - [`telemetry`] — the tracing subscriber (human or JSON, `RUST_LOG`).
 //! - [`startup`] — `Application::build(settings)`: store, keys, services, HTTP server on a
 //!   bound port (port 0 in tests), then `run_until_stopped()`.
-//! - [`api`] — the Ayrshare wire layer (actix-web handlers, error codes, JSON shapes). The
-//!   only module that knows Ayrshare field names.
+//! - [`api`] — the Ayrshare wire layer: actix-web handlers that parse requests into domain
+//!   values, call a service and render a typed answer (`api/answers.rs`); the `Caller`
+//!   extractor (`api/auth.rs`); error codes. The only module that knows Ayrshare field
+//!   names, and nothing outside it (but `startup`'s route table) imports it.
 //! - [`keys`] — API keys and profile keys: generated, hashed, compared in constant time.
 //!   No api dependency: startup and the store use it too.
 //! - [`domain`] — `PostId`, `Platform`, `NetworkPostId`, `Post`, per-platform state and
 //!   `DeleteOutcome`. No I/O.
 //! - [`service`] — the delete orchestrator (resolve → claim → intent → fan out → record),
-//!   per-post locks shared with the publisher and scheduler.
+//!   per-post locks shared with the publisher and scheduler, idempotency keys, history
+//!   reads (filtered, paged) and import persistence.
 //! - [`store`] — the `Store` trait and its embedded sled implementation.
 //! - [`networks`] — one adapter per network (Threads, X) behind the `Network` trait, each
 //!   mapping its answers to a few outcome classes; OAuth 1.0a signing for X.

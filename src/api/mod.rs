@@ -1,6 +1,7 @@
 //! The Ayrshare wire layer: actix-web handlers that parse Ayrshare requests into domain
-//! values and render outcomes as Ayrshare JSON. The only module that knows Ayrshare's field
-//! names and error codes.
+//! values, call a service, and render the outcome as a typed answer ([`answers`]). The only
+//! module that knows Ayrshare's field names and error codes; nothing outside it imports it
+//! except the route table in `startup`.
 
 pub mod answers;
 pub mod auth;

@@ -1,4 +1,5 @@
-//! The service layer: the delete orchestrator, the publisher and the scheduler. It knows
+//! The service layer: the delete orchestrator, the publisher, the scheduler, idempotency
+//! keys, history reads and imports. It knows
 //! neither HTTP wire formats nor sled; it talks to [`crate::store::Store`] and
 //! [`crate::networks::Network`].
 
