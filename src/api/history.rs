@@ -27,7 +27,7 @@
 use super::answers::HistoryAnswer;
 use super::auth::Caller;
 use super::error::{codes, ApiError};
-use super::posts::{owned_post, render_post};
+use super::posts::render_post;
 use super::publish::is_ayrshare_platform;
 use super::{json_response, AppState};
 use crate::domain::{PostId, PostKind, PostStatus};
@@ -204,7 +204,7 @@ pub async fn history_one(
             ));
         }
     }
-    match owned_post(&state, &caller, &raw).await? {
+    match service::history::owned_post(state.store.as_ref(), &caller.profile.id, &raw).await? {
         Some(post) => Ok(json_response(
             StatusCode::OK,
             &render_post(&post, &caller.profile),

@@ -7,8 +7,9 @@ use super::{json_body, json_response, AppState};
 use crate::domain::{
     EntryState, NetworkPostId, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
 };
+use crate::service::history::owned_post;
 use crate::service::import::{import_posts, Imported};
-use crate::store::{Profile, StoreError};
+use crate::store::Profile;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -106,22 +107,6 @@ pub fn render_post(post: &Post, profile: &Profile) -> PostView {
     }
 }
 
-/// The post `id` if it belongs to the caller's profile; anything else reads as unknown.
-pub async fn owned_post(
-    state: &AppState,
-    caller: &Caller,
-    raw: &str,
-) -> Result<Option<Post>, StoreError> {
-    let Ok(id) = PostId::parse(raw) else {
-        return Ok(None);
-    };
-    Ok(state
-        .store
-        .get_post(&id)
-        .await?
-        .filter(|p| p.profile_id == caller.profile.id))
-}
-
 /// Whether `post` has a publish of unknown outcome that a read should check (not while it is
 /// still being published).
 fn has_unknown_publish(post: &Post) -> bool {
@@ -139,7 +124,7 @@ pub async fn get_post(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
-    match owned_post(&state, &caller, &raw).await? {
+    match owned_post(state.store.as_ref(), &caller.profile.id, &raw).await? {
         Some(post) if has_unknown_publish(&post) => {
             // A read asks the network about publishes whose outcome is unknown (Threads: the
             // container's status), and records what it learns before answering.

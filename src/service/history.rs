@@ -1,8 +1,8 @@
-//! A profile's posts, filtered and newest first, read a page at a time so that one request
-//! holds at most a page and its answer in memory whatever the profile's size.
+//! Reading a profile's posts: one by id, or filtered and newest first, a page at a time so
+//! that one request holds at most a page and its answer in memory whatever the profile's size.
 
 use super::delete::SCAN_PAGE;
-use crate::domain::{Platform, Post, PostKind, PostStatus};
+use crate::domain::{Platform, Post, PostId, PostKind, PostStatus};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -78,6 +78,22 @@ impl HistoryQuery {
                     .iter()
                     .any(|e| self.platforms.contains(&e.platform)))
     }
+}
+
+/// The post `raw_id` if it belongs to `profile_id`; anything else (another profile's post, an
+/// id that cannot exist) reads as unknown, so one tenant cannot probe another's ids.
+pub async fn owned_post(
+    store: &dyn Store,
+    profile_id: &str,
+    raw_id: &str,
+) -> Result<Option<Post>, StoreError> {
+    let Ok(id) = PostId::parse(raw_id) else {
+        return Ok(None);
+    };
+    Ok(store
+        .get_post(&id)
+        .await?
+        .filter(|p| p.profile_id == profile_id))
 }
 
 /// The posts of `profile_id` that `query` answers, newest first.
