@@ -427,6 +427,22 @@ mod tests {
     }
 
     #[test]
+    fn in_progress_names_the_post_then_the_key() {
+        let id = PostId::parse("AyrInProgress0000001").unwrap();
+        let e = in_progress(&id, "k-1");
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        let text = serde_json::to_string(e.body()).unwrap();
+        assert!(
+            text.starts_with(r#"{"action":"post","status":"error","code":931,"message":"A request with this idempotencyKey is still publishing post AyrInProgress0000001,"#),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(r#"GET /api/post/AyrInProgress0000001.","id":"AyrInProgress0000001","idempotencyKey":"k-1"}"#),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn validation_names_fields() {
         let e = validate(
             body(json!({"platforms": ["threads"]})),
