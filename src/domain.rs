@@ -145,11 +145,6 @@ impl Platform {
             None
         }
     }
-
-    /// Platforms this gateway has a network adapter for.
-    pub fn has_adapter(&self) -> bool {
-        matches!(self, Platform::Twitter | Platform::Threads)
-    }
 }
 
 impl From<String> for Platform {
@@ -444,7 +439,11 @@ impl PlatformEntry {
         }
     }
 
-    /// Why this entry cannot be deleted through its network's API, if it cannot.
+    /// Why this entry cannot be deleted through its network's API, if it cannot: the rule
+    /// for platforms postgate has no adapter for (their APIs offer no delete, or none for
+    /// this kind of post). Platforms with an adapter declare their own rule
+    /// ([`crate::networks::Network::delete_unsupported`]); ask
+    /// [`crate::networks::Networks::delete_unsupported`], which picks the right one.
     pub fn delete_unsupported(&self) -> Option<&'static str> {
         match self.platform {
             Platform::Instagram => Some(
@@ -463,6 +462,39 @@ impl PlatformEntry {
             }
             _ => None,
         }
+    }
+}
+
+/// A network account linked to a profile, with the tokens postgate calls the network with.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedAccount {
+    /// The network.
+    pub platform: Platform,
+    /// The network's user id (Threads user id, X user id).
+    pub user_id: String,
+    /// Access token (Threads user token; X OAuth 1.0a access token).
+    pub access_token: String,
+    /// X OAuth 1.0a access token secret.
+    #[serde(default)]
+    pub access_token_secret: Option<String>,
+    /// Optional handle, used to build post URLs.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// When it was linked.
+    pub linked_at: DateTime<Utc>,
+}
+
+// Tokens must never reach a log line, even through `{:?}`.
+impl fmt::Debug for LinkedAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkedAccount")
+            .field("platform", &self.platform)
+            .field("user_id", &self.user_id)
+            .field("access_token", &"[redacted]")
+            .field("access_token_secret", &"[redacted]")
+            .field("username", &self.username)
+            .finish()
     }
 }
 

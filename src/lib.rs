@@ -13,18 +13,25 @@
 //!   bound port (port 0 in tests), then `run_until_stopped()`.
 //! - [`api`] — the Ayrshare wire layer: actix-web handlers that parse requests into domain
 //!   values, call a service and render a typed answer (`api/answers.rs`); the `Caller`
-//!   extractor (`api/auth.rs`); error codes. The only module that knows Ayrshare field
-//!   names, and nothing outside it (but `startup`'s route table) imports it.
+//!   extractor (`api/auth.rs`); error codes; the wording of failure classes
+//!   (`api/messages.rs`). The only module that knows Ayrshare field names, and nothing
+//!   outside it (but `startup`'s route table) imports it. It asks the `Networks` registry
+//!   for anything per-network, never matching on a platform.
 //! - [`keys`] — API keys and profile keys: generated, hashed, compared in constant time.
 //!   No api dependency: startup and the store use it too.
-//! - [`domain`] — `PostId`, `Platform`, `NetworkPostId`, `Post`, per-platform state and
-//!   `DeleteOutcome`. No I/O.
-//! - [`service`] — the delete orchestrator (resolve → claim → intent → fan out → record),
-//!   per-post locks shared with the publisher and scheduler, idempotency keys, history
-//!   reads (filtered, paged) and import persistence.
+//! - [`domain`] — `PostId`, `Platform`, `NetworkPostId`, `Post`, per-platform state,
+//!   `LinkedAccount` and `DeleteOutcome`. No I/O.
+//! - [`service`] — the delete orchestrator (plan → claim the durable intent → fan out →
+//!   record, over one planned delete), the publisher, the scheduler, `locks` (one generic
+//!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks),
+//!   idempotency keys (`service/idempotency.rs`), history reads, filtered and paged
+//!   (`service/history.rs`), and import persistence (`service/import.rs`). It stores
+//!   failure classes; the api layer words them.
 //! - [`store`] — the `Store` trait and its embedded sled implementation.
 //! - [`networks`] — one adapter per network (Threads, X) behind the `Network` trait, each
-//!   mapping its answers to a few outcome classes; OAuth 1.0a signing for X.
+//!   mapping its answers to a few outcome classes and declaring its rules (delete quota from
+//!   its settings section, text length, auth-failure kind, pre-call requirements); the
+//!   `Networks` registry (platform → adapter) is built in one place; OAuth 1.0a signing for X.
 //! - [`cli`] — `postgate import`, the migration path from Ayrshare.
 //! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete).
 //! - [`sandbox`] — `postgate sandbox`: simulated Threads and X APIs on loopback (quotas,

@@ -3,8 +3,8 @@
 use crate::api::{self, AppState};
 use crate::configuration::Settings;
 use crate::keys::{self, ApiKeys, GENERATED_KEY_META};
-use crate::networks::{CallContext, ConsumerCredentials, Networks, Threads, X};
-use crate::service::delete::{DeleteConfig, Quota, RetryPolicy};
+use crate::networks::{CallContext, ConsumerCredentials, Networks};
+use crate::service::delete::{DeleteConfig, RetryPolicy};
 use crate::service::{
     DeleteService, KeyedLocks, PostLocks, PublishConfig, PublishService, Scheduler, SchedulerHandle,
 };
@@ -107,10 +107,7 @@ impl Application {
             store.ensure_primary_profile(&account).await?;
         }
 
-        let networks = Networks {
-            threads: Arc::new(Threads::new(&settings.threads)),
-            x: Arc::new(X::new(&settings.x)),
-        };
+        let networks = Networks::from_settings(&settings);
         let locks = PostLocks::default();
         let delete = DeleteService::new(
             store.clone(),
@@ -124,14 +121,6 @@ impl Application {
                     max: Duration::from_millis(settings.delete.retry_max_ms),
                 },
                 bulk_concurrency: settings.delete.bulk_concurrency,
-                threads_quota: Quota {
-                    limit: settings.threads.delete_limit,
-                    window_secs: settings.threads.delete_window_secs,
-                },
-                x_quota: Quota {
-                    limit: settings.x.delete_limit,
-                    window_secs: settings.x.delete_window_secs,
-                },
             },
         );
         let x_consumer = (!settings.x.consumer_key.is_empty()).then(|| ConsumerCredentials {

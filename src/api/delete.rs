@@ -9,6 +9,7 @@ use super::auth::Caller;
 use super::error::{codes, ApiError};
 use super::{json_response, read_body, AppState};
 use crate::domain::{DeleteFailure, DeleteOutcome, Platform};
+use crate::networks::{AuthCode, Networks};
 use crate::service::{DeleteResult, EntryReport, ManualResult};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -110,16 +111,17 @@ fn error_item(code: u32, message: &str, id: &str) -> ErrorBody {
 }
 
 /// The code, message and retry hints of one platform's failure.
-fn failure(platform: &Platform, f: &DeleteFailure) -> Failure {
+fn failure(platform: &Platform, f: &DeleteFailure, networks: &Networks) -> Failure {
     let name = platform.display_name();
-    let code = super::error::code_for(f.into(), platform, "delete");
+    let auth = networks.auth_code(platform);
+    let code = super::error::code_for(f.into(), auth, "delete");
     let message: String = match f {
         DeleteFailure::Unsupported(m) => m.clone(),
         DeleteFailure::NoAdapter => format!("{name} is not supported by this gateway: it cannot delete posts there. Delete it at the network, then record that with markManualDeleted."),
         DeleteFailure::NotLinked => format!("{name} does not seem to be linked with this profile. Link the {name} account that published the post with POST /api/profiles/social, then delete again."),
         DeleteFailure::NoXCredentials => "X/Twitter requires your own API credentials: send the X-Twitter-OAuth1-Api-Key and X-Twitter-OAuth1-Api-Secret headers, or set x.consumer_key and x.consumer_secret in the gateway's settings.".into(),
         DeleteFailure::RateLimited { message, retry_after } => format!("{name} rate limit: {message}. Retry after {retry_after} seconds."),
-        DeleteFailure::Auth(m) if *platform == Platform::Twitter => format!("X/Twitter authorization error: {m}. Re-link the X account."),
+        DeleteFailure::Auth(m) if auth == AuthCode::XRelink => format!("X/Twitter authorization error: {m}. Re-link the X account."),
         DeleteFailure::Auth(m) => format!("{name} authorization error: {m}"),
         DeleteFailure::Transient(m) => format!("{name} error (temporary, retry the delete): {m}"),
         DeleteFailure::Timeout(m) => format!("{m}; the post may still be live, retry the delete"),
@@ -137,9 +139,9 @@ fn failure(platform: &Platform, f: &DeleteFailure) -> Failure {
 }
 
 /// One platform's entry of a delete answer.
-fn platform_entry(e: &EntryReport) -> PlatformDelete {
+fn platform_entry(e: &EntryReport, networks: &Networks) -> PlatformDelete {
     let (status, failure) = match &e.outcome {
-        DeleteOutcome::Failed(f) => ("error", Some(failure(&e.platform, f))),
+        DeleteOutcome::Failed(f) => ("error", Some(failure(&e.platform, f, networks))),
         _ => ("success", None),
     };
     PlatformDelete {
@@ -158,7 +160,7 @@ fn platform_entry(e: &EntryReport) -> PlatformDelete {
 }
 
 /// Renders one id's result: (all succeeded, answer).
-fn render_result(result: &DeleteResult) -> (bool, DeleteItem) {
+fn render_result(result: &DeleteResult, networks: &Networks) -> (bool, DeleteItem) {
     match result {
         DeleteResult::Internal(raw) => (false, DeleteItem::Error(internal_item(raw))),
         DeleteResult::NotFound(raw) => (
@@ -182,7 +184,7 @@ fn render_result(result: &DeleteResult) -> (bool, DeleteItem) {
             let entries: Vec<(String, PlatformDelete)> = report
                 .entries
                 .iter()
-                .map(|e| (e.platform.as_str().to_owned(), platform_entry(e)))
+                .map(|e| (e.platform.as_str().to_owned(), platform_entry(e, networks)))
                 .collect();
             let errors = (!ok).then(|| {
                 report
@@ -219,7 +221,7 @@ fn internal_item(raw: &str) -> ErrorBody {
     )
 }
 
-fn render_manual(result: &ManualResult) -> (bool, DeleteItem) {
+fn render_manual(result: &ManualResult, networks: &Networks) -> (bool, DeleteItem) {
     let error = match result {
         ManualResult::Recorded(id) => {
             return (
@@ -253,7 +255,7 @@ fn render_manual(result: &ManualResult) -> (bool, DeleteItem) {
             platform,
             failure: f,
         } => {
-            let cause = failure(platform, f);
+            let cause = failure(platform, f, networks);
             ErrorBody {
                 mark_manual_deleted: Some(true),
                 platform: Some(platform.as_str().to_owned()),
@@ -321,20 +323,32 @@ pub async fn delete_post(
         }
         (Work::One(id), false) => answer(render_result(
             &state.delete.delete(profile, &id, &ctx).await?,
+            &state.networks,
         )),
         (Work::Bulk(ids), false) => {
             let results = state.delete.delete_bulk(profile, &ids, &ctx).await?;
-            bulk_answer(results.iter().map(render_result).collect())
+            bulk_answer(
+                results
+                    .iter()
+                    .map(|r| render_result(r, &state.networks))
+                    .collect(),
+            )
         }
         (Work::One(id), true) => answer(render_manual(
             &state.delete.mark_manual_deleted(profile, &id, &ctx).await?,
+            &state.networks,
         )),
         (Work::Bulk(ids), true) => {
             let results = state
                 .delete
                 .mark_manual_deleted_bulk(profile, &ids, &ctx)
                 .await?;
-            bulk_answer(results.iter().map(render_manual).collect())
+            bulk_answer(
+                results
+                    .iter()
+                    .map(|r| render_manual(r, &state.networks))
+                    .collect(),
+            )
         }
     })
 }

@@ -2,7 +2,8 @@
 //! Ayrshare uses. Every code postgate answers is listed here (and in the README's table).
 
 use super::answers::{ErrorBody, Failure};
-use crate::domain::{ErrorKind, Platform};
+use crate::domain::ErrorKind;
+use crate::networks::AuthCode;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -83,16 +84,19 @@ pub mod codes {
     pub const USER_ID_MISMATCH: u32 = 925;
 }
 
-/// The code of a failure class on `platform`, for `action` (`"post"` or `"delete"`).
-pub fn code_for(kind: ErrorKind, platform: &Platform, action: &str) -> u32 {
+/// The code of a failure class, for `action` (`"post"` or `"delete"`); `auth` is how the
+/// platform's network reports authorization failures ([`crate::networks::Networks::auth_code`]).
+pub fn code_for(kind: ErrorKind, auth: AuthCode, action: &str) -> u32 {
     match kind {
         ErrorKind::Unsupported if action == "delete" => codes::DELETE_UNSUPPORTED,
         ErrorKind::Unsupported | ErrorKind::NoAdapter => codes::PLATFORM_UNSUPPORTED,
         ErrorKind::NotLinked => codes::NOT_LINKED,
         ErrorKind::NoXCredentials => codes::X_CREDENTIALS_REQUIRED,
         ErrorKind::RateLimited => codes::RATE_LIMITED,
-        ErrorKind::Auth if *platform == Platform::Twitter => codes::X_AUTH,
-        ErrorKind::Auth => codes::THREADS_AUTH,
+        ErrorKind::Auth => match auth {
+            AuthCode::XRelink => codes::X_AUTH,
+            AuthCode::Token => codes::THREADS_AUTH,
+        },
         ErrorKind::Transient => codes::NETWORK_TRANSIENT,
         ErrorKind::Timeout => codes::NETWORK_TIMEOUT,
         ErrorKind::Ambiguous => codes::NETWORK_AMBIGUOUS,

@@ -177,7 +177,7 @@ pub async fn history(
         &HistoryAnswer {
             history: posts
                 .iter()
-                .map(|p| render_post(p, &caller.profile))
+                .map(|p| render_post(p, &caller.profile, &state.networks))
                 .collect(),
         },
     ))
@@ -207,7 +207,7 @@ pub async fn history_one(
     match service::history::owned_post(state.store.as_ref(), &caller.profile.id, &raw).await? {
         Some(post) => Ok(json_response(
             StatusCode::OK,
-            &render_post(&post, &caller.profile),
+            &render_post(&post, &caller.profile, &state.networks),
         )),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,

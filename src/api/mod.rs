@@ -8,6 +8,7 @@ pub mod auth;
 pub mod delete;
 pub mod error;
 pub mod history;
+pub mod messages;
 pub mod posts;
 pub mod profiles;
 pub mod publish;

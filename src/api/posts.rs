@@ -7,6 +7,7 @@ use super::{json_body, json_response, AppState};
 use crate::domain::{
     EntryState, NetworkPostId, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
 };
+use crate::networks::Networks;
 use crate::service::history::owned_post;
 use crate::service::import::{import_posts, Imported};
 use crate::store::Profile;
@@ -23,16 +24,21 @@ fn ts(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// One failed platform of a post, or one whose publish outcome is unknown. `credentials_hint`
+/// One failed platform of `post`, or one whose publish outcome is unknown. `credentials_hint`
 /// adds `"error":"x_credentials_required"` to a 419, as publish answers do.
-pub fn post_error(e: &PlatformEntry, credentials_hint: bool) -> PostError {
+pub fn post_error(
+    post: &Post,
+    e: &PlatformEntry,
+    networks: &Networks,
+    credentials_hint: bool,
+) -> PostError {
     let (code, message) = e
         .error
         .as_ref()
         .map(|x| {
             (
-                super::error::code_for(x.kind, &e.platform, "post"),
-                x.message.clone(),
+                super::error::code_for(x.kind, networks.auth_code(&e.platform), "post"),
+                super::messages::entry_error_message(post, e, x),
             )
         })
         .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
@@ -55,7 +61,7 @@ pub fn is_error_entry(e: &PlatformEntry) -> bool {
 }
 
 /// A stored post in Ayrshare's shape (`GET /api/post/:id`, history items).
-pub fn render_post(post: &Post, profile: &Profile) -> PostView {
+pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> PostView {
     let post_ids = post
         .entries
         .iter()
@@ -77,7 +83,7 @@ pub fn render_post(post: &Post, profile: &Profile) -> PostView {
                 .error
                 .as_ref()
                 .filter(|_| e.state != EntryState::Failed)
-                .map(|err| err.message.clone()),
+                .map(|err| super::messages::entry_error_message(post, e, err)),
         })
         .collect();
     PostView {
@@ -94,7 +100,7 @@ pub fn render_post(post: &Post, profile: &Profile) -> PostView {
             .entries
             .iter()
             .filter(|e| is_error_entry(e))
-            .map(|e| post_error(e, false))
+            .map(|e| post_error(post, e, networks, false))
             .collect(),
         kind: match post.kind {
             PostKind::Now => "now",
@@ -136,12 +142,12 @@ pub async fn get_post(
                 .unwrap_or(post);
             Ok(json_response(
                 StatusCode::OK,
-                &render_post(&post, &caller.profile),
+                &render_post(&post, &caller.profile, &state.networks),
             ))
         }
         Some(post) => Ok(json_response(
             StatusCode::OK,
-            &render_post(&post, &caller.profile),
+            &render_post(&post, &caller.profile, &state.networks),
         )),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,

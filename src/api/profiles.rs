@@ -9,7 +9,7 @@ use super::error::{code_for, codes, ApiError};
 use super::{json_body, json_response, AppState};
 use crate::domain::{DeleteFailure, ErrorKind, Platform};
 use crate::keys::{generate_key, hash_key_hex};
-use crate::networks::NetworkError;
+use crate::networks::{AuthCode, NetworkError};
 use crate::store::{LinkedAccount, Profile, StoreError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -168,10 +168,10 @@ struct LinkSocial {
 }
 
 /// The answer to a link whose identity check failed: nothing was stored.
-fn identity_error(platform: &Platform, e: NetworkError) -> ApiError {
+fn identity_error(platform: &Platform, e: NetworkError, auth: AuthCode) -> ApiError {
     let name = platform.display_name();
     let failure = DeleteFailure::from(e);
-    let code = code_for(ErrorKind::from(&failure), platform, "link");
+    let code = code_for(ErrorKind::from(&failure), auth, "link");
     let (status, message) = match &failure {
         DeleteFailure::Auth(m) => (
             StatusCode::BAD_REQUEST,
@@ -227,17 +227,18 @@ pub async fn link_social(
 ) -> Result<HttpResponse, ApiError> {
     let body: LinkSocial = json_body(&state, "social", payload).await?;
     let platform = Platform::from(body.platform.as_str());
-    if !platform.has_adapter() {
+    let Some(network) = state.networks.get(&platform) else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "social",
             codes::PLATFORM_UNSUPPORTED,
             format!(
-                "Platform '{}' cannot be linked: this gateway supports 'threads' and 'twitter'.",
-                body.platform
+                "Platform '{}' cannot be linked: this gateway supports {}.",
+                body.platform,
+                state.networks.names("'")
             ),
         ));
-    }
+    };
     if body.access_token.trim().is_empty() {
         return Err(ApiError::invalid(
             "social",
@@ -254,20 +255,15 @@ pub async fn link_social(
         other => other.map(str::to_owned),
     };
     let secret = body.access_token_secret.filter(|s| !s.trim().is_empty());
-    if platform == Platform::Twitter && secret.is_none() {
+    if network.link_needs_token_secret() && secret.is_none() {
         return Err(ApiError::invalid(
             "social",
-            "Field 'accessTokenSecret' is required for twitter (OAuth 1.0a user context).",
+            format!(
+                "Field 'accessTokenSecret' is required for {} (OAuth 1.0a user context).",
+                platform.as_str()
+            ),
         ));
     }
-    let Some(network) = state.networks.get(&platform) else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "social",
-            codes::PLATFORM_UNSUPPORTED,
-            format!("Platform '{}' cannot be linked.", body.platform),
-        ));
-    };
     let mut account = LinkedAccount {
         platform: platform.clone(),
         user_id: String::new(),
@@ -279,7 +275,7 @@ pub async fn link_social(
     let me = network
         .whoami(&account, &caller.call_context(&state))
         .await
-        .map_err(|e| identity_error(&platform, e))?;
+        .map_err(|e| identity_error(&platform, e, network.auth_code()))?;
     if let Some(claimed) = claimed.filter(|c| *c != me.user_id) {
         tracing::warn!(platform = %platform, profile = %caller.profile.id, "link refused: userId does not match the token's account");
         return Err(ApiError::new(

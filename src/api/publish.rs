@@ -19,8 +19,8 @@ use super::error::{codes, ApiError};
 use super::posts::{is_error_entry, post_error};
 use super::{json_body, json_response, AppState};
 use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind};
+use crate::networks::Networks;
 use crate::service::idempotency::{Held, Idempotency, StoredAnswer};
-use crate::service::publish::text_length;
 use crate::service::NewPost;
 use crate::store::Profile;
 use actix_web::http::{header, StatusCode};
@@ -118,6 +118,7 @@ fn validate(
     profile_id: &str,
     idempotency_key: Option<String>,
     id: PostId,
+    networks: &Networks,
 ) -> Result<NewPost, ApiError> {
     let Some(text) = body.post else {
         return Err(ApiError::invalid(
@@ -175,16 +176,13 @@ fn validate(
         }
     }
     for p in &platforms {
-        if let Some((length, limit)) = text_length(p, &text) {
+        if let Some(rule) = networks.text_rule(p) {
+            let (length, limit) = (rule.length(&text), rule.limit);
             if length > limit {
-                let unit = if *p == Platform::Twitter {
-                    "weighted characters (URLs count 23, CJK and emoji 2)"
-                } else {
-                    "characters (emoji count their UTF-8 bytes)"
-                };
                 return Err(invalid_post(format!(
-                    "Field 'post' is too long for {}: {length} {unit}; the limit is {limit}.",
-                    p.display_name()
+                    "Field 'post' is too long for {}: {length} {}; the limit is {limit}.",
+                    p.display_name(),
+                    rule.unit
                 ))
                 .with_platform(p.as_str()));
             }
@@ -220,13 +218,14 @@ pub fn render_answer(
     post: &Post,
     profile: &Profile,
     via_profile_key: bool,
+    networks: &Networks,
 ) -> (StatusCode, PublishReply) {
     let mut entries: Vec<&PlatformEntry> = post.entries.iter().collect();
     entries.sort_by(|a, b| a.platform.as_str().cmp(b.platform.as_str()));
     let errors: Vec<PostError> = entries
         .iter()
         .filter(|e| is_error_entry(e))
-        .map(|e| post_error(e, true))
+        .map(|e| post_error(post, e, networks, true))
         .collect();
     let ok = errors.is_empty();
     let status = match (post.kind, ok) {
@@ -327,6 +326,7 @@ fn to_stored(status: StatusCode, reply: &PublishReply) -> Result<StoredAnswer, A
 /// The answer to a repeated key, or `Err(post id)`: a claim whose post was never written.
 async fn answer_held(
     idem: &Idempotency<'_>,
+    networks: &Networks,
     caller: &Caller,
     key: &str,
     held: Held,
@@ -336,7 +336,8 @@ async fn answer_held(
         Held::InProgress(post_id) => Err(in_progress(&post_id, key)),
         Held::Unwritten(post_id) => Ok(Err(post_id)),
         Held::Post(post) => {
-            let (status, reply) = render_answer(&post, &caller.profile, caller.via_profile_key);
+            let (status, reply) =
+                render_answer(&post, &caller.profile, caller.via_profile_key, networks);
             let stored = to_stored(status, &reply)?;
             idem.remember(&caller.profile.id, key, &stored).await?;
             Ok(Ok(Outcome::Replayed(stored)))
@@ -375,7 +376,7 @@ pub async fn publish_post(
         let mut claimed = false;
         if let Some(k) = &key {
             if let Some(held) = idem.look_up(profile_id, k).await? {
-                match answer_held(&idem, &caller, k, held).await? {
+                match answer_held(&idem, &state.networks, &caller, k, held).await? {
                     Ok(outcome) => return Ok::<_, ApiError>(outcome),
                     Err(id) => {
                         post_id = id;
@@ -384,17 +385,28 @@ pub async fn publish_post(
                 }
             }
         }
-        let new = validate(body, profile_id, key.clone(), post_id.clone())?;
+        let new = validate(
+            body,
+            profile_id,
+            key.clone(),
+            post_id.clone(),
+            &state.networks,
+        )?;
         if let (Some(k), false) = (&key, claimed) {
             if let Some(held) = idem.claim(profile_id, k, &post_id).await? {
-                return match answer_held(&idem, &caller, k, held).await? {
+                return match answer_held(&idem, &state.networks, &caller, k, held).await? {
                     Ok(outcome) => Ok(outcome),
                     Err(other) => Err(in_progress(&other, k)),
                 };
             }
         }
         let post = state.publish.create(new, &ctx).await?;
-        let (status, reply) = render_answer(&post, &caller.profile, caller.via_profile_key);
+        let (status, reply) = render_answer(
+            &post,
+            &caller.profile,
+            caller.via_profile_key,
+            &state.networks,
+        );
         if let Some(k) = &key {
             idem.remember(profile_id, k, &to_stored(status, &reply)?)
                 .await?;
@@ -444,11 +456,16 @@ mod tests {
 
     #[test]
     fn validation_names_fields() {
+        let settings =
+            crate::configuration::Settings::load_with_env(None, Vec::<(String, String)>::new())
+                .unwrap();
+        let networks = Networks::from_settings(&settings);
         let e = validate(
             body(json!({"platforms": ["threads"]})),
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap_err();
         assert!(e.body().failure.message.contains("'post'"));
@@ -457,6 +474,7 @@ mod tests {
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap_err();
         assert_eq!(e.body().failure.code, codes::POST_INVALID);
@@ -465,6 +483,7 @@ mod tests {
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap_err();
         assert!(e.body().failure.message.contains("'platforms'"));
@@ -473,6 +492,7 @@ mod tests {
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap_err();
         assert_eq!(e.body().platform.as_deref(), Some("twitter"));
@@ -481,6 +501,7 @@ mod tests {
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap_err();
         assert!(e.body().failure.message.contains("'scheduleDate'"));
@@ -489,6 +510,7 @@ mod tests {
             "p",
             None,
             PostId::generate(),
+            &networks,
         )
         .unwrap();
         assert_eq!(ok.platforms, vec![Platform::Twitter, Platform::Threads]);

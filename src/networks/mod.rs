@@ -1,18 +1,43 @@
 //! Network adapters: one per social network, behind [`Network`]. Each maps its network's
 //! answers onto the small set of classes in [`NetworkError`]; none knows Ayrshare's wire format.
 
+mod text;
 mod threads;
 mod x;
 
-pub use threads::Threads;
-pub use x::{sign_oauth1, X};
+pub use text::TextRule;
+pub use threads::{threads_length, Threads, THREADS_MAX};
+pub use x::{sign_oauth1, x_weighted_length, X, X_MAX_WEIGHTED, X_URL_WEIGHT};
 
-use crate::domain::{DeleteFailure, NetworkPostId, Platform};
-use crate::store::LinkedAccount;
+use crate::configuration::Settings;
+use crate::domain::{DeleteFailure, LinkedAccount, NetworkPostId, Platform, PlatformEntry};
 use async_trait::async_trait;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A sliding-window delete quota for one network, counted locally per linked account so the
+/// request past the network's documented limit is refused before any call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// Deletes per window; 0 switches local counting off (the network's own 429s still block).
+    pub limit: u32,
+    /// Window length in seconds.
+    pub window_secs: u64,
+}
+
+/// How a network's authorization failures are reported. Adapters know no Ayrshare codes:
+/// they say which kind of failure theirs is, and the api layer picks the code.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthCode {
+    /// An X/Twitter authorization issue: Ayrshare has a code of its own for it, and the fix
+    /// is re-linking the X account.
+    XRelink,
+    /// A network token invalid, expired or missing a permission.
+    #[default]
+    Token,
+}
 
 /// OAuth 1.0a consumer (app) credentials for X.
 #[derive(Clone, PartialEq, Eq)]
@@ -190,11 +215,40 @@ impl From<NetworkError> for DeleteFailure {
     }
 }
 
-/// One social network.
+/// One social network: its calls, and the rules callers must know before making them, so
+/// that no caller has to ask which network it is talking to.
 #[async_trait]
 pub trait Network: Send + Sync + 'static {
-    /// Which platform this adapter serves.
+    /// Which platform this adapter serves; the registry is keyed by it.
     fn platform(&self) -> Platform;
+
+    /// The local delete quota per linked account, from this network's settings section.
+    fn delete_quota(&self) -> Quota;
+
+    /// How long a text may be here, as this network counts it.
+    fn text_rule(&self) -> TextRule;
+
+    /// Which kind of authorization failure this network's [`NetworkError::Auth`] is.
+    fn auth_code(&self) -> AuthCode {
+        AuthCode::Token
+    }
+
+    /// Whether a call can be made at all with `ctx` (X: consumer credentials), checked before
+    /// any quota is spent. The error is what the call itself would have failed with.
+    fn check_context(&self, _ctx: &CallContext) -> Result<(), NetworkError> {
+        Ok(())
+    }
+
+    /// Whether linking an account needs an access token secret besides the token (OAuth 1.0a).
+    fn link_needs_token_secret(&self) -> bool {
+        false
+    }
+
+    /// Why this network's API cannot delete `entry` (a kind of post it offers no delete
+    /// for), if it cannot. The default: every post can be deleted.
+    fn delete_unsupported(&self, _entry: &PlatformEntry) -> Option<String> {
+        None
+    }
 
     /// Deletes a post.
     async fn delete(
@@ -246,22 +300,71 @@ pub trait Network: Send + Sync + 'static {
     }
 }
 
-/// The adapters postgate has, by platform.
-#[derive(Clone)]
+/// The adapters postgate has, by platform: the one place that knows which networks exist.
+/// Everything per-network (quota, text rule, auth code, requirements) is asked of the adapter
+/// found here, so callers never match on a platform.
+#[derive(Clone, Default)]
 pub struct Networks {
-    /// Threads adapter.
-    pub threads: Arc<dyn Network>,
-    /// X adapter.
-    pub x: Arc<dyn Network>,
+    by_platform: Arc<BTreeMap<Platform, Arc<dyn Network>>>,
 }
 
 impl Networks {
+    /// Every network postgate supports, configured from its settings section. A new network
+    /// is one line here.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self::new([
+            Arc::new(Threads::new(&settings.threads)) as Arc<dyn Network>,
+            Arc::new(X::new(&settings.x)),
+        ])
+    }
+
+    /// A registry of `adapters`, each under the platform it declares (a later adapter for
+    /// the same platform replaces an earlier one).
+    pub fn new(adapters: impl IntoIterator<Item = Arc<dyn Network>>) -> Self {
+        Self {
+            by_platform: Arc::new(adapters.into_iter().map(|n| (n.platform(), n)).collect()),
+        }
+    }
+
     /// The adapter for `platform`, if postgate has one.
     pub fn get(&self, platform: &Platform) -> Option<&Arc<dyn Network>> {
-        match platform {
-            Platform::Threads => Some(&self.threads),
-            Platform::Twitter => Some(&self.x),
-            _ => None,
+        self.by_platform.get(platform)
+    }
+
+    /// The wire names of the supported platforms, alphabetically, joined for a sentence
+    /// (`"threads and twitter"`; each wrapped in `quote`).
+    pub fn names(&self, quote: &str) -> String {
+        let mut names: Vec<String> = self
+            .by_platform
+            .keys()
+            .map(|p| format!("{quote}{}{quote}", p.as_str()))
+            .collect();
+        names.sort();
+        match names.split_last() {
+            None => String::new(),
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        }
+    }
+
+    /// How `platform`'s authorization failures are reported ([`AuthCode::Token`] without an
+    /// adapter).
+    pub fn auth_code(&self, platform: &Platform) -> AuthCode {
+        self.get(platform)
+            .map_or(AuthCode::default(), |n| n.auth_code())
+    }
+
+    /// `platform`'s text rule, if postgate has an adapter for it.
+    pub fn text_rule(&self, platform: &Platform) -> Option<TextRule> {
+        self.get(platform).map(|n| n.text_rule())
+    }
+
+    /// Why `entry` cannot be deleted through its network's API, if it cannot: the adapter's
+    /// rule, or for a platform without an adapter the domain's (Instagram, TikTok, ...).
+    pub fn delete_unsupported(&self, entry: &PlatformEntry) -> Option<String> {
+        match self.get(&entry.platform) {
+            Some(network) => network.delete_unsupported(entry),
+            None => entry.delete_unsupported().map(str::to_owned),
         }
     }
 }
@@ -424,6 +527,70 @@ pub(crate) fn snippet(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::EntryState;
+
+    fn registry(env: &[(&str, &str)]) -> Networks {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Networks::from_settings(&Settings::load_with_env(None, env).unwrap())
+    }
+
+    #[test]
+    fn each_adapter_is_registered_under_its_platform_with_its_own_quota() {
+        let networks = registry(&[
+            ("POSTGATE__THREADS__DELETE_LIMIT", "7"),
+            ("POSTGATE__THREADS__DELETE_WINDOW_SECS", "70"),
+            ("POSTGATE__X__DELETE_LIMIT", "3"),
+            ("POSTGATE__X__DELETE_WINDOW_SECS", "30"),
+        ]);
+        for platform in [Platform::Threads, Platform::Twitter] {
+            assert_eq!(networks.get(&platform).unwrap().platform(), platform);
+        }
+        let quota = |p: Platform| networks.get(&p).unwrap().delete_quota();
+        assert_eq!(
+            quota(Platform::Threads),
+            Quota {
+                limit: 7,
+                window_secs: 70
+            }
+        );
+        assert_eq!(
+            quota(Platform::Twitter),
+            Quota {
+                limit: 3,
+                window_secs: 30
+            }
+        );
+        // No adapter, no quota of another network's.
+        assert!(networks.get(&Platform::Other("linkedin".into())).is_none());
+        assert_eq!(networks.names(""), "threads and twitter");
+        assert_eq!(networks.names("'"), "'threads' and 'twitter'");
+    }
+
+    #[test]
+    fn the_registry_answers_per_network_rules() {
+        let networks = registry(&[]);
+        assert_eq!(networks.auth_code(&Platform::Twitter), AuthCode::XRelink);
+        assert_eq!(networks.auth_code(&Platform::Threads), AuthCode::Token);
+        let x = networks.text_rule(&Platform::Twitter).unwrap();
+        assert_eq!((x.length("日本"), x.limit), (4, 280));
+        let threads = networks.text_rule(&Platform::Threads).unwrap();
+        assert_eq!((threads.length("😀"), threads.limit), (4, 500));
+        assert!(networks.text_rule(&Platform::Instagram).is_none());
+        let x = networks.get(&Platform::Twitter).unwrap();
+        assert_eq!(
+            x.check_context(&CallContext::default()),
+            Err(NetworkError::NoCredentials)
+        );
+        assert!(x.link_needs_token_secret());
+        let threads = networks.get(&Platform::Threads).unwrap();
+        assert!(threads.check_context(&CallContext::default()).is_ok());
+        assert!(!threads.link_needs_token_secret());
+        // Platforms without an adapter fall back on the domain's rule.
+        let instagram = PlatformEntry::new(Platform::Instagram, EntryState::Published);
+        assert!(networks.delete_unsupported(&instagram).is_some());
+        let thread = PlatformEntry::new(Platform::Threads, EntryState::Published);
+        assert!(networks.delete_unsupported(&thread).is_none());
+    }
 
     #[test]
     fn redacts_tokens_in_urls() {

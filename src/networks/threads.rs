@@ -1,14 +1,14 @@
 //! Threads (graph.threads.net). The user token rides in the `access_token` query parameter,
 //! so URLs never reach a log line or an error message unredacted.
 
+use super::text::{is_emoji, is_emoji_modifier};
 use super::{
     checked_id, http_client, identity, publish_transport_error, retry_after_header, snippet,
     transport_error, CallContext, Existence, Gone, Identity, Network, NetworkError, PublishCheck,
-    PublishError, Published,
+    PublishError, Published, Quota, TextRule,
 };
 use crate::configuration::ThreadsSettings;
-use crate::domain::{NetworkPostId, Platform};
-use crate::store::LinkedAccount;
+use crate::domain::{LinkedAccount, NetworkPostId, Platform};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -16,12 +16,30 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+/// Most characters of a Threads post.
+pub const THREADS_MAX: usize = 500;
+
+/// Threads' length of `text`: characters, where an emoji counts as its UTF-8 byte length
+/// (Meta's rule).
+pub fn threads_length(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            if is_emoji(c) || is_emoji_modifier(c) || c == '\u{200D}' {
+                c.len_utf8()
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
 /// Rate-limit wait when Threads gives no hint (it documents none).
 const DEFAULT_RETRY_AFTER_SECS: u64 = 900;
 
 /// The Threads adapter.
 pub struct Threads {
     base: String,
+    quota: Quota,
     client: reqwest::Client,
     in_flight: Arc<Semaphore>,
 }
@@ -62,6 +80,10 @@ impl Threads {
     pub fn new(settings: &ThreadsSettings) -> Self {
         Self {
             base: settings.base_url.trim_end_matches('/').to_owned(),
+            quota: Quota {
+                limit: settings.delete_limit,
+                window_secs: settings.delete_window_secs,
+            },
             client: http_client(
                 Duration::from_millis(settings.connect_timeout_ms),
                 settings.timeout(),
@@ -230,6 +252,18 @@ impl Threads {
 impl Network for Threads {
     fn platform(&self) -> Platform {
         Platform::Threads
+    }
+
+    fn delete_quota(&self) -> Quota {
+        self.quota
+    }
+
+    fn text_rule(&self) -> TextRule {
+        TextRule::new(
+            THREADS_MAX,
+            "characters (emoji count their UTF-8 bytes)",
+            threads_length,
+        )
     }
 
     async fn delete(
@@ -502,4 +536,17 @@ fn parse_graph_time(s: &str) -> Option<DateTime<Utc>> {
         .or_else(|_| DateTime::parse_from_rfc3339(s))
         .ok()
         .map(|d| d.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_counts_emoji_as_bytes() {
+        assert_eq!(threads_length("hello"), 5);
+        assert_eq!(threads_length("é"), 1);
+        assert_eq!(threads_length("😀"), 4);
+        assert_eq!(threads_length(&"a".repeat(500)), 500);
+    }
 }

@@ -1,19 +1,89 @@
 //! X (api.x.com): v2 `DELETE /2/tweets/{id}` (or v1.1 `statuses/destroy`), `GET /2/tweets/{id}`,
 //! `POST /2/tweets`, all signed with OAuth 1.0a HMAC-SHA1 (RFC 5849).
 
+use super::text::{is_emoji, is_emoji_modifier, is_regional_indicator};
+use super::AuthCode;
 use super::{
     checked_id, http_client, identity, publish_transport_error, retry_after_header, snippet,
     transport_error, CallContext, ConsumerCredentials, Existence, Gone, Identity, Network,
-    NetworkError, PublishError, Published,
+    NetworkError, PublishError, Published, Quota, TextRule,
 };
 use crate::configuration::{XApi, XSettings};
-use crate::domain::{NetworkPostId, Platform};
-use crate::store::LinkedAccount;
+use crate::domain::{LinkedAccount, NetworkPostId, Platform};
 use async_trait::async_trait;
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+
+/// Most characters of an X post, in X's weighted count.
+pub const X_MAX_WEIGHTED: usize = 280;
+/// X counts every URL as this many characters (`t.co` wrapping).
+pub const X_URL_WEIGHT: usize = 23;
+
+fn x_char_weight(c: char) -> usize {
+    match c as u32 {
+        0..=4351 | 8192..=8205 | 8208..=8223 | 8242..=8247 => 1,
+        _ => 2,
+    }
+}
+
+/// X's weighted length of `text` (twitter-text v3), approximated: code points in
+/// U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 weigh 1, all others 2; an
+/// emoji sequence (ZWJ joins, variation selectors, skin tones, flag pairs) weighs 2 once;
+/// every `http://` / `https://` URL (up to the next whitespace) weighs 23. Bare domains
+/// without a scheme are counted character by character, and text is not NFC-normalized.
+pub fn x_weighted_length(text: &str) -> usize {
+    text.split_inclusive(char::is_whitespace)
+        .map(|piece| {
+            let word = piece.trim_end_matches(char::is_whitespace);
+            let head = word
+                .get(..8.min(word.len()))
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if head.starts_with("http://") || head.starts_with("https://") {
+                // URLs weigh 23 whatever their length; then the whitespace after them.
+                X_URL_WEIGHT + x_plain_weight(&piece[word.len()..])
+            } else {
+                x_plain_weight(piece)
+            }
+        })
+        .sum()
+}
+
+fn x_plain_weight(text: &str) -> usize {
+    let mut total = 0;
+    let mut in_emoji = false;
+    let mut join_next = false;
+    let mut open_flag = false;
+    for c in text.chars() {
+        if in_emoji && (join_next || is_emoji_modifier(c)) {
+            join_next = false;
+            continue;
+        }
+        if in_emoji && c == '\u{200D}' {
+            join_next = true;
+            continue;
+        }
+        if is_regional_indicator(c) {
+            if open_flag {
+                open_flag = false;
+                continue;
+            }
+            open_flag = true;
+        } else {
+            open_flag = false;
+        }
+        if is_emoji(c) {
+            in_emoji = true;
+            total += 2;
+        } else {
+            in_emoji = false;
+            total += x_char_weight(c);
+        }
+    }
+    total
+}
 
 /// Rate-limit wait when X sends neither `x-rate-limit-reset` nor `Retry-After`: one window.
 const DEFAULT_RETRY_AFTER_SECS: u64 = 900;
@@ -21,6 +91,7 @@ const DEFAULT_RETRY_AFTER_SECS: u64 = 900;
 /// The X adapter.
 pub struct X {
     base: String,
+    quota: Quota,
     api: XApi,
     client: reqwest::Client,
     in_flight: Arc<Semaphore>,
@@ -53,6 +124,10 @@ impl X {
     pub fn new(settings: &XSettings) -> Self {
         Self {
             base: settings.base_url.trim_end_matches('/').to_owned(),
+            quota: Quota {
+                limit: settings.delete_limit,
+                window_secs: settings.delete_window_secs,
+            },
             api: settings.api,
             client: http_client(
                 Duration::from_millis(settings.connect_timeout_ms),
@@ -221,6 +296,33 @@ impl X {
 impl Network for X {
     fn platform(&self) -> Platform {
         Platform::Twitter
+    }
+
+    fn delete_quota(&self) -> Quota {
+        self.quota
+    }
+
+    fn text_rule(&self) -> TextRule {
+        TextRule::new(
+            X_MAX_WEIGHTED,
+            "weighted characters (URLs count 23, CJK and emoji 2)",
+            x_weighted_length,
+        )
+    }
+
+    fn auth_code(&self) -> AuthCode {
+        AuthCode::XRelink
+    }
+
+    fn check_context(&self, ctx: &CallContext) -> Result<(), NetworkError> {
+        ctx.x_consumer
+            .as_ref()
+            .map(|_| ())
+            .ok_or(NetworkError::NoCredentials)
+    }
+
+    fn link_needs_token_secret(&self) -> bool {
+        true
     }
 
     async fn delete(
@@ -404,6 +506,27 @@ impl Network for X {
 mod tests {
     use super::*;
     use std::num::NonZeroU64;
+
+    #[test]
+    fn x_weights() {
+        assert_eq!(x_weighted_length("hello"), 5);
+        assert_eq!(x_weighted_length(&"a".repeat(280)), 280);
+        // CJK weighs 2.
+        assert_eq!(x_weighted_length("日本語"), 6);
+        // A URL weighs 23 whatever its length.
+        assert_eq!(
+            x_weighted_length("see https://example.com/a/very/long/path/indeed?x=1 now"),
+            4 + 23 + 4
+        );
+        assert_eq!(x_weighted_length("https://a.b"), 23);
+        // Emoji: 2 each; a ZWJ family and a flag count once.
+        assert_eq!(x_weighted_length("😀"), 2);
+        assert_eq!(x_weighted_length("👨\u{200D}👩\u{200D}👧"), 2);
+        assert_eq!(x_weighted_length("🇫🇷"), 2);
+        assert_eq!(x_weighted_length("👍🏽!"), 3);
+        // Accented Latin is weight 1.
+        assert_eq!(x_weighted_length("café"), 4);
+    }
 
     fn x_doc_builder(
     ) -> oauth1_request::Builder<'static, oauth1_request::HmacSha1, &'static str, &'static str>

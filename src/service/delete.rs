@@ -1,4 +1,4 @@
-//! The delete orchestrator: resolve → claim → record intent → fan out concurrently → record.
+//! The delete orchestrator: resolve → plan → claim (durable intent) → fan out concurrently → record.
 //!
 //! Invariants held here (see DESIGN.md): a platform is reported deleted only when its network
 //! confirmed it; the intent is durable before any network call and the outcome is written with
@@ -10,9 +10,9 @@ use crate::domain::{
     DeleteFailure, DeleteOutcome, EntryError, EntryState, NetworkPostId, Platform, Post, PostId,
     PostStatus,
 };
-use crate::networks::{CallContext, Existence, Gone, NetworkError, Networks};
+use crate::networks::{CallContext, Existence, Gone, Network, NetworkError, Networks};
 use crate::store::{LinkedAccount, QuotaDecision, Store, StoreError};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,14 +20,7 @@ use std::time::Duration;
 /// Posts read from the store at once when a request walks a whole profile.
 pub const SCAN_PAGE: usize = 256;
 
-/// A sliding-window delete quota for one network.
-#[derive(Clone, Copy, Debug)]
-pub struct Quota {
-    /// Deletes per window.
-    pub limit: u32,
-    /// Window length in seconds.
-    pub window_secs: u64,
-}
+pub use crate::networks::Quota;
 
 /// Exponential backoff with jitter for transient network failures.
 #[derive(Clone, Copy, Debug)]
@@ -70,10 +63,6 @@ pub struct DeleteConfig {
     pub retry: RetryPolicy,
     /// Posts of a bulk processed at once.
     pub bulk_concurrency: usize,
-    /// Threads delete quota per account.
-    pub threads_quota: Quota,
-    /// X delete quota per user.
-    pub x_quota: Quota,
 }
 
 /// One platform's line in a delete answer.
@@ -153,6 +142,66 @@ pub struct DeleteService {
     networks: Networks,
     locks: PostLocks,
     config: DeleteConfig,
+}
+
+/// A delete of one post, planned: the post and one step per entry, in the post's order.
+struct PlannedDelete {
+    post: Post,
+    steps: Vec<Step>,
+    /// Whether the intent of its calls was written (then the record is flushed too).
+    claimed: bool,
+}
+
+impl PlannedDelete {
+    fn has_calls(&self) -> bool {
+        self.calls().next().is_some()
+    }
+
+    fn calls(&self) -> impl Iterator<Item = &PlannedCall> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Call(call) => Some(call),
+            Step::Settled(_) => None,
+        })
+    }
+}
+
+/// One entry's share of a delete.
+enum Step {
+    /// Its outcome is known without (or after) a network call.
+    Settled(DeleteOutcome),
+    /// A network call to make.
+    Call(PlannedCall),
+}
+
+/// A network call a delete will make, with everything it needs.
+struct PlannedCall {
+    network: Arc<dyn Network>,
+    id: NetworkPostId,
+    account: LinkedAccount,
+    /// The quota the call's slot was taken from (given back on an authorization failure).
+    quota: Quota,
+    /// The entry was already `deleting`: a delete sent earlier never had its answer recorded
+    /// (a crash, or a lost answer), so that earlier call may well have deleted it.
+    interrupted: bool,
+}
+
+/// A network's answer to one delete call.
+struct CallAnswer {
+    result: Result<Gone, NetworkError>,
+    /// Whether an attempt may have reached the network without its answer coming back (a
+    /// timeout or a connection lost after the request was written).
+    maybe_sent: bool,
+}
+
+/// When a block for a network's `retry_after` hint ends, if that date can be written.
+fn blocked_until(now: DateTime<Utc>, retry_after: u64) -> Option<DateTime<Utc>> {
+    // Checked: a network's hint is clamped already, but no number from outside may overflow
+    // the date arithmetic.
+    let secs = retry_after
+        .min(crate::networks::MAX_RETRY_AFTER_SECS)
+        .try_into()
+        .unwrap_or(i64::MAX);
+    chrono::Duration::try_seconds(secs).and_then(|d| now.checked_add_signed(d))
 }
 
 /// The quota bucket of a linked account.
@@ -300,6 +349,8 @@ impl DeleteService {
             .filter(|p| p.profile_id == profile_id))
     }
 
+    /// Deletes one post everywhere it may be live: plan → claim (durable intent) → fan out →
+    /// settle each answer → record.
     async fn delete_inner(
         &self,
         profile_id: &str,
@@ -311,7 +362,7 @@ impl DeleteService {
         };
         let _guard = self.locks.lock(&post.id).await;
         // Re-read under the lock: whoever held it before may have changed the post.
-        let Some(mut post) = self.store.get_post(&post.id).await? else {
+        let Some(post) = self.store.get_post(&post.id).await? else {
             return Ok(DeleteResult::NotFound(raw_id.to_owned()));
         };
         if post.status == PostStatus::Deleted {
@@ -320,157 +371,64 @@ impl DeleteService {
         if post.status == PostStatus::Pending {
             return self.cancel_scheduled(post).await.map(DeleteResult::Done);
         }
+        let mut plan = self.plan(post, ctx).await?;
+        if plan.has_calls() {
+            self.claim(&mut plan).await?;
+            let answers = self.fan_out(&plan, ctx).await;
+            self.settle(&mut plan, answers).await?;
+        }
+        self.record(plan).await.map(DeleteResult::Done)
+    }
 
-        let mut outcomes: Vec<Option<DeleteOutcome>> = vec![None; post.entries.len()];
-        let mut calls: Vec<(usize, LinkedAccount)> = Vec::new();
-        for (i, entry) in post.entries.iter().enumerate() {
-            let outcome = match entry.state {
+    /// Decides each entry's step: an outcome known without a call, or a call to make.
+    async fn plan(&self, post: Post, ctx: &CallContext) -> Result<PlannedDelete, StoreError> {
+        let mut steps = Vec::with_capacity(post.entries.len());
+        for entry in &post.entries {
+            let step = match entry.state {
                 EntryState::Deleted | EntryState::ManualDeleted => {
-                    Some(DeleteOutcome::PreviouslyDeleted)
+                    Step::Settled(DeleteOutcome::PreviouslyDeleted)
                 }
                 EntryState::Cancelled | EntryState::Failed | EntryState::Pending => {
-                    Some(DeleteOutcome::NotPublished)
+                    Step::Settled(DeleteOutcome::NotPublished)
                 }
-                EntryState::Publishing => Some(DeleteOutcome::Failed(DeleteFailure::Ambiguous(
+                EntryState::Publishing => Step::Settled(DeleteOutcome::Failed(DeleteFailure::Ambiguous(
                     "publishing this post was interrupted and its outcome is unknown; it may be live at the network".into(),
                 ))),
                 EntryState::Published | EntryState::Deleting => {
                     match self.plan_call(&post.profile_id, entry, ctx).await? {
-                        Ok(account) => {
-                            calls.push((i, account));
-                            None
-                        }
-                        Err(failure) => Some(DeleteOutcome::Failed(failure)),
+                        Ok(call) => Step::Call(call),
+                        Err(failure) => Step::Settled(DeleteOutcome::Failed(failure)),
                     }
                 }
             };
-            outcomes[i] = outcome;
+            steps.push(step);
         }
-
-        if !calls.is_empty() {
-            // Intent first, durably: a crash from here on is found and finished on restart.
-            // An entry already `Deleting` had a delete sent whose answer was never recorded
-            // (a crash): that earlier call may well have deleted it.
-            let interrupted: Vec<bool> = calls
-                .iter()
-                .map(|(i, _)| post.entries[*i].state == EntryState::Deleting)
-                .collect();
-            for (i, _) in &calls {
-                post.entries[*i].state = EntryState::Deleting;
-            }
-            self.store.update_post(&post).await?;
-            self.store.flush().await?;
-
-            let results = futures::future::join_all(calls.iter().map(|(i, account)| {
-                let entry = &post.entries[*i];
-                self.call_delete(entry.platform.clone(), entry.id.clone(), account, ctx)
-            }))
-            .await;
-
-            let now = Utc::now();
-            for (((i, account), (result, sent_now)), interrupted) in
-                calls.iter().zip(results).zip(interrupted)
-            {
-                let entry = &mut post.entries[*i];
-                // A delete with this token reached (or may have reached) the network earlier
-                // and its answer never came: in this call's retries, in an earlier request, or
-                // before a crash.
-                let sent_before = interrupted || sent_now;
-                let outcome = match result {
-                    Ok(Gone::Deleted) => DeleteOutcome::Deleted,
-                    Ok(Gone::AlreadyGone) => DeleteOutcome::AlreadyGone,
-                    // Threads' 100/33 ("does not exist or no permission"), confirmed by a read
-                    // that did not find the post, after our own delete whose answer was lost:
-                    // that earlier delete went through. An unknown read (`Ambiguous`) never
-                    // completes a delete.
-                    Err(NetworkError::NotFoundOrNoAccess(_)) if sent_before => {
-                        DeleteOutcome::AlreadyGone
-                    }
-                    Err(e) => {
-                        if let NetworkError::RateLimited { retry_after, .. } = &e {
-                            // Checked: a network's hint is clamped already, but no
-                            // number from outside may overflow the date arithmetic.
-                            let secs = (*retry_after)
-                                .min(crate::networks::MAX_RETRY_AFTER_SECS)
-                                .try_into()
-                                .unwrap_or(i64::MAX);
-                            let until = chrono::Duration::try_seconds(secs)
-                                .and_then(|d| now.checked_add_signed(d));
-                            if let Some(until) = until {
-                                self.store
-                                    .block_until(&quota_bucket(&entry.platform, account), until)
-                                    .await?;
-                            }
-                        }
-                        if matches!(e, NetworkError::Auth(_)) {
-                            self.give_back_quota(&entry.platform, account).await?;
-                        }
-                        DeleteOutcome::Failed(e.into())
-                    }
-                };
-                if outcome.is_success() {
-                    entry.state = EntryState::Deleted;
-                    entry.deleted_at = Some(now);
-                    entry.error = None;
-                } else if sent_before {
-                    // The post may be gone already: `deleting` keeps the record that a delete
-                    // was sent, so the next delete (or recovery at start-up) can finish it.
-                    entry.state = EntryState::Deleting;
-                } else {
-                    entry.state = EntryState::Published;
-                }
-                outcomes[*i] = Some(outcome);
-            }
-        }
-
-        for (entry, outcome) in post.entries.iter_mut().zip(&outcomes) {
-            if let Some(DeleteOutcome::Failed(f)) = outcome {
-                entry.error = Some(EntryError {
-                    kind: f.into(),
-                    message: failure_message(f),
-                });
-            }
-        }
-        if post.nothing_left() {
-            post.status = PostStatus::Deleted;
-        }
-        self.store.update_post(&post).await?;
-        if !calls.is_empty() {
-            self.store.flush().await?;
-        }
-        Ok(DeleteResult::Done(DeleteReport {
-            post_id: post.id.clone(),
-            entries: post
-                .entries
-                .iter()
-                .zip(outcomes)
-                .map(|(e, o)| EntryReport {
-                    platform: e.platform.clone(),
-                    id: e.id.clone(),
-                    outcome: o.expect("every entry has an outcome"),
-                })
-                .collect(),
-        }))
+        Ok(PlannedDelete {
+            post,
+            steps,
+            claimed: false,
+        })
     }
 
-    /// Decides whether an entry can be sent to its network now, and with which account.
+    /// Decides whether an entry can be sent to its network now, and with which account;
+    /// takes its local quota slot.
     async fn plan_call(
         &self,
         profile_id: &str,
         entry: &crate::domain::PlatformEntry,
         ctx: &CallContext,
-    ) -> Result<Result<LinkedAccount, DeleteFailure>, StoreError> {
-        if let Some(msg) = entry.delete_unsupported() {
-            return Ok(Err(DeleteFailure::Unsupported(msg.to_owned())));
+    ) -> Result<Result<PlannedCall, DeleteFailure>, StoreError> {
+        if let Some(msg) = self.networks.delete_unsupported(entry) {
+            return Ok(Err(DeleteFailure::Unsupported(msg)));
         }
-        if self.networks.get(&entry.platform).is_none() {
+        let Some(network) = self.networks.get(&entry.platform) else {
             return Ok(Err(DeleteFailure::NoAdapter));
-        }
-        if entry.id.is_none() {
+        };
+        let Some(id) = entry.id.clone() else {
             return Ok(Err(DeleteFailure::Rejected(
                 "no network post id is recorded for this platform".into(),
             )));
-        }
+        };
         let Some(account) = self
             .store
             .linked_account(profile_id, &entry.platform)
@@ -478,19 +436,23 @@ impl DeleteService {
         else {
             return Ok(Err(DeleteFailure::NotLinked));
         };
-        if entry.platform == Platform::Twitter && ctx.x_consumer.is_none() {
-            return Ok(Err(DeleteFailure::NoXCredentials));
+        if let Err(e) = network.check_context(ctx) {
+            return Ok(Err(e.into()));
         }
-        let quota = match entry.platform {
-            Platform::Twitter => self.config.x_quota,
-            _ => self.config.threads_quota,
+        let quota = network.delete_quota();
+        let bucket = quota_bucket(&entry.platform, &account);
+        let call = PlannedCall {
+            network: network.clone(),
+            id,
+            account,
+            quota,
+            interrupted: entry.state == EntryState::Deleting,
         };
         if quota.limit == 0 {
             // Local counting switched off (e.g. benchmarks); the network's own limits still
             // apply, including a block it answered earlier (429 with Retry-After).
-            let bucket = quota_bucket(&entry.platform, &account);
             return Ok(match self.store.quota_blocked(&bucket, Utc::now()).await? {
-                None => Ok(account),
+                None => Ok(call),
                 Some(retry_after) => Err(DeleteFailure::RateLimited {
                     retry_after,
                     message: format!(
@@ -502,15 +464,10 @@ impl DeleteService {
         }
         match self
             .store
-            .take_quota(
-                &quota_bucket(&entry.platform, &account),
-                quota.limit,
-                quota.window_secs,
-                Utc::now(),
-            )
+            .take_quota(&bucket, quota.limit, quota.window_secs, Utc::now())
             .await?
         {
-            QuotaDecision::Granted => Ok(Ok(account)),
+            QuotaDecision::Granted => Ok(Ok(call)),
             QuotaDecision::Exhausted { retry_after } => Ok(Err(DeleteFailure::RateLimited {
                 retry_after,
                 message: format!(
@@ -523,23 +480,135 @@ impl DeleteService {
         }
     }
 
-    /// Deletes at one network, retrying transient failures within the deadline. The flag
-    /// says whether an attempt may have reached the network without its answer coming back
-    /// (a timeout or a connection lost after the request was written).
-    async fn call_delete(
+    /// Intent first, durably: every entry about to be called is `deleting` on disk before any
+    /// network call, so a crash from here on is found and finished on restart.
+    async fn claim(&self, plan: &mut PlannedDelete) -> Result<(), StoreError> {
+        for (entry, step) in plan.post.entries.iter_mut().zip(&plan.steps) {
+            if matches!(step, Step::Call(_)) {
+                entry.state = EntryState::Deleting;
+            }
+        }
+        plan.claimed = true;
+        self.store.update_post(&plan.post).await?;
+        self.store.flush().await
+    }
+
+    /// Calls every planned network at once; one answer per call, in the plan's order.
+    async fn fan_out(&self, plan: &PlannedDelete, ctx: &CallContext) -> Vec<CallAnswer> {
+        futures::future::join_all(plan.calls().map(|call| self.call_delete(call, ctx))).await
+    }
+
+    /// Turns each answer into the entry's outcome and state. A rate limit blocks the
+    /// account's bucket until the network's hint; an authorization failure gives back the
+    /// quota slot it took.
+    async fn settle(
         &self,
-        platform: Platform,
-        id: Option<NetworkPostId>,
-        account: &LinkedAccount,
-        ctx: &CallContext,
-    ) -> (Result<Gone, NetworkError>, bool) {
-        let network = self
-            .networks
-            .get(&platform)
-            .expect("planned calls have an adapter");
-        let id = id.expect("planned calls have a network id");
+        plan: &mut PlannedDelete,
+        answers: Vec<CallAnswer>,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let mut answers = answers.into_iter();
+        for (entry, step) in plan.post.entries.iter_mut().zip(plan.steps.iter_mut()) {
+            let Step::Call(call) = step else { continue };
+            let Some(answer) = answers.next() else {
+                break; // One answer per call: cannot happen.
+            };
+            // A delete with this token reached (or may have reached) the network earlier and
+            // its answer never came: in this call's retries, in an earlier request, or before
+            // a crash.
+            let sent_before = call.interrupted || answer.maybe_sent;
+            let outcome = match answer.result {
+                Ok(Gone::Deleted) => DeleteOutcome::Deleted,
+                Ok(Gone::AlreadyGone) => DeleteOutcome::AlreadyGone,
+                // Threads' 100/33 ("does not exist or no permission"), confirmed by a read that
+                // did not find the post, after our own delete whose answer was lost: that
+                // earlier delete went through. An unknown read (`Ambiguous`) never completes a
+                // delete.
+                Err(NetworkError::NotFoundOrNoAccess(_)) if sent_before => {
+                    DeleteOutcome::AlreadyGone
+                }
+                Err(e) => {
+                    let bucket = quota_bucket(&entry.platform, &call.account);
+                    if let NetworkError::RateLimited { retry_after, .. } = &e {
+                        if let Some(until) = blocked_until(now, *retry_after) {
+                            self.store.block_until(&bucket, until).await?;
+                        }
+                    }
+                    // An authorization failure did nothing at the network: the slot taken for
+                    // it is given back, so failed calls cannot exhaust the window.
+                    if matches!(e, NetworkError::Auth(_)) && call.quota.limit != 0 {
+                        self.store.give_back_quota(&bucket).await?;
+                    }
+                    DeleteOutcome::Failed(e.into())
+                }
+            };
+            if outcome.is_success() {
+                entry.state = EntryState::Deleted;
+                entry.deleted_at = Some(now);
+                entry.error = None;
+            } else if sent_before {
+                // The post may be gone already: `deleting` keeps the record that a delete was
+                // sent, so the next delete (or recovery at start-up) can finish it.
+                entry.state = EntryState::Deleting;
+            } else {
+                entry.state = EntryState::Published;
+            }
+            *step = Step::Settled(outcome);
+        }
+        Ok(())
+    }
+
+    /// Writes the outcome with the post's status in one update (flushed when networks were
+    /// called) and answers the report.
+    async fn record(&self, plan: PlannedDelete) -> Result<DeleteReport, StoreError> {
+        let called = plan.claimed;
+        let PlannedDelete {
+            mut post, steps, ..
+        } = plan;
+        let mut outcomes = Vec::with_capacity(steps.len());
+        for (entry, step) in post.entries.iter_mut().zip(steps) {
+            let outcome = match step {
+                Step::Settled(outcome) => outcome,
+                // Only if a call went unanswered, which `settle` rules out.
+                Step::Call(_) => DeleteOutcome::Failed(DeleteFailure::Ambiguous(
+                    "the network's answer was not recorded".into(),
+                )),
+            };
+            if let DeleteOutcome::Failed(f) = &outcome {
+                entry.error = Some(EntryError {
+                    kind: f.into(),
+                    message: failure_message(f),
+                });
+            }
+            outcomes.push(outcome);
+        }
+        if post.nothing_left() {
+            post.status = PostStatus::Deleted;
+        }
+        self.store.update_post(&post).await?;
+        if called {
+            self.store.flush().await?;
+        }
+        Ok(DeleteReport {
+            post_id: post.id.clone(),
+            entries: post
+                .entries
+                .iter()
+                .zip(outcomes)
+                .map(|(e, outcome)| EntryReport {
+                    platform: e.platform.clone(),
+                    id: e.id.clone(),
+                    outcome,
+                })
+                .collect(),
+        })
+    }
+
+    /// Deletes at one network, retrying transient failures within the deadline.
+    async fn call_delete(&self, call: &PlannedCall, ctx: &CallContext) -> CallAnswer {
+        let network = &call.network;
         let sent = std::sync::atomic::AtomicBool::new(false);
-        let (sent_ref, id_ref) = (&sent, &id);
+        let (sent_ref, id_ref, account) = (&sent, &call.id, &call.account);
         let retried = self.config.retry.run(move || async move {
             let r = network.delete(account, id_ref, ctx).await;
             if matches!(r, Err(NetworkError::Timeout(_))) {
@@ -554,34 +623,14 @@ impl DeleteService {
                 sent.store(true, std::sync::atomic::Ordering::Relaxed);
                 Err(NetworkError::Timeout(format!(
                     "{} did not answer within {} ms",
-                    platform.display_name(),
+                    network.platform().display_name(),
                     self.config.deadline.as_millis()
                 )))
             }
         };
-        (result, sent.load(std::sync::atomic::Ordering::Relaxed))
-    }
-
-    /// An authorization failure did nothing at the network: the local quota slot
-    /// `plan_call` took for it is given back, so failed calls cannot exhaust the window.
-    async fn give_back_quota(
-        &self,
-        platform: &Platform,
-        account: &LinkedAccount,
-    ) -> Result<(), StoreError> {
-        if self.quota_of(platform).limit == 0 {
-            return Ok(()); // No slot was taken.
-        }
-        self.store
-            .give_back_quota(&quota_bucket(platform, account))
-            .await
-    }
-
-    /// The local delete quota of a platform.
-    fn quota_of(&self, platform: &Platform) -> Quota {
-        match platform {
-            Platform::Twitter => self.config.x_quota,
-            _ => self.config.threads_quota,
+        CallAnswer {
+            result,
+            maybe_sent: sent.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -675,7 +724,7 @@ impl DeleteService {
         }
         let mut checks = Vec::new();
         for (i, e) in post.entries.iter().enumerate() {
-            if !e.state.may_be_live() || e.delete_unsupported().is_some() {
+            if !e.state.may_be_live() || self.networks.delete_unsupported(e).is_some() {
                 continue;
             }
             let (Some(network), Some(id)) = (self.networks.get(&e.platform), e.id.clone()) else {
@@ -684,7 +733,7 @@ impl DeleteService {
             let Some(account) = self.store.linked_account(profile_id, &e.platform).await? else {
                 continue;
             };
-            if e.platform == Platform::Twitter && ctx.x_consumer.is_none() {
+            if network.check_context(ctx).is_err() {
                 continue;
             }
             checks.push((i, network.clone(), id, account));
@@ -777,7 +826,6 @@ pub fn failure_message(f: &DeleteFailure) -> String {
 mod tests {
     use super::*;
     use crate::configuration::Settings;
-    use crate::networks::{Threads, X};
     use crate::store::SledStore;
 
     /// Panics raised on purpose here stay out of the test output.
@@ -804,16 +852,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let settings = Settings::load_with_env(None, Vec::<(String, String)>::new()).unwrap();
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
-        let quota = Quota {
-            limit: 1,
-            window_secs: 1,
-        };
         let service = DeleteService::new(
             store,
-            Networks {
-                threads: Arc::new(Threads::new(&settings.threads)),
-                x: Arc::new(X::new(&settings.x)),
-            },
+            Networks::from_settings(&settings),
             PostLocks::default(),
             DeleteConfig {
                 deadline: Duration::from_secs(1),
@@ -823,8 +864,6 @@ mod tests {
                     max: Duration::from_millis(1),
                 },
                 bulk_concurrency: 2,
-                threads_quota: quota,
-                x_quota: quota,
             },
         );
         let this = service.clone();

@@ -8,7 +8,7 @@
 //!
 //! The answer itself is opaque here: the api layer renders it, this module only keeps it.
 
-use super::KeyedLocks;
+use super::locks::{KeyGuard, KeyedLocks};
 use crate::domain::{Post, PostId, PostStatus};
 use crate::store::{IdempotencyRecord, Store, StoreError};
 use chrono::Utc;
@@ -71,7 +71,7 @@ impl<'a> Idempotency<'a> {
     }
 
     /// Serializes the requests of one profile that carry one key (hold it until answered).
-    pub async fn lock(&self, profile_id: &str, key: &str) -> super::publish::KeyGuard {
+    pub async fn lock(&self, profile_id: &str, key: &str) -> KeyGuard<String> {
         self.locks.lock(&format!("{profile_id}\0{key}")).await
     }
 

@@ -1,96 +1,134 @@
-//! Per-post locks: every path that changes a post (delete, publish, scheduler) holds its
-//! post's lock, so those paths serialize per post while different posts run in parallel.
+//! Keyed async locks: every path that changes a post (delete, publish, scheduler) holds its
+//! post's lock, and two requests with one idempotency key run one after the other, so those
+//! paths serialize per key while different keys run in parallel.
 
 use crate::domain::PostId;
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-/// A registry of per-post async locks. Entries live only while someone holds or waits.
-#[derive(Clone, Default)]
-pub struct PostLocks {
-    inner: Arc<Mutex<HashMap<PostId, Arc<AsyncMutex<()>>>>>,
+/// A registry of async locks by key. Entries live only while someone holds or waits, so the
+/// map stays as small as the work in progress whatever the number of keys ever seen.
+pub struct KeyedLocks<K = String> {
+    inner: Arc<Mutex<HashMap<K, Arc<AsyncMutex<()>>>>>,
 }
+
+/// Per-post locks, shared by the delete orchestrator, the publisher and the scheduler.
+pub type PostLocks = KeyedLocks<PostId>;
 
 /// Holds one post's lock until dropped.
-pub struct PostGuard {
-    guard: Option<OwnedMutexGuard<()>>,
-    id: PostId,
-    locks: PostLocks,
+pub type PostGuard = KeyGuard<PostId>;
+
+// Derived `Clone`/`Default` would require `K: Clone`/`K: Default`; the registry needs neither.
+impl<K> Clone for KeyedLocks<K> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
 }
 
-impl PostLocks {
-    /// Waits for and takes the lock of `id`. A waiter dropped before it gets the lock (a
+impl<K> Default for KeyedLocks<K> {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+        }
+    }
+}
+
+/// Holds one key's lock until dropped.
+pub struct KeyGuard<K: Hash + Eq + Clone> {
+    guard: Option<OwnedMutexGuard<()>>,
+    key: K,
+    locks: KeyedLocks<K>,
+}
+
+impl<K: Hash + Eq + Clone> KeyedLocks<K> {
+    /// Waits for and takes the lock of `key`. A waiter dropped before it gets the lock (a
     /// cancelled request, a timeout) removes the entry if nobody else holds or waits for it.
-    pub async fn lock(&self, id: &PostId) -> PostGuard {
+    pub async fn lock<Q>(&self, key: &Q) -> KeyGuard<K>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let key = key.to_owned();
         let m = {
             let mut map = self.registry();
-            map.entry(id.clone()).or_default().clone()
+            map.entry(key.clone()).or_default().clone()
         };
         let mut waiter = Waiter {
             wait: Some(Box::pin(m.lock_owned())),
-            id: id.clone(),
+            key: Some(key),
             locks: self.clone(),
         };
         let guard = (&mut waiter).await;
-        PostGuard {
+        KeyGuard {
             guard: Some(guard),
-            id: id.clone(),
+            key: waiter
+                .key
+                .take()
+                .expect("the key stays until the lock is taken"),
             locks: self.clone(),
         }
     }
 
-    fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<PostId, Arc<AsyncMutex<()>>>> {
+    fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<K, Arc<AsyncMutex<()>>>> {
         // A panic elsewhere while holding the registry cannot leave the map inconsistent
         // (every change is one insert or one remove): keep going with it.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Removes `id`'s entry if only the map still holds it (nobody holds or waits).
-    fn release(&self, id: &PostId) {
+    /// Removes `key`'s entry if only the map still holds it (nobody holds or waits).
+    fn release(&self, key: &K) {
         let mut map = self.registry();
-        if map.get(id).is_some_and(|m| Arc::strong_count(m) == 1) {
-            map.remove(id);
+        if map.get(key).is_some_and(|m| Arc::strong_count(m) == 1) {
+            map.remove(key);
         }
     }
 
-    /// Takes the locks of several posts, in a fixed order so two callers cannot deadlock.
-    pub async fn lock_many(&self, ids: &[PostId]) -> Vec<PostGuard> {
-        let mut sorted: Vec<&PostId> = ids.iter().collect();
+    /// Takes the locks of several keys, in a fixed order so two callers cannot deadlock.
+    pub async fn lock_many(&self, keys: &[K]) -> Vec<KeyGuard<K>>
+    where
+        K: Ord,
+    {
+        let mut sorted: Vec<&K> = keys.iter().collect();
         sorted.sort();
         sorted.dedup();
         let mut guards = Vec::with_capacity(sorted.len());
-        for id in sorted {
-            guards.push(self.lock(id).await);
+        for key in sorted {
+            guards.push(self.lock(key).await);
         }
         guards
     }
 
-    /// Number of posts with a live lock entry (for tests).
+    /// Number of keys with a live lock entry (for tests).
     pub fn len(&self) -> usize {
         self.registry().len()
     }
 
-    /// Whether no post is locked.
+    /// Whether no key is locked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
-/// A lock request in progress. Its only handle on the post's mutex is the pending
+/// A lock request in progress. Its only handle on the key's mutex is the pending
 /// `lock_owned` future, so dropping that future first and then looking at the registry tells
 /// exactly whether anyone else still holds or waits.
-struct Waiter {
+struct Waiter<K: Hash + Eq + Clone> {
     /// `None` once the lock is taken: the guard then owns the cleanup.
     wait: Option<Pin<Box<dyn Future<Output = OwnedMutexGuard<()>> + Send>>>,
-    id: PostId,
-    locks: PostLocks,
+    /// Handed to the guard once the lock is taken.
+    key: Option<K>,
+    locks: KeyedLocks<K>,
 }
 
-impl Future for Waiter {
+impl<K: Hash + Eq + Clone> Future for Waiter<K> {
     type Output = OwnedMutexGuard<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -108,20 +146,25 @@ impl Future for Waiter {
     }
 }
 
-impl Drop for Waiter {
+// Every field is `Unpin` (the future is boxed), whatever `K` is.
+impl<K: Hash + Eq + Clone> Unpin for Waiter<K> {}
+
+impl<K: Hash + Eq + Clone> Drop for Waiter<K> {
     fn drop(&mut self) {
         if let Some(wait) = self.wait.take() {
             drop(wait);
-            self.locks.release(&self.id);
+            if let Some(key) = &self.key {
+                self.locks.release(key);
+            }
         }
     }
 }
 
-impl Drop for PostGuard {
+impl<K: Hash + Eq + Clone> Drop for KeyGuard<K> {
     fn drop(&mut self) {
         drop(self.guard.take());
         // Only the map holds it now: nobody waits, so the entry can go.
-        self.locks.release(&self.id);
+        self.locks.release(&self.key);
     }
 }
 
@@ -174,5 +217,30 @@ mod tests {
         assert!(again.is_ok());
         drop(again);
         assert!(locks.is_empty());
+    }
+
+    #[tokio::test]
+    async fn keyed_locks_serialize_and_clean_up() {
+        let locks: KeyedLocks = KeyedLocks::default();
+        let g = locks.lock("p\0k").await;
+        let l2 = locks.clone();
+        let waiter = tokio::spawn(async move {
+            let _g = l2.lock("p\0k").await;
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished());
+        drop(g);
+        waiter.await.unwrap();
+        assert!(locks.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_idempotency_key_waiter_leaves_no_entry() {
+        let locks: KeyedLocks = KeyedLocks::default();
+        let holder = locks.lock("p\0k").await;
+        let timed_out = tokio::time::timeout(Duration::from_millis(10), locks.lock("p\0k")).await;
+        assert!(timed_out.is_err());
+        drop(holder);
+        assert!(locks.is_empty(), "a cancelled waiter left its entry");
     }
 }

@@ -12,6 +12,6 @@ pub mod publish;
 pub mod scheduler;
 
 pub use delete::{DeleteReport, DeleteResult, DeleteService, EntryReport, ManualResult};
-pub use locks::PostLocks;
-pub use publish::{KeyedLocks, NewPost, PublishConfig, PublishService};
+pub use locks::{KeyedLocks, PostLocks};
+pub use publish::{NewPost, PublishConfig, PublishService};
 pub use scheduler::{Scheduler, SchedulerHandle};

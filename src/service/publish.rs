@@ -19,21 +19,13 @@ use crate::domain::{
     EntryError, EntryState, ErrorKind, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
 };
 use crate::networks::{
-    CallContext, ConsumerCredentials, NetworkError, Networks, PublishCheck, PublishError, Published,
+    AuthCode, CallContext, ConsumerCredentials, NetworkError, Networks, PublishCheck, PublishError,
+    Published,
 };
 use crate::store::{LinkedAccount, Store, StoreError};
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
-
-/// Most characters of an X post, in X's weighted count.
-pub const X_MAX_WEIGHTED: usize = 280;
-/// Most characters of a Threads post.
-pub const THREADS_MAX: usize = 500;
-/// X counts every URL as this many characters (`t.co` wrapping).
-pub const X_URL_WEIGHT: usize = 23;
 
 /// What the publisher needs from settings.
 #[derive(Clone, Debug)]
@@ -97,29 +89,35 @@ impl PublishFailure {
     }
 
     /// The class and message remembered on the entry (shown in `errors` with its code).
-    pub fn entry_error(&self, platform: &Platform) -> EntryError {
+    /// `networks` says which platforms postgate publishes to and how `platform` reports
+    /// authorization failures.
+    pub fn entry_error(&self, platform: &Platform, networks: &Networks) -> EntryError {
         let name = platform.display_name();
         let (kind, message) = match self {
             PublishFailure::Unsupported => (
                 ErrorKind::NoAdapter,
-                format!("{name} is not supported by this gateway: postgate publishes to threads and twitter only."),
+                format!(
+                    "{name} is not supported by this gateway: postgate publishes to {} only.",
+                    networks.names("")
+                ),
             ),
+            // The api layer words the advice of these classes (routes, headers, settings).
             PublishFailure::NotLinked => (
                 ErrorKind::NotLinked,
-                format!("{name} does not seem to be linked with this profile. Link an account with POST /api/profiles/social, then post again."),
+                format!("no {name} account is linked to the profile"),
             ),
             PublishFailure::NoXCredentials { scheduled: false } => (
                 ErrorKind::NoXCredentials,
-                "X/Twitter requires your own API credentials: send the X-Twitter-OAuth1-Api-Key and X-Twitter-OAuth1-Api-Secret headers, or set x.consumer_key and x.consumer_secret in the gateway's settings.".into(),
+                "X consumer credentials are missing".into(),
             ),
             PublishFailure::NoXCredentials { scheduled: true } => (
                 ErrorKind::NoXCredentials,
-                "Scheduled X/Twitter posts are published with the X consumer credentials of the gateway's settings (x.consumer_key and x.consumer_secret), and none are set: request headers are not kept for later.".into(),
+                "X consumer credentials are missing from the gateway's settings, the only ones scheduled posts are published with".into(),
             ),
             PublishFailure::OutcomeUnknown(e) => (
                 ErrorKind::OutcomeUnknown,
                 format!(
-                    "The outcome of publishing on {name} is unknown: {}. The post may be live there; postgate will not post it again. Do not post it again yourself: read the post (GET /api/post/{{id}}) to have it checked.",
+                    "The outcome of publishing on {name} is unknown: {}. The post may be live there; postgate will not post it again.",
                     match e {
                         NetworkError::Timeout(m) | NetworkError::Transient(m) | NetworkError::Ambiguous(m) => m.clone(),
                         other => other.to_string(),
@@ -131,7 +129,7 @@ impl PublishFailure {
                     ErrorKind::RateLimited,
                     format!("{name} rate limit: {message}. Retry after {retry_after} seconds."),
                 ),
-                NetworkError::Auth(m) if *platform == Platform::Twitter => (
+                NetworkError::Auth(m) if networks.auth_code(platform) == AuthCode::XRelink => (
                     ErrorKind::Auth,
                     format!("X/Twitter authorization error: {m}. Re-link the X account."),
                 ),
@@ -160,166 +158,11 @@ impl PublishFailure {
                 }
                 NetworkError::NoCredentials => {
                     return PublishFailure::NoXCredentials { scheduled: false }
-                        .entry_error(platform)
+                        .entry_error(platform, networks)
                 }
             },
         };
         EntryError { kind, message }
-    }
-}
-
-/// The length of `text` as `platform` counts it, with the platform's limit, if postgate
-/// knows one.
-///
-/// - X: X's weighted count (twitter-text v3), approximated: code points in
-///   U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 weigh 1, all others 2; an
-///   emoji sequence (ZWJ joins, variation selectors, skin tones, flag pairs) weighs 2 once;
-///   every `http://` / `https://` URL (up to the next whitespace) weighs 23. Bare domains
-///   without a scheme are counted character by character, and text is not NFC-normalized.
-/// - Threads: characters, where an emoji counts as its UTF-8 byte length (Meta's rule).
-pub fn text_length(platform: &Platform, text: &str) -> Option<(usize, usize)> {
-    match platform {
-        Platform::Twitter => Some((x_weighted_length(text), X_MAX_WEIGHTED)),
-        Platform::Threads => Some((threads_length(text), THREADS_MAX)),
-        _ => None,
-    }
-}
-
-fn is_emoji(c: char) -> bool {
-    matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF)
-}
-
-fn is_emoji_modifier(c: char) -> bool {
-    matches!(c as u32, 0xFE0E | 0xFE0F | 0x1F3FB..=0x1F3FF | 0x20E3 | 0xE0020..=0xE007F)
-}
-
-fn is_regional_indicator(c: char) -> bool {
-    matches!(c as u32, 0x1F1E6..=0x1F1FF)
-}
-
-fn x_char_weight(c: char) -> usize {
-    match c as u32 {
-        0..=4351 | 8192..=8205 | 8208..=8223 | 8242..=8247 => 1,
-        _ => 2,
-    }
-}
-
-/// X's weighted length of `text` (see [`text_length`]).
-pub fn x_weighted_length(text: &str) -> usize {
-    text.split_inclusive(char::is_whitespace)
-        .map(|piece| {
-            let word = piece.trim_end_matches(char::is_whitespace);
-            let head = word
-                .get(..8.min(word.len()))
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            if head.starts_with("http://") || head.starts_with("https://") {
-                // URLs weigh 23 whatever their length; then the whitespace after them.
-                X_URL_WEIGHT + x_plain_weight(&piece[word.len()..])
-            } else {
-                x_plain_weight(piece)
-            }
-        })
-        .sum()
-}
-
-fn x_plain_weight(text: &str) -> usize {
-    let mut total = 0;
-    let mut in_emoji = false;
-    let mut join_next = false;
-    let mut open_flag = false;
-    for c in text.chars() {
-        if in_emoji && (join_next || is_emoji_modifier(c)) {
-            join_next = false;
-            continue;
-        }
-        if in_emoji && c == '\u{200D}' {
-            join_next = true;
-            continue;
-        }
-        if is_regional_indicator(c) {
-            if open_flag {
-                open_flag = false;
-                continue;
-            }
-            open_flag = true;
-        } else {
-            open_flag = false;
-        }
-        if is_emoji(c) {
-            in_emoji = true;
-            total += 2;
-        } else {
-            in_emoji = false;
-            total += x_char_weight(c);
-        }
-    }
-    total
-}
-
-/// Threads' length of `text` (see [`text_length`]).
-pub fn threads_length(text: &str) -> usize {
-    text.chars()
-        .map(|c| {
-            if is_emoji(c) || is_emoji_modifier(c) || c == '\u{200D}' {
-                c.len_utf8()
-            } else {
-                1
-            }
-        })
-        .sum()
-}
-
-/// In-process locks keyed by text (profile + idempotency key), so that two concurrent
-/// requests with one key run one after the other: the second finds the first's answer.
-#[derive(Clone, Default)]
-pub struct KeyedLocks {
-    inner: Arc<Mutex<HashMap<String, Arc<AsyncMutex<()>>>>>,
-}
-
-/// Holds one key's lock until dropped.
-pub struct KeyGuard {
-    guard: Option<OwnedMutexGuard<()>>,
-    key: String,
-    locks: KeyedLocks,
-}
-
-impl KeyedLocks {
-    /// Waits for and takes the lock of `key`.
-    pub async fn lock(&self, key: &str) -> KeyGuard {
-        let m = {
-            let mut map = self.inner.lock().expect("key lock registry poisoned");
-            map.entry(key.to_owned()).or_default().clone()
-        };
-        let guard = m.lock_owned().await;
-        KeyGuard {
-            guard: Some(guard),
-            key: key.to_owned(),
-            locks: self.clone(),
-        }
-    }
-
-    /// Number of keys with a live lock entry (for tests).
-    pub fn len(&self) -> usize {
-        self.inner.lock().expect("key lock registry poisoned").len()
-    }
-
-    /// Whether no key is locked.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl Drop for KeyGuard {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        let mut map = self.locks.inner.lock().expect("key lock registry poisoned");
-        if map
-            .get(&self.key)
-            .is_some_and(|m| Arc::strong_count(m) == 1)
-        {
-            map.remove(&self.key);
-        }
     }
 }
 
@@ -609,20 +452,22 @@ impl PublishService {
                 continue;
             }
             let platform = post.entries[i].platform.clone();
-            let planned = if self.networks.get(&platform).is_none() {
-                Err(PublishFailure::Unsupported)
-            } else {
-                match self
+            let planned = match self.networks.get(&platform) {
+                None => Err(PublishFailure::Unsupported),
+                Some(network) => match self
                     .store
                     .linked_account(&post.profile_id, &platform)
                     .await?
                 {
                     None => Err(PublishFailure::NotLinked),
-                    Some(_) if platform == Platform::Twitter && ctx.x_consumer.is_none() => {
-                        Err(PublishFailure::NoXCredentials { scheduled })
-                    }
-                    Some(account) => Ok(account),
-                }
+                    Some(account) => match network.check_context(ctx) {
+                        Ok(()) => Ok(account),
+                        Err(NetworkError::NoCredentials) => {
+                            Err(PublishFailure::NoXCredentials { scheduled })
+                        }
+                        Err(e) => Err(PublishFailure::Network(e)),
+                    },
+                },
             };
             let entry = &mut post.entries[i];
             match planned {
@@ -633,7 +478,7 @@ impl PublishService {
                 }
                 Err(f) => {
                     entry.state = EntryState::Failed;
-                    entry.error = Some(f.entry_error(&platform));
+                    entry.error = Some(f.entry_error(&platform, &self.networks));
                 }
             }
         }
@@ -661,7 +506,7 @@ impl PublishService {
                 Err(e) => {
                     let reference = e.reference.clone();
                     let failure = PublishFailure::from_publish_error(e);
-                    let error = failure.entry_error(&entry.platform);
+                    let error = failure.entry_error(&entry.platform, &self.networks);
                     tracing::warn!(post_id = %post.id, platform = %entry.platform, kind = ?error.kind, error = %error.message, "publish failed");
                     if failure.outcome_unknown() {
                         entry.state = EntryState::Publishing;
@@ -719,35 +564,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn x_weights() {
-        assert_eq!(x_weighted_length("hello"), 5);
-        assert_eq!(x_weighted_length(&"a".repeat(280)), 280);
-        // CJK weighs 2.
-        assert_eq!(x_weighted_length("日本語"), 6);
-        // A URL weighs 23 whatever its length.
-        assert_eq!(
-            x_weighted_length("see https://example.com/a/very/long/path/indeed?x=1 now"),
-            4 + 23 + 4
-        );
-        assert_eq!(x_weighted_length("https://a.b"), 23);
-        // Emoji: 2 each; a ZWJ family and a flag count once.
-        assert_eq!(x_weighted_length("😀"), 2);
-        assert_eq!(x_weighted_length("👨\u{200D}👩\u{200D}👧"), 2);
-        assert_eq!(x_weighted_length("🇫🇷"), 2);
-        assert_eq!(x_weighted_length("👍🏽!"), 3);
-        // Accented Latin is weight 1.
-        assert_eq!(x_weighted_length("café"), 4);
-    }
-
-    #[test]
-    fn threads_counts_emoji_as_bytes() {
-        assert_eq!(threads_length("hello"), 5);
-        assert_eq!(threads_length("é"), 1);
-        assert_eq!(threads_length("😀"), 4);
-        assert_eq!(threads_length(&"a".repeat(500)), 500);
-    }
-
-    #[test]
     fn only_requests_that_reached_the_network_leave_the_outcome_unknown() {
         let unknown = PublishError::unknown(NetworkError::Timeout("t".into()), None);
         assert!(PublishFailure::from_publish_error(unknown).outcome_unknown());
@@ -757,23 +573,8 @@ mod tests {
         assert!(!PublishFailure::Network(NetworkError::Rejected("r".into())).outcome_unknown());
         assert!(!PublishFailure::NotLinked.outcome_unknown());
         let e = PublishFailure::OutcomeUnknown(NetworkError::Ambiguous("HTTP 500".into()))
-            .entry_error(&Platform::Threads);
+            .entry_error(&Platform::Threads, &Networks::default());
         assert_eq!(e.kind, ErrorKind::OutcomeUnknown);
         assert!(e.message.contains("HTTP 500"), "{}", e.message);
-    }
-
-    #[tokio::test]
-    async fn keyed_locks_serialize_and_clean_up() {
-        let locks = KeyedLocks::default();
-        let g = locks.lock("p\0k").await;
-        let l2 = locks.clone();
-        let waiter = tokio::spawn(async move {
-            let _g = l2.lock("p\0k").await;
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!waiter.is_finished());
-        drop(g);
-        waiter.await.unwrap();
-        assert!(locks.is_empty());
     }
 }

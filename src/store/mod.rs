@@ -6,11 +6,12 @@ mod sled_store;
 
 pub use sled_store::SledStore;
 
+pub use crate::domain::LinkedAccount;
+
 use crate::domain::{Platform, Post, PostId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// A profile: the primary profile of an account (one per API key) or a user profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,39 +29,6 @@ pub struct Profile {
     pub key_hash: Option<String>,
     /// Creation time.
     pub created: DateTime<Utc>,
-}
-
-/// A network account linked to a profile, with the tokens postgate calls the network with.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LinkedAccount {
-    /// The network.
-    pub platform: Platform,
-    /// The network's user id (Threads user id, X user id).
-    pub user_id: String,
-    /// Access token (Threads user token; X OAuth 1.0a access token).
-    pub access_token: String,
-    /// X OAuth 1.0a access token secret.
-    #[serde(default)]
-    pub access_token_secret: Option<String>,
-    /// Optional handle, used to build post URLs.
-    #[serde(default)]
-    pub username: Option<String>,
-    /// When it was linked.
-    pub linked_at: DateTime<Utc>,
-}
-
-// Tokens must never reach a log line, even through `{:?}`.
-impl fmt::Debug for LinkedAccount {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LinkedAccount")
-            .field("platform", &self.platform)
-            .field("user_id", &self.user_id)
-            .field("access_token", &"[redacted]")
-            .field("access_token_secret", &"[redacted]")
-            .field("username", &self.username)
-            .finish()
-    }
 }
 
 /// Store failures.

@@ -146,8 +146,13 @@ fn cases() -> Vec<Case> {
         json!({"posts": [{"post": "x", "created": {"_seconds": i64::MAX}}]}),
         json!({"posts": [{"post": "x", "created": {"_seconds": 1e308}}]}),
         json!({"posts": [{"post": "x", "created": "99999-01-01T00:00:00Z"}]}),
-        // Per-platform id and platform-name validation (#10.16, #10.17) belong to their own
-        // tests; here only input no item may ever be stored from.
+        // Network ids and platform names no item may ever be stored with (#10.16, #10.17).
+        json!({"posts": [{"post": "x", "postIds": [{"platform": "threads", "id": "1e308"}]}]}),
+        json!({"posts": [{"post": "x", "postIds": [{"platform": "twitter", "id": "18446744073709551616"}]}]}),
+        json!({"posts": [{"post": "x", "postIds": [{"platform": "threads", "id": "../../me"}]}]}),
+        json!({"posts": [{"post": "x", "postIds": [{"platform": "\u{0}", "id": "1"}]}]}),
+        json!({"posts": [{"post": "x", "postIds": [{"platform": "status", "id": "1"}]}]}),
+        json!({"posts": [{"post": "x", "postIds": [{"platform": "x", "id": "1"}, {"platform": "twitter", "id": "2"}]}]}),
         json!({"posts": [{"post": "x".repeat(70_000), "postIds": [{"platform": "threads", "id": "1"}]}]}),
         json!({"posts": [{"post": "x", "status": "pending", "platforms": ["threads"], "scheduleDate": "NaN"}]}),
     ] {
@@ -368,4 +373,80 @@ async fn a_huge_query_value_or_path_answers_json_and_the_gateway_keeps_serving()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// Headers that cannot be a key (#10.2): every route refuses them with a JSON error and acts on
+/// no profile, the primary one included.
+#[tokio::test]
+async fn garbled_keys_on_every_route_are_refused_and_act_on_nothing() {
+    let app = spawn_app().await;
+    app.link_both(None).await;
+    let post_id = app.published_post("33333", "44444", None).await;
+    let before = snapshot(&app, &post_id).await;
+    let calls_before = network_calls(&app).await;
+    let routes = [
+        (
+            Method::DELETE,
+            "/api/post".to_string(),
+            json!({"id": post_id}),
+        ),
+        (
+            Method::DELETE,
+            "/api/delete".to_string(),
+            json!({"id": post_id}),
+        ),
+        (
+            Method::POST,
+            "/api/post".to_string(),
+            json!({"post": "hi", "platforms": ["threads"]}),
+        ),
+        (Method::GET, format!("/api/post/{post_id}"), Value::Null),
+        (Method::GET, "/api/history".to_string(), Value::Null),
+        (Method::GET, "/api/user".to_string(), Value::Null),
+        (
+            Method::POST,
+            "/api/profiles/social".to_string(),
+            json!({"platform": "threads", "accessToken": THREADS_TOKEN}),
+        ),
+        (
+            Method::DELETE,
+            "/api/profiles/social".to_string(),
+            json!({"platform": "threads"}),
+        ),
+        (
+            Method::POST,
+            "/api/post/import".to_string(),
+            json!({"posts": [{"post": "x"}]}),
+        ),
+    ];
+    let garbled: [(&str, &[u8], u16); 4] = [
+        ("profile-key", b"\xff\xfe-not-a-key", 403),
+        ("profile-key", b"key with spaces", 403),
+        ("profile-key", b"key\twith-tab", 403),
+        ("authorization", b"Bearer \xff\xfe", 401),
+    ];
+    for (m, p, body) in &routes {
+        for (name, value, want) in &garbled {
+            let mut r = app
+                .client
+                .request(m.clone(), format!("{}{}", app.address, p))
+                .header(
+                    *name,
+                    reqwest::header::HeaderValue::from_bytes(value).unwrap(),
+                );
+            if *name != "authorization" {
+                r = r.bearer_auth(API_KEY);
+            }
+            if !body.is_null() {
+                r = r.json(body);
+            }
+            let resp = r.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let b: Value = resp.json().await.unwrap_or(Value::Null);
+            assert_eq!(status, *want, "{m} {p} with {name} {value:?}: {b}");
+            assert_eq!(b["status"], "error", "{m} {p}: {b}");
+        }
+    }
+    assert_eq!(snapshot(&app, &post_id).await, before);
+    assert_eq!(network_calls(&app).await, calls_before);
 }

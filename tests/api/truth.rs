@@ -592,3 +592,41 @@ async fn threads_auth_failures_do_not_use_up_the_delete_quota() {
     assert_eq!(status, 200, "{b}");
     assert_eq!(calls(&app.threads, "DELETE").await, QUOTA as usize + 1);
 }
+
+// ---- #11: each network's delete quota comes from its own settings section ----
+
+#[tokio::test]
+async fn each_network_counts_its_own_delete_quota() {
+    let app = spawn_app_with(|s| {
+        s.x.delete_limit = 1;
+        s.threads.delete_limit = 2;
+    })
+    .await;
+    app.link_both(None).await;
+    let x1 = app.single_platform_post("twitter", "1501").await;
+    let x2 = app.single_platform_post("twitter", "1502").await;
+    let t1 = app.single_platform_post("threads", "18501").await;
+    let t2 = app.single_platform_post("threads", "18502").await;
+    x_delete_ok(&app.x, "1501", 1).await;
+    threads_delete_ok(&app.threads, "18501", 1).await;
+    threads_delete_ok(&app.threads, "18502", 1).await;
+
+    let (status, b) = delete_answer(&app, json!({"id": x1})).await;
+    assert_eq!(status, 200, "{b}");
+    // X's own limit (1), not Threads' (2): refused before any call.
+    let (status, b) = delete_answer(&app, json!({"id": x2})).await;
+    assert_eq!(status, 400, "{b}");
+    assert_eq!(b["twitter"]["code"], 903, "{b}");
+    let message = b["twitter"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("X/Twitter") && message.contains("(1 per"),
+        "{b}"
+    );
+    assert_eq!(calls(&app.x, "DELETE").await, 1);
+    // Threads' own window is untouched by X's.
+    for id in [&t1, &t2] {
+        let (status, b) = delete_answer(&app, json!({"id": id})).await;
+        assert_eq!(status, 200, "{b}");
+    }
+    assert_eq!(calls(&app.threads, "DELETE").await, 2);
+}
