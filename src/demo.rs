@@ -56,7 +56,7 @@ async fn demo() -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let dir = std::env::temp_dir().join(format!("postgate-demo-{}", std::process::id()));
-    let key = crate::auth::generate_key(6);
+    let key = crate::keys::generate_key(6);
     let mut s =
         Settings::load_with_env(None, Vec::<(String, String)>::new()).map_err(|e| e.to_string())?;
     s.server.port = 0;

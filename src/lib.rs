@@ -11,17 +11,22 @@
 //! - [`telemetry`] — the tracing subscriber (human or JSON, `RUST_LOG`).
 //! - [`startup`] — `Application::build(settings)`: store, keys, services, HTTP server on a
 //!   bound port (port 0 in tests), then `run_until_stopped()`.
-//! - [`api`] — the Ayrshare wire layer (actix-web handlers, error codes, JSON shapes, the
-//!   wording of failure classes in `api::messages`). The only module that knows Ayrshare
-//!   field names.
-//! - [`auth`] — API keys and profile keys (hashed, compared in constant time) and the
-//!   `Caller` extractor.
+//! - [`api`] — the Ayrshare wire layer: actix-web handlers that parse requests into domain
+//!   values, call a service and render a typed answer (`api/answers.rs`); the `Caller`
+//!   extractor (`api/auth.rs`); error codes; the wording of failure classes
+//!   (`api/messages.rs`). The only module that knows Ayrshare field names, and nothing
+//!   outside it (but `startup`'s route table) imports it. It asks the `Networks` registry
+//!   for anything per-network, never matching on a platform.
+//! - [`keys`] — API keys and profile keys: generated, hashed, compared in constant time.
+//!   No api dependency: startup and the store use it too.
 //! - [`domain`] — `PostId`, `Platform`, `NetworkPostId`, `Post`, per-platform state,
 //!   `LinkedAccount` and `DeleteOutcome`. No I/O.
 //! - [`service`] — the delete orchestrator (plan → claim the durable intent → fan out →
-//!   record, over one planned delete), the publisher, the scheduler, and `locks`: one
-//!   generic `KeyedLocks` for the per-post locks they share and the idempotency-key locks.
-//!   It stores failure classes; the api layer words them.
+//!   record, over one planned delete), the publisher, the scheduler, `locks` (one generic
+//!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks),
+//!   idempotency keys (`service/idempotency.rs`), history reads, filtered and paged
+//!   (`service/history.rs`), and import persistence (`service/import.rs`). It stores
+//!   failure classes; the api layer words them.
 //! - [`store`] — the `Store` trait, its contract suite (`store::contract`, run on every
 //!   backend), the embedded sled implementation and the PostgreSQL one (schema in
 //!   `migrations/`, embedded and run at start-up).
@@ -37,11 +42,11 @@
 #![warn(missing_docs)]
 
 pub mod api;
-pub mod auth;
 pub mod cli;
 pub mod configuration;
 pub mod demo;
 pub mod domain;
+pub mod keys;
 pub mod networks;
 pub mod sandbox;
 pub mod service;

@@ -1,8 +1,8 @@
 //! Builds the application from settings: store, keys, networks, services, HTTP server.
 
 use crate::api::{self, AppState};
-use crate::auth::{self, ApiKeys, GENERATED_KEY_META};
 use crate::configuration::{Settings, StoreBackend};
+use crate::keys::{self, ApiKeys, GENERATED_KEY_META};
 use crate::networks::{CallContext, ConsumerCredentials, Networks};
 use crate::service::delete::{DeleteConfig, RetryPolicy};
 use crate::service::{
@@ -83,7 +83,7 @@ async fn load_keys(
         keys.add_hash(hash);
         return Ok((keys, None));
     }
-    let key = auth::generate_key(6);
+    let key = keys::generate_key(6);
     let path = key_file_path(&settings.store.path);
     write_key_file(&path, &key).map_err(|e| {
         StartupError::Io(format!(
@@ -91,7 +91,7 @@ async fn load_keys(
             path.display()
         ))
     })?;
-    let hash = auth::hash_key(&key);
+    let hash = keys::hash_key(&key);
     store
         .set_meta(GENERATED_KEY_META, &hex::encode(hash))
         .await?;

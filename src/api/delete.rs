@@ -1,15 +1,19 @@
 //! `DELETE /api/post` and its legacy alias `DELETE /api/delete`: one id, `bulk`,
 //! `deleteAllScheduled` and `markManualDeleted`, rendered in Ayrshare's shapes.
 
+use super::answers::{
+    AllScheduledAnswer, BulkAnswer, DeleteAnswer, DeleteItem, ErrorBody, Failure, ManualRecorded,
+    PlatformDelete, PlatformMap,
+};
+use super::auth::Caller;
 use super::error::{codes, ApiError};
 use super::{json_response, read_body, AppState};
-use crate::auth::Caller;
 use crate::domain::{DeleteFailure, DeleteOutcome, Platform};
 use crate::networks::{AuthCode, Networks};
-use crate::service::{DeleteResult, ManualResult};
+use crate::service::{DeleteResult, EntryReport, ManualResult};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 /// Ayrshare's message for code 382.
 pub const NOT_MANUALLY_DELETED_MSG: &str = "The post was not manually deleted at the social network. By using the markManualDeleted option, you are responsible for deleting the post at the social network. Please delete the post and try again.";
@@ -102,18 +106,12 @@ fn parse_request(body: &[u8], bulk_max: usize) -> Result<(Work, bool), ApiError>
     }
 }
 
-fn error_body(code: u32, message: &str, id: &str) -> Map<String, Value> {
-    let v =
-        json!({"action": "delete", "status": "error", "code": code, "message": message, "id": id});
-    v.as_object().expect("object").clone()
+fn error_item(code: u32, message: &str, id: &str) -> ErrorBody {
+    ErrorBody::new("delete", Failure::new(code, message)).about(id)
 }
 
-/// The code, message and extra fields of one platform's failure.
-fn failure_entry(
-    platform: &Platform,
-    f: &DeleteFailure,
-    networks: &Networks,
-) -> Map<String, Value> {
+/// The code, message and retry hints of one platform's failure.
+fn failure(platform: &Platform, f: &DeleteFailure, networks: &Networks) -> Failure {
     let name = platform.display_name();
     let auth = networks.auth_code(platform);
     let code = super::error::code_for(f.into(), auth, "delete");
@@ -130,174 +128,174 @@ fn failure_entry(
         DeleteFailure::Rejected(m) => format!("{name} refused the delete: {m}"),
         DeleteFailure::Ambiguous(m) => m.clone(),
     };
-    let mut o = Map::new();
-    o.insert("action".into(), json!("delete"));
-    o.insert("status".into(), json!("error"));
-    o.insert("code".into(), json!(code));
-    o.insert("message".into(), json!(message));
+    let mut out = Failure::new(code, message);
     match f {
-        DeleteFailure::RateLimited { retry_after, .. } => {
-            o.insert("retryAfter".into(), json!(retry_after));
-        }
-        DeleteFailure::NoXCredentials => {
-            o.insert("error".into(), json!("x_credentials_required"));
-        }
-        DeleteFailure::Transient(_) | DeleteFailure::Timeout(_) => {
-            o.insert("retryAvailable".into(), json!(true));
-        }
+        DeleteFailure::RateLimited { retry_after, .. } => out.retry_after = Some(*retry_after),
+        DeleteFailure::NoXCredentials => out.error = Some("x_credentials_required"),
+        DeleteFailure::Transient(_) | DeleteFailure::Timeout(_) => out.retry_available = Some(true),
         _ => {}
     }
-    o
+    out
 }
 
-/// Renders one id's result: (all succeeded, body).
-fn render_result(result: &DeleteResult, networks: &Networks) -> (bool, Map<String, Value>) {
+/// One platform's entry of a delete answer.
+fn platform_entry(e: &EntryReport, networks: &Networks) -> PlatformDelete {
+    let (status, failure) = match &e.outcome {
+        DeleteOutcome::Failed(f) => ("error", Some(failure(&e.platform, f, networks))),
+        _ => ("success", None),
+    };
+    PlatformDelete {
+        action: "delete",
+        status,
+        failure,
+        already_deleted: matches!(
+            e.outcome,
+            DeleteOutcome::AlreadyGone | DeleteOutcome::PreviouslyDeleted
+        )
+        .then_some(true),
+        published: matches!(e.outcome, DeleteOutcome::NotPublished).then_some(false),
+        id: e.id.as_ref().map(|i| i.as_str().to_owned()),
+        platform: None,
+    }
+}
+
+/// Renders one id's result: (all succeeded, answer).
+fn render_result(result: &DeleteResult, networks: &Networks) -> (bool, DeleteItem) {
     match result {
-        DeleteResult::Internal(raw) => (false, internal_item(raw)),
+        DeleteResult::Internal(raw) => (false, DeleteItem::Error(internal_item(raw))),
         DeleteResult::NotFound(raw) => (
             false,
-            error_body(codes::DELETE_NOT_FOUND, "Delete id not found.", raw),
+            DeleteItem::Error(error_item(
+                codes::DELETE_NOT_FOUND,
+                "Delete id not found.",
+                raw,
+            )),
         ),
         DeleteResult::AlreadyDeleted(id) => (
             false,
-            error_body(
+            DeleteItem::Error(error_item(
                 codes::ALREADY_DELETED,
                 "The post is already deleted.",
                 id.as_str(),
-            ),
+            )),
         ),
         DeleteResult::Done(report) => {
             let ok = report.all_succeeded();
-            let mut body = Map::new();
-            body.insert("status".into(), json!(if ok { "success" } else { "error" }));
-            if ok {
-                body.insert("code".into(), json!(200));
-            }
-            body.insert("id".into(), json!(report.post_id.as_str()));
-            let mut errors = Vec::new();
-            for e in &report.entries {
-                let mut entry = match &e.outcome {
-                    DeleteOutcome::Failed(f) => failure_entry(&e.platform, f, networks),
-                    outcome => {
-                        let mut o = Map::new();
-                        o.insert("action".into(), json!("delete"));
-                        o.insert("status".into(), json!("success"));
-                        if matches!(
-                            outcome,
-                            DeleteOutcome::AlreadyGone | DeleteOutcome::PreviouslyDeleted
-                        ) {
-                            o.insert("alreadyDeleted".into(), json!(true));
-                        }
-                        if matches!(outcome, DeleteOutcome::NotPublished) {
-                            o.insert("published".into(), json!(false));
-                        }
-                        o
-                    }
-                };
-                if let Some(id) = &e.id {
-                    entry.insert("id".into(), json!(id.as_str()));
-                }
-                if !e.outcome.is_success() {
-                    let mut err = entry.clone();
-                    err.insert("platform".into(), json!(e.platform.as_str()));
-                    errors.push(Value::Object(err));
-                }
-                body.insert(e.platform.as_str().to_owned(), Value::Object(entry));
-            }
-            if !ok {
-                body.insert("errors".into(), Value::Array(errors));
-            }
-            (ok, body)
+            let entries: Vec<(String, PlatformDelete)> = report
+                .entries
+                .iter()
+                .map(|e| (e.platform.as_str().to_owned(), platform_entry(e, networks)))
+                .collect();
+            let errors = (!ok).then(|| {
+                report
+                    .entries
+                    .iter()
+                    .zip(&entries)
+                    .filter(|(e, _)| !e.outcome.is_success())
+                    .map(|(_, (platform, entry))| PlatformDelete {
+                        platform: Some(platform.clone()),
+                        ..entry.clone()
+                    })
+                    .collect()
+            });
+            (
+                ok,
+                DeleteItem::Done(DeleteAnswer {
+                    status: if ok { "success" } else { "error" },
+                    code: ok.then_some(200),
+                    id: report.post_id.as_str().to_owned(),
+                    platforms: PlatformMap(entries),
+                    errors,
+                }),
+            )
         }
     }
 }
 
 /// One id of a bulk that an internal failure stopped (the others are answered as usual).
-fn internal_item(raw: &str) -> Map<String, Value> {
-    error_body(
+fn internal_item(raw: &str) -> ErrorBody {
+    error_item(
         codes::INTERNAL,
         "An internal error stopped the work on this post; platforms already confirmed are recorded. Retry it.",
         raw,
     )
 }
 
-fn render_manual(result: &ManualResult, networks: &Networks) -> (bool, Map<String, Value>) {
-    match result {
-        ManualResult::Internal(raw) => (false, internal_item(raw)),
-        ManualResult::NotFound(raw) => (
-            false,
-            error_body(codes::DELETE_NOT_FOUND, "Delete id not found.", raw),
+fn render_manual(result: &ManualResult, networks: &Networks) -> (bool, DeleteItem) {
+    let error = match result {
+        ManualResult::Recorded(id) => {
+            return (
+                true,
+                DeleteItem::Recorded(ManualRecorded {
+                    status: "success",
+                    id: id.as_str().to_owned(),
+                }),
+            )
+        }
+        ManualResult::Internal(raw) => internal_item(raw),
+        ManualResult::NotFound(raw) => {
+            error_item(codes::DELETE_NOT_FOUND, "Delete id not found.", raw)
+        }
+        ManualResult::AlreadyDeleted(id) => error_item(
+            codes::ALREADY_DELETED,
+            "The post is already deleted.",
+            id.as_str(),
         ),
-        ManualResult::AlreadyDeleted(id) => (
-            false,
-            error_body(
-                codes::ALREADY_DELETED,
-                "The post is already deleted.",
-                id.as_str(),
-            ),
-        ),
-        ManualResult::StillLive { post_id, platforms } => {
-            let mut b = error_body(
+        ManualResult::StillLive { post_id, platforms } => ErrorBody {
+            mark_manual_deleted: Some(true),
+            platforms: Some(platforms.iter().map(|p| p.as_str().to_owned()).collect()),
+            ..error_item(
                 codes::NOT_MANUALLY_DELETED,
                 NOT_MANUALLY_DELETED_MSG,
                 post_id.as_str(),
-            );
-            b.insert("markManualDeleted".into(), json!(true));
-            b.insert(
-                "platforms".into(),
-                json!(platforms.iter().map(|p| p.as_str()).collect::<Vec<_>>()),
-            );
-            (false, b)
-        }
+            )
+        },
         ManualResult::CheckFailed {
             post_id,
             platform,
-            failure,
+            failure: f,
         } => {
-            let entry = failure_entry(platform, failure, networks);
-            let mut b = error_body(
-                entry["code"].as_u64().unwrap_or(0) as u32,
-                &format!(
-                    "Could not check that the post is gone from {}: {}. Nothing was recorded.",
-                    platform.display_name(),
-                    entry["message"].as_str().unwrap_or("")
-                ),
-                post_id.as_str(),
-            );
-            b.insert("markManualDeleted".into(), json!(true));
-            b.insert("platform".into(), json!(platform.as_str()));
-            (false, b)
+            let cause = failure(platform, f, networks);
+            ErrorBody {
+                mark_manual_deleted: Some(true),
+                platform: Some(platform.as_str().to_owned()),
+                ..error_item(
+                    cause.code,
+                    &format!(
+                        "Could not check that the post is gone from {}: {}. Nothing was recorded.",
+                        platform.display_name(),
+                        cause.message
+                    ),
+                    post_id.as_str(),
+                )
+            }
         }
-        ManualResult::Recorded(id) => (true, {
-            let v = json!({"status": "success", "id": id.as_str()});
-            v.as_object().expect("object").clone()
-        }),
-    }
+    };
+    (false, DeleteItem::Error(error))
 }
 
-fn answer(ok: bool, body: Map<String, Value>) -> HttpResponse {
-    json_response(
-        if ok {
-            StatusCode::OK
-        } else {
-            StatusCode::BAD_REQUEST
-        },
-        &Value::Object(body),
-    )
-}
-
-fn bulk_answer(items: Vec<(bool, Map<String, Value>)>) -> HttpResponse {
-    let ok = items.iter().all(|(ok, _)| *ok);
-    let mut body = Map::new();
-    body.insert("status".into(), json!(if ok { "success" } else { "error" }));
+fn http_status(ok: bool) -> StatusCode {
     if ok {
-        body.insert("code".into(), json!(200));
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
     }
-    body.insert(
-        "posts".into(),
-        Value::Array(items.into_iter().map(|(_, b)| Value::Object(b)).collect()),
-    );
-    answer(ok, body)
+}
+
+fn answer((ok, item): (bool, DeleteItem)) -> HttpResponse {
+    json_response(http_status(ok), &item)
+}
+
+fn bulk_answer(items: Vec<(bool, DeleteItem)>) -> HttpResponse {
+    let ok = items.iter().all(|(ok, _)| *ok);
+    json_response(
+        http_status(ok),
+        &BulkAnswer {
+            status: if ok { "success" } else { "error" },
+            code: ok.then_some(200),
+            posts: items.into_iter().map(|(_, item)| item).collect(),
+        },
+    )
 }
 
 /// `DELETE /api/post` and `DELETE /api/delete`.
@@ -313,24 +311,20 @@ pub async fn delete_post(
     Ok(match (work, manual) {
         (Work::AllScheduled, _) => {
             let ids = state.delete.delete_all_scheduled(profile).await?;
-            answer(
-                true,
-                json!({
-                    "status": "success",
-                    "code": 200,
-                    "count": ids.len(),
-                    "ids": ids.iter().map(|i| i.as_str()).collect::<Vec<_>>(),
-                })
-                .as_object()
-                .expect("object")
-                .clone(),
+            json_response(
+                StatusCode::OK,
+                &AllScheduledAnswer {
+                    status: "success",
+                    code: 200,
+                    count: ids.len(),
+                    ids: ids.iter().map(|i| i.as_str().to_owned()).collect(),
+                },
             )
         }
-        (Work::One(id), false) => {
-            let r = state.delete.delete(profile, &id, &ctx).await?;
-            let (ok, body) = render_result(&r, &state.networks);
-            answer(ok, body)
-        }
+        (Work::One(id), false) => answer(render_result(
+            &state.delete.delete(profile, &id, &ctx).await?,
+            &state.networks,
+        )),
         (Work::Bulk(ids), false) => {
             let results = state.delete.delete_bulk(profile, &ids, &ctx).await?;
             bulk_answer(
@@ -340,11 +334,10 @@ pub async fn delete_post(
                     .collect(),
             )
         }
-        (Work::One(id), true) => {
-            let r = state.delete.mark_manual_deleted(profile, &id, &ctx).await?;
-            let (ok, body) = render_manual(&r, &state.networks);
-            answer(ok, body)
-        }
+        (Work::One(id), true) => answer(render_manual(
+            &state.delete.mark_manual_deleted(profile, &id, &ctx).await?,
+            &state.networks,
+        )),
         (Work::Bulk(ids), true) => {
             let results = state
                 .delete

@@ -1,12 +1,12 @@
 //! Ayrshare-style errors: `{"action","status":"error","code","message"}` with the HTTP status
 //! Ayrshare uses. Every code postgate answers is listed here (and in the README's table).
 
+use super::answers::{ErrorBody, Failure};
 use crate::domain::ErrorKind;
 use crate::networks::AuthCode;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::{json, Map, Value};
 use std::fmt;
 
 /// Ayrshare and postgate codes.
@@ -107,27 +107,43 @@ pub fn code_for(kind: ErrorKind, auth: AuthCode, action: &str) -> u32 {
     }
 }
 
-/// An error answer.
+/// An error answer: an HTTP status and an [`ErrorBody`].
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    body: Map<String, Value>,
+    // Boxed: handlers return `Result<_, ApiError>` everywhere; the error path stays small.
+    body: Box<ErrorBody>,
 }
 
 impl ApiError {
     /// `{"action", "status":"error", "code", "message"}` with `status`.
     pub fn new(status: StatusCode, action: &str, code: u32, message: impl Into<String>) -> Self {
-        let mut body = Map::new();
-        body.insert("action".into(), json!(action));
-        body.insert("status".into(), json!("error"));
-        body.insert("code".into(), json!(code));
-        body.insert("message".into(), json!(message.into()));
-        Self { status, body }
+        Self::from_failure(status, action, Failure::new(code, message))
     }
 
-    /// Adds a field to the body.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.body.insert(key.into(), value.into());
+    /// An error whose failure carries retry hints.
+    pub fn from_failure(status: StatusCode, action: &str, failure: Failure) -> Self {
+        Self {
+            status,
+            body: Box::new(ErrorBody::new(action, failure)),
+        }
+    }
+
+    /// The same error about the post (or id as sent) `id`.
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.body.id = Some(id.into());
+        self
+    }
+
+    /// The same error about `platform`.
+    pub fn with_platform(mut self, platform: impl Into<String>) -> Self {
+        self.body.platform = Some(platform.into());
+        self
+    }
+
+    /// The same error naming the idempotency key it is about.
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.body.idempotency_key = Some(key.into());
         self
     }
 
@@ -181,9 +197,9 @@ impl ApiError {
         )
     }
 
-    /// The body as JSON.
-    pub fn body(&self) -> Value {
-        Value::Object(self.body.clone())
+    /// The body as answered.
+    pub fn body(&self) -> &ErrorBody {
+        &self.body
     }
 
     /// The HTTP status.
@@ -194,15 +210,7 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}",
-            self.status.as_u16(),
-            self.body
-                .get("message")
-                .and_then(|m| m.as_str())
-                .unwrap_or("")
-        )
+        write!(f, "{} {}", self.status.as_u16(), self.body.failure.message)
     }
 }
 
@@ -212,7 +220,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        super::json_response(self.status, &self.body())
+        super::json_response(self.status, self.body.as_ref())
     }
 }
 

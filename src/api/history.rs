@@ -24,43 +24,25 @@
 //! Node SDK calls `/history/twitter,threads` for `history({platform})`); postgate does not
 //! read networks, and says so with code 924 instead of answering as if it were a post id.
 
+use super::answers::HistoryAnswer;
+use super::auth::Caller;
 use super::error::{codes, ApiError};
-use super::posts::{owned_post, render_post};
+use super::posts::render_post;
 use super::publish::is_ayrshare_platform;
 use super::{json_response, AppState};
-use crate::auth::Caller;
-use crate::domain::{Post, PostId, PostKind, PostStatus};
-use crate::service::delete::SCAN_PAGE;
+use crate::domain::{PostId, PostKind, PostStatus};
+use crate::service;
+use crate::service::history::{HistoryQuery, StatusFilter};
+pub use crate::service::history::{DEFAULT_LIMIT, MAX_LIMIT};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
-use serde_json::{json, Value};
 
-/// Posts answered when neither `lastRecords` nor `limit` is given (Ayrshare's default).
-pub const DEFAULT_LIMIT: usize = 25;
-/// Most posts answered by one request.
-pub const MAX_LIMIT: usize = 1000;
 /// `lastDays` when not given.
 pub const DEFAULT_LAST_DAYS: i64 = 30;
 
-/// A `status` filter: one of postgate's statuses, or an Ayrshare status no postgate post has.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum StatusFilter {
-    Is(PostStatus),
-    /// `awaiting approval`, `paused`: accepted, matches nothing.
-    Never,
-}
-
-/// A validated history query.
-#[derive(Debug, PartialEq)]
-struct Filter {
-    limit: usize,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-    status: Option<StatusFilter>,
-    kind: Option<PostKind>,
-    platforms: Vec<String>,
-}
+/// The history query parameters, parsed into a [`HistoryQuery`].
+struct Filter;
 
 /// Which end of a day a bare date stands for.
 #[derive(Clone, Copy)]
@@ -92,16 +74,8 @@ fn parse_date(v: &str, end: DayEnd) -> Option<DateTime<Utc>> {
     Some(t.and_utc())
 }
 
-/// When a post was (or is to be) published: `scheduleDate` for scheduled posts.
-fn publish_date(post: &Post) -> DateTime<Utc> {
-    match (post.kind, post.schedule_date) {
-        (PostKind::Scheduled, Some(d)) => d,
-        _ => post.created,
-    }
-}
-
 impl Filter {
-    fn parse(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<Self, ApiError> {
+    fn parse(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<HistoryQuery, ApiError> {
         let bad = |m: String| ApiError::invalid("history", m);
         let number = |name: &str, v: &str| -> Result<i64, ApiError> {
             v.trim()
@@ -123,14 +97,7 @@ impl Filter {
         };
         let mut limit = None;
         let mut last_days = DEFAULT_LAST_DAYS;
-        let mut f = Filter {
-            limit: DEFAULT_LIMIT,
-            since: None,
-            until: None,
-            status: None,
-            kind: None,
-            platforms: Vec::new(),
-        };
+        let mut f = HistoryQuery::default();
         for (k, v) in pairs {
             match k.as_str() {
                 "lastRecords" | "limit" => limit = Some(number(k, v)?),
@@ -170,8 +137,8 @@ impl Filter {
                     || (k.starts_with("platform[") && k.ends_with(']')) =>
                 {
                     for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                        let p = crate::domain::Platform::from(name.to_ascii_lowercase());
-                        f.platforms.push(p.as_str().to_owned());
+                        f.platforms
+                            .push(crate::domain::Platform::from(name.to_ascii_lowercase()));
                     }
                 }
                 // `source` (the SDKs), `id` and anything else: ignored.
@@ -192,24 +159,6 @@ impl Filter {
         }
         Ok(f)
     }
-
-    fn matches(&self, post: &Post) -> bool {
-        let status_ok = match self.status {
-            Some(StatusFilter::Is(s)) => post.status == s,
-            Some(StatusFilter::Never) => false,
-            None => post.status != PostStatus::Deleted,
-        };
-        let published = publish_date(post);
-        status_ok
-            && self.since.is_none_or(|s| published >= s)
-            && self.until.is_none_or(|u| published <= u)
-            && self.kind.is_none_or(|k| post.kind == k)
-            && (self.platforms.is_empty()
-                || post
-                    .entries
-                    .iter()
-                    .any(|e| self.platforms.iter().any(|p| p == e.platform.as_str())))
-    }
 }
 
 /// `GET /api/history`
@@ -221,36 +170,16 @@ pub async fn history(
     let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| ApiError::invalid("history", format!("Query string not understood: {e}")))?
         .into_inner();
-    let filter = Filter::parse(&pairs, Utc::now())?;
-    let mut items: Vec<Post> = Vec::new();
-    if filter.limit > 0 && filter.status != Some(StatusFilter::Never) {
-        // Newest first, a page at a time: memory stays bounded by a page and the answer. A
-        // scheduled post's publish date may lie well after its creation, so no page is
-        // skipped on dates alone.
-        let mut cursor = None;
-        loop {
-            let page = state
-                .store
-                .posts_by_profile_page(&caller.profile.id, cursor.as_ref(), SCAN_PAGE)
-                .await?;
-            items.extend(page.posts.into_iter().filter(|p| filter.matches(p)));
-            if items.len() >= filter.limit {
-                items.truncate(filter.limit);
-                break;
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-    }
-    let history: Vec<Value> = items
-        .iter()
-        .map(|p| render_post(p, &caller.profile, &state.networks))
-        .collect();
+    let query = Filter::parse(&pairs, Utc::now())?;
+    let posts = service::history::history(state.store.as_ref(), &caller.profile.id, &query).await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "history": history }),
+        &HistoryAnswer {
+            history: posts
+                .iter()
+                .map(|p| render_post(p, &caller.profile, &state.networks))
+                .collect(),
+        },
     ))
 }
 
@@ -275,7 +204,7 @@ pub async fn history_one(
             ));
         }
     }
-    match owned_post(&state, &caller, &raw).await? {
+    match service::history::owned_post(state.store.as_ref(), &caller.profile.id, &raw).await? {
         Some(post) => Ok(json_response(
             StatusCode::OK,
             &render_post(&post, &caller.profile, &state.networks),
@@ -286,7 +215,7 @@ pub async fn history_one(
             codes::POST_NOT_FOUND,
             "Post not found.",
         )
-        .with("id", raw)),
+        .with_id(raw)),
     }
 }
 
@@ -316,7 +245,13 @@ mod tests {
             now,
         )
         .unwrap();
-        assert_eq!(f.platforms, vec!["twitter", "threads"]);
+        assert_eq!(
+            f.platforms,
+            vec![
+                crate::domain::Platform::Twitter,
+                crate::domain::Platform::Threads
+            ]
+        );
         assert!(Filter::parse(&pairs(&[("lastDays", "-1")]), now).is_err());
         assert!(Filter::parse(&pairs(&[("status", "bogus")]), now).is_err());
     }
@@ -336,7 +271,7 @@ mod tests {
             ("startDate", "2025-02-30T00:00:00"),
         ] {
             let e = Filter::parse(&pairs(&[(k, v)]), now).expect_err(v);
-            assert!(e.body()["message"].as_str().unwrap().contains(k), "{k}={v}");
+            assert!(e.body().failure.message.contains(k), "{k}={v}");
         }
         let f = Filter::parse(&pairs(&[("limit", "9223372036854775807")]), now).unwrap();
         assert_eq!(f.limit, MAX_LIMIT);

@@ -1,7 +1,10 @@
 //! The Ayrshare wire layer: actix-web handlers that parse Ayrshare requests into domain
-//! values and render outcomes as Ayrshare JSON. The only module that knows Ayrshare's field
-//! names and error codes.
+//! values, call a service, and render the outcome as a typed answer ([`answers`]). The only
+//! module that knows Ayrshare's field names and error codes; nothing outside it imports it
+//! except the route table in `startup`.
 
+pub mod answers;
+pub mod auth;
 pub mod delete;
 pub mod error;
 pub mod history;
@@ -10,7 +13,7 @@ pub mod posts;
 pub mod profiles;
 pub mod publish;
 
-use crate::auth::ApiKeys;
+use crate::keys::ApiKeys;
 use crate::networks::{ConsumerCredentials, Networks};
 use crate::service::{DeleteService, KeyedLocks, PublishService};
 use crate::store::Store;
@@ -19,7 +22,7 @@ use actix_web::{web, HttpResponse};
 use error::{codes, ApiError};
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::sync::Arc;
 
 /// Shared state of the handlers.
@@ -45,10 +48,19 @@ pub struct AppState {
 }
 
 /// A JSON answer with Ayrshare's `Content-Type: application/json; charset=utf-8`.
-pub fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
-        .body(body.to_string())
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> HttpResponse {
+    match serde_json::to_string(body) {
+        Ok(text) => HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
+            .body(text),
+        // Only a map with non-string keys could fail; no answer type has one.
+        Err(e) => {
+            tracing::error!(error = %e, "answer could not be serialized");
+            HttpResponse::build(StatusCode::INTERNAL_SERVER_ERROR)
+                .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
+                .body(r#"{"action":"internal","status":"error","code":915,"message":"Internal error: the answer could not be rendered. The details are in the gateway's log."}"#)
+        }
+    }
 }
 
 /// Reads a body of at most `limit` bytes.
@@ -108,7 +120,10 @@ pub async fn json_body<T: DeserializeOwned>(
 async fn health() -> HttpResponse {
     json_response(
         StatusCode::OK,
-        &json!({"status": "success", "healthy": true}),
+        &answers::HealthAnswer {
+            status: "success",
+            healthy: true,
+        },
     )
 }
 
@@ -134,7 +149,7 @@ async fn method_not_allowed() -> HttpResponse {
 
 impl ApiError {
     fn error_response_owned(self) -> HttpResponse {
-        json_response(self.status(), &self.body())
+        json_response(self.status(), self.body())
     }
 }
 

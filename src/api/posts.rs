@@ -1,18 +1,21 @@
 //! Posts entering and leaving the store through the API: import, read.
 
+use super::answers::{ImportAnswer, ImportItemAnswer, PostError, PostIdView, PostView};
+use super::auth::Caller;
 use super::error::{codes, ApiError};
 use super::{json_body, json_response, AppState};
-use crate::auth::Caller;
 use crate::domain::{
     EntryState, NetworkPostId, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
 };
 use crate::networks::Networks;
-use crate::store::{Profile, StoreError};
+use crate::service::history::owned_post;
+use crate::service::import::{import_posts, Imported};
+use crate::store::Profile;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Most items in one import request.
 pub const IMPORT_MAX_ITEMS: usize = 1000;
@@ -21,100 +24,93 @@ fn ts(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// One failed platform of `post`, or one whose publish outcome is unknown. `credentials_hint`
+/// adds `"error":"x_credentials_required"` to a 419, as publish answers do.
+pub fn post_error(
+    post: &Post,
+    e: &PlatformEntry,
+    networks: &Networks,
+    credentials_hint: bool,
+) -> PostError {
+    let (code, message) = e
+        .error
+        .as_ref()
+        .map(|x| {
+            (
+                super::error::code_for(x.kind, networks.auth_code(&e.platform), "post"),
+                super::messages::entry_error_message(post, e, x),
+            )
+        })
+        .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
+    PostError {
+        action: "post",
+        status: "error",
+        code,
+        message,
+        platform: e.platform.as_str().to_owned(),
+        error: (credentials_hint && code == codes::X_CREDENTIALS_REQUIRED)
+            .then_some("x_credentials_required"),
+        // The network may have published it: postgate keeps it as possibly live.
+        outcome_unknown: (e.state == EntryState::Publishing).then_some(true),
+    }
+}
+
+/// Whether `e` is answered in `errors`: failed, or published with an unknown outcome.
+pub fn is_error_entry(e: &PlatformEntry) -> bool {
+    e.state == EntryState::Failed || (e.state == EntryState::Publishing && e.error.is_some())
+}
+
 /// A stored post in Ayrshare's shape (`GET /api/post/:id`, history items).
-pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> Value {
-    let post_ids: Vec<Value> = post
+pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> PostView {
+    let post_ids = post
         .entries
         .iter()
         .filter(|e| e.id.is_some())
-        .map(|e| {
-            let mut v = json!({
-                "status": if e.state == EntryState::Failed { "error" } else { "success" },
-                "id": e.id.as_ref().map(|i| i.as_str()),
-                "platform": e.platform.as_str(),
-            });
-            let o = v.as_object_mut().expect("object");
-            if let Some(u) = &e.post_url {
-                o.insert("postUrl".into(), json!(u));
-            }
-            if let Some(t) = &e.post_type {
-                o.insert("type".into(), json!(t));
-            }
-            if let Some(m) = &e.media_type {
-                o.insert("mediaType".into(), json!(m));
-            }
-            // postgate extension: where this platform's copy stands, deletion included.
-            o.insert("state".into(), json!(e.state.as_str()));
-            if let Some(d) = &e.deleted_at {
-                o.insert("deletedAt".into(), json!(ts(d)));
-            }
-            if let (Some(err), true) = (&e.error, e.state != EntryState::Failed) {
-                o.insert(
-                    "lastError".into(),
-                    json!(super::messages::entry_error_message(post, e, err)),
-                );
-            }
-            v
-        })
-        .collect();
-    // Failed publishes, and publishes whose outcome is unknown (they may be live).
-    let errors: Vec<Value> = post
-        .entries
-        .iter()
-        .filter(|e| {
-            e.state == EntryState::Failed || (e.state == EntryState::Publishing && e.error.is_some())
-        })
-        .map(|e| {
-            let (code, message) = e
+        .map(|e| PostIdView {
+            status: if e.state == EntryState::Failed {
+                "error"
+            } else {
+                "success"
+            },
+            id: e.id.as_ref().map(|i| i.as_str().to_owned()),
+            platform: e.platform.as_str().to_owned(),
+            post_url: e.post_url.clone(),
+            post_type: e.post_type.clone(),
+            media_type: e.media_type.clone(),
+            state: e.state.as_str(),
+            deleted_at: e.deleted_at.as_ref().map(ts),
+            last_error: e
                 .error
                 .as_ref()
-                .map(|x| {
-                    (
-                        super::error::code_for(x.kind, networks.auth_code(&e.platform), "post"),
-                        super::messages::entry_error_message(post, e, x),
-                    )
-                })
-                .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
-            let mut v = json!({"action": "post", "status": "error", "code": code, "message": message, "platform": e.platform.as_str()});
-            if e.state == EntryState::Publishing {
-                // The network may have published it: postgate keeps it as possibly live.
-                v["outcomeUnknown"] = json!(true);
-            }
-            v
+                .filter(|_| e.state != EntryState::Failed)
+                .map(|err| super::messages::entry_error_message(post, e, err)),
         })
         .collect();
-    let mut v = json!({
-        "id": post.id.as_str(),
-        "status": post.status.as_str(),
-        "post": post.text,
-        "platforms": post.entries.iter().map(|e| e.platform.as_str()).collect::<Vec<_>>(),
-        "postIds": post_ids,
-        "errors": errors,
-        "type": match post.kind { PostKind::Now => "now", PostKind::Scheduled => "scheduled" },
-        "created": ts(&post.created),
-        "refId": profile.id,
-        "profileTitle": profile.title,
-    });
-    if let Some(d) = &post.schedule_date {
-        v["scheduleDate"] = json!(ts(d));
+    PostView {
+        id: post.id.as_str().to_owned(),
+        status: post.status.as_str(),
+        post: post.text.clone(),
+        platforms: post
+            .entries
+            .iter()
+            .map(|e| e.platform.as_str().to_owned())
+            .collect(),
+        post_ids,
+        errors: post
+            .entries
+            .iter()
+            .filter(|e| is_error_entry(e))
+            .map(|e| post_error(post, e, networks, false))
+            .collect(),
+        kind: match post.kind {
+            PostKind::Now => "now",
+            PostKind::Scheduled => "scheduled",
+        },
+        created: ts(&post.created),
+        ref_id: profile.id.clone(),
+        profile_title: profile.title.clone(),
+        schedule_date: post.schedule_date.as_ref().map(ts),
     }
-    v
-}
-
-/// The post `id` if it belongs to the caller's profile; anything else reads as unknown.
-pub async fn owned_post(
-    state: &AppState,
-    caller: &Caller,
-    raw: &str,
-) -> Result<Option<Post>, StoreError> {
-    let Ok(id) = PostId::parse(raw) else {
-        return Ok(None);
-    };
-    Ok(state
-        .store
-        .get_post(&id)
-        .await?
-        .filter(|p| p.profile_id == caller.profile.id))
 }
 
 /// Whether `post` has a publish of unknown outcome that a read should check (not while it is
@@ -134,7 +130,7 @@ pub async fn get_post(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
-    match owned_post(&state, &caller, &raw).await? {
+    match owned_post(state.store.as_ref(), &caller.profile.id, &raw).await? {
         Some(post) if has_unknown_publish(&post) => {
             // A read asks the network about publishes whose outcome is unknown (Threads: the
             // container's status), and records what it learns before answering.
@@ -159,7 +155,7 @@ pub async fn get_post(
             codes::POST_NOT_FOUND,
             "Post not found.",
         )
-        .with("id", raw)),
+        .with_id(raw)),
     }
 }
 
@@ -388,35 +384,49 @@ pub async fn import(
             ),
         ));
     }
-    let mut results = Vec::with_capacity(body.posts.len());
+    // The id as sent, to name a refused item even when it is not a valid id.
+    let given_ids: Vec<Option<String>> = body
+        .posts
+        .iter()
+        .map(|raw| raw.get("id").and_then(|v| v.as_str()).map(str::to_owned))
+        .collect();
+    let parsed = body
+        .posts
+        .into_iter()
+        .map(|raw| import_item(&caller.profile.id, raw))
+        .collect();
+    let outcomes = import_posts(state.store.as_ref(), parsed).await?;
+    let mut results = Vec::with_capacity(outcomes.len());
     let mut failed = 0;
-    for (index, raw) in body.posts.into_iter().enumerate() {
-        let given_id = raw.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-        let result = match import_item(&caller.profile.id, raw) {
-            Ok(post) => match state.store.insert_post(&post).await {
-                Ok(()) => Ok(post.id),
-                Err(StoreError::DuplicatePost(id)) => Err((
-                    codes::DUPLICATE_ID,
-                    format!("a post with id {id} already exists; it was not overwritten"),
-                )),
-                Err(e) => return Err(e.into()),
-            },
+    for (index, (outcome, given_id)) in outcomes.into_iter().zip(given_ids).enumerate() {
+        let result = match outcome {
+            Ok(Imported::Stored(id)) => Ok(id),
+            Ok(Imported::Duplicate(id)) => Err((
+                codes::DUPLICATE_ID,
+                format!("a post with id {id} already exists; it was not overwritten"),
+            )),
             Err(e) => Err(e),
         };
         results.push(match result {
-            Ok(id) => json!({"status": "success", "index": index, "id": id.as_str()}),
+            Ok(id) => ImportItemAnswer {
+                status: "success",
+                index,
+                code: None,
+                message: None,
+                id: Some(id.as_str().to_owned()),
+            },
             Err((code, message)) => {
                 failed += 1;
-                let mut v =
-                    json!({"status": "error", "index": index, "code": code, "message": message});
-                if let Some(id) = given_id {
-                    v["id"] = json!(id);
+                ImportItemAnswer {
+                    status: "error",
+                    index,
+                    code: Some(code),
+                    message: Some(message),
+                    id: given_id,
                 }
-                v
             }
         });
     }
-    state.store.flush().await?;
     let imported = results.len() - failed;
     let status = if failed == 0 { "success" } else { "error" };
     Ok(json_response(
@@ -425,6 +435,11 @@ pub async fn import(
         } else {
             StatusCode::BAD_REQUEST
         },
-        &json!({"status": status, "imported": imported, "failed": failed, "posts": results}),
+        &ImportAnswer {
+            status,
+            imported,
+            failed,
+            posts: results,
+        },
     ))
 }

@@ -1,16 +1,20 @@
 //! Profiles (Ayrshare-compatible), linked accounts (postgate extension) and `GET /api/user`.
 
+use super::answers::{
+    DisplayName, Failure, Linked, ProfileCreated, ProfileDeleted, ProfileItem, ProfileList,
+    Unlinked, UserAnswer,
+};
+use super::auth::Caller;
 use super::error::{code_for, codes, ApiError};
 use super::{json_body, json_response, AppState};
-use crate::auth::{generate_key, hash_key_hex, Caller};
 use crate::domain::{DeleteFailure, ErrorKind, Platform};
+use crate::keys::{generate_key, hash_key_hex};
 use crate::networks::{AuthCode, NetworkError};
 use crate::store::{LinkedAccount, Profile, StoreError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
-use serde_json::json;
 
 #[derive(Deserialize)]
 struct CreateProfile {
@@ -52,7 +56,12 @@ pub async fn create_profile(
     match state.store.create_profile(profile).await {
         Ok(p) => Ok(json_response(
             StatusCode::OK,
-            &json!({"status": "success", "title": p.title, "refId": p.id, "profileKey": profile_key}),
+            &ProfileCreated {
+                status: "success",
+                title: p.title,
+                ref_id: p.id,
+                profile_key,
+            },
         )),
         Err(StoreError::TitleTaken(t)) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -78,18 +87,21 @@ pub async fn list_profiles(
             .into_iter()
             .map(|a| a.platform.as_str().to_owned())
             .collect();
-        profiles.push(json!({
-            "status": "active",
-            "title": p.title,
-            "refId": p.id,
-            "primary": p.primary,
-            "created": p.created.to_rfc3339_opts(SecondsFormat::Secs, true),
-            "activeSocialAccounts": active,
-        }));
+        profiles.push(ProfileItem {
+            status: "active",
+            title: p.title,
+            ref_id: p.id,
+            primary: p.primary,
+            created: p.created.to_rfc3339_opts(SecondsFormat::Secs, true),
+            active_social_accounts: active,
+        });
     }
     Ok(json_response(
         StatusCode::OK,
-        &json!({"profiles": profiles, "count": profiles.len()}),
+        &ProfileList {
+            count: profiles.len(),
+            profiles,
+        },
     ))
 }
 
@@ -134,7 +146,11 @@ pub async fn delete_profile(
     state.store.delete_profile(&target.id).await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({"status": "success", "refId": target.id, "title": target.title}),
+        &ProfileDeleted {
+            status: "success",
+            ref_id: target.id,
+            title: target.title,
+        },
     ))
 }
 
@@ -182,16 +198,14 @@ fn identity_error(platform: &Platform, e: NetworkError, auth: AuthCode) -> ApiEr
             format!("{name} could not verify the account ({}); nothing was linked, retry.", describe(other)),
         ),
     };
-    let mut err = ApiError::new(status, "social", code, message);
+    let mut out = Failure::new(code, message);
     match failure {
-        DeleteFailure::RateLimited { retry_after, .. } => err = err.with("retryAfter", retry_after),
-        DeleteFailure::NoXCredentials => err = err.with("error", "x_credentials_required"),
-        DeleteFailure::Transient(_) | DeleteFailure::Timeout(_) => {
-            err = err.with("retryAvailable", true)
-        }
+        DeleteFailure::RateLimited { retry_after, .. } => out.retry_after = Some(retry_after),
+        DeleteFailure::NoXCredentials => out.error = Some("x_credentials_required"),
+        DeleteFailure::Transient(_) | DeleteFailure::Timeout(_) => out.retry_available = Some(true),
         _ => {}
     }
-    err
+    ApiError::from_failure(status, "social", out)
 }
 
 fn describe(f: &DeleteFailure) -> String {
@@ -289,7 +303,13 @@ pub async fn link_social(
     tracing::info!(platform = %platform, profile = %caller.profile.id, "account linked");
     Ok(json_response(
         StatusCode::OK,
-        &json!({"status": "success", "platform": platform.as_str(), "userId": user_id, "username": username, "refId": caller.profile.id}),
+        &Linked {
+            status: "success",
+            platform: platform.as_str().to_owned(),
+            user_id,
+            username,
+            ref_id: caller.profile.id.clone(),
+        },
     ))
 }
 
@@ -320,26 +340,38 @@ pub async fn unlink_social(
     }
     Ok(json_response(
         StatusCode::OK,
-        &json!({"status": "success", "platform": platform.as_str(), "refId": caller.profile.id}),
+        &Unlinked {
+            status: "success",
+            platform: platform.as_str().to_owned(),
+            ref_id: caller.profile.id.clone(),
+        },
     ))
 }
 
 /// `GET /api/user`
 pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let accounts = state.store.linked_accounts(&caller.profile.id).await?;
-    let active: Vec<&str> = accounts.iter().map(|a| a.platform.as_str()).collect();
-    let display: Vec<_> = accounts
-        .iter()
-        .map(|a| json!({"platform": a.platform.as_str(), "userId": a.user_id, "username": a.username}))
-        .collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({
-            "activeSocialAccounts": active,
-            "displayNames": display,
-            "refId": caller.profile.id,
-            "title": caller.profile.title,
-            "created": caller.profile.created.to_rfc3339_opts(SecondsFormat::Secs, true),
-        }),
+        &UserAnswer {
+            active_social_accounts: accounts
+                .iter()
+                .map(|a| a.platform.as_str().to_owned())
+                .collect(),
+            display_names: accounts
+                .into_iter()
+                .map(|a| DisplayName {
+                    platform: a.platform.as_str().to_owned(),
+                    user_id: a.user_id,
+                    username: a.username,
+                })
+                .collect(),
+            ref_id: caller.profile.id.clone(),
+            title: caller.profile.title.clone(),
+            created: caller
+                .profile
+                .created
+                .to_rfc3339_opts(SecondsFormat::Secs, true),
+        },
     ))
 }

@@ -13,18 +13,21 @@
 //!   gateway stopped mid-publish) answers from the post as stored, or HTTP 409 code 931 with
 //!   the post's `id` while it is still `processing`.
 
+use super::answers::{PostError, ProfileWrapped, PublishAnswer, PublishedId};
+use super::auth::Caller;
 use super::error::{codes, ApiError};
+use super::posts::{is_error_entry, post_error};
 use super::{json_body, json_response, AppState};
-use crate::auth::Caller;
-use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus};
+use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind};
 use crate::networks::Networks;
+use crate::service::idempotency::{Held, Idempotency, StoredAnswer};
 use crate::service::NewPost;
-use crate::store::{IdempotencyRecord, Profile};
+use crate::store::Profile;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Platform names Ayrshare accepts in `platforms` (`x` is taken as `twitter`). Others are
 /// refused as unknown; known ones without a postgate adapter get a per-platform error.
@@ -181,7 +184,7 @@ fn validate(
                     p.display_name(),
                     rule.unit
                 ))
-                .with("platform", p.as_str()));
+                .with_platform(p.as_str()));
             }
         }
     }
@@ -199,116 +202,84 @@ fn ts(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// One failed platform in `errors`.
-fn error_item(post: &Post, e: &PlatformEntry, networks: &Networks) -> Value {
-    let (code, message) = e
-        .error
-        .as_ref()
-        .map(|x| {
-            (
-                super::error::code_for(x.kind, networks.auth_code(&e.platform), "post"),
-                super::messages::entry_error_message(post, e, x),
-            )
-        })
-        .unwrap_or((codes::PUBLISH_FAILED, "publishing failed".into()));
-    let mut v = json!({
-        "action": "post",
-        "status": "error",
-        "code": code,
-        "message": message,
-        "platform": e.platform.as_str(),
-    });
-    if code == codes::X_CREDENTIALS_REQUIRED {
-        v["error"] = json!("x_credentials_required");
-    }
-    if e.state == EntryState::Publishing {
-        // The network may have published it: postgate keeps it as possibly live.
-        v["outcomeUnknown"] = json!(true);
-    }
-    v
+/// The answer to a create: Ayrshare's object, wrapped in `{"status","posts":[...]}` for a
+/// `Profile-Key` request.
+#[derive(Serialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum PublishReply {
+    /// Without a `Profile-Key`.
+    Plain(PublishAnswer),
+    /// With a `Profile-Key`.
+    Wrapped(ProfileWrapped<PublishAnswer>),
 }
 
-/// The answer to a create: (HTTP status, body).
+/// The answer to a create: (HTTP status, answer).
 pub fn render_answer(
     post: &Post,
     profile: &Profile,
     via_profile_key: bool,
     networks: &Networks,
-) -> (StatusCode, Value) {
+) -> (StatusCode, PublishReply) {
     let mut entries: Vec<&PlatformEntry> = post.entries.iter().collect();
     entries.sort_by(|a, b| a.platform.as_str().cmp(b.platform.as_str()));
-    let errors: Vec<Value> = entries
+    let errors: Vec<PostError> = entries
         .iter()
-        .filter(|e| {
-            e.state == EntryState::Failed
-                || (e.state == EntryState::Publishing && e.error.is_some())
-        })
-        .map(|e| error_item(post, e, networks))
+        .filter(|e| is_error_entry(e))
+        .map(|e| post_error(post, e, networks, true))
         .collect();
     let ok = errors.is_empty();
-    let mut o = Map::new();
-    let status = if post.kind == PostKind::Scheduled {
-        if ok {
-            "scheduled"
-        } else {
-            "error"
-        }
-    } else if ok {
-        "success"
-    } else {
-        "error"
+    let status = match (post.kind, ok) {
+        (_, false) => "error",
+        (PostKind::Scheduled, true) => "scheduled",
+        (PostKind::Now, true) => "success",
     };
-    o.insert("status".into(), json!(status));
-    o.insert("errors".into(), Value::Array(errors));
-    if post.kind == PostKind::Now {
-        let post_ids: Vec<Value> = entries
+    let post_ids = (post.kind == PostKind::Now).then(|| {
+        entries
             .iter()
             .filter(|e| e.state == EntryState::Published)
-            .map(|e| {
-                json!({
-                    "status": "success",
-                    "id": e.id.as_ref().map(|i| i.as_str()),
-                    "platform": e.platform.as_str(),
-                    "postUrl": e.post_url,
-                })
+            .map(|e| PublishedId {
+                status: "success",
+                id: e.id.as_ref().map(|i| i.as_str().to_owned()),
+                platform: e.platform.as_str().to_owned(),
+                post_url: e.post_url.clone(),
             })
-            .collect();
-        o.insert("postIds".into(), Value::Array(post_ids));
-    }
-    o.insert("id".into(), json!(post.id.as_str()));
-    if post.kind == PostKind::Scheduled {
-        if let Some(d) = &post.schedule_date {
-            o.insert("scheduleDate".into(), json!(ts(d)));
-        }
-    }
-    o.insert("refId".into(), json!(profile.id));
-    o.insert("post".into(), json!(post.text));
+            .collect()
+    });
+    let answer = PublishAnswer {
+        status,
+        errors,
+        post_ids,
+        id: post.id.as_str().to_owned(),
+        schedule_date: post
+            .schedule_date
+            .as_ref()
+            .filter(|_| post.kind == PostKind::Scheduled)
+            .map(ts),
+        ref_id: profile.id.clone(),
+        post: post.text.clone(),
+        profile_title: via_profile_key.then(|| profile.title.clone()),
+    };
     let http = if ok {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
     };
     if via_profile_key {
-        o.insert("profileTitle".into(), json!(profile.title));
-        (http, json!({"status": status, "posts": [Value::Object(o)]}))
+        (
+            http,
+            PublishReply::Wrapped(ProfileWrapped {
+                status,
+                posts: vec![answer],
+            }),
+        )
     } else {
-        (http, Value::Object(o))
+        (http, PublishReply::Plain(answer))
     }
 }
 
-/// What an idempotency key remembers: the status and the body.
-fn remembered(status: StatusCode, body: &Value) -> Value {
-    json!({"httpStatus": status.as_u16(), "body": body})
-}
-
-fn replay(stored: Value) -> HttpResponse {
-    let status = stored
-        .get("httpStatus")
-        .and_then(Value::as_u64)
-        .and_then(|s| StatusCode::from_u16(s as u16).ok())
-        .unwrap_or(StatusCode::OK);
-    let body = stored.get("body").cloned().unwrap_or(stored);
-    let mut resp = json_response(status, &body);
+fn replay(stored: StoredAnswer) -> HttpResponse {
+    let status = StatusCode::from_u16(stored.http_status).unwrap_or(StatusCode::OK);
+    let mut resp = json_response(status, &stored.body);
     resp.headers_mut().insert(
         header::HeaderName::from_static(REPLAY_HEADER),
         header::HeaderValue::from_static("true"),
@@ -317,8 +288,8 @@ fn replay(stored: Value) -> HttpResponse {
 }
 
 enum Outcome {
-    Fresh(StatusCode, Value),
-    Replayed(Value),
+    Fresh(StatusCode, PublishReply),
+    Replayed(StoredAnswer),
 }
 
 /// HTTP 409 / 931: the key's post is still being published (or was interrupted).
@@ -331,61 +302,45 @@ fn in_progress(post_id: &PostId, key: &str) -> ApiError {
             "A request with this idempotencyKey is still publishing post {post_id}, or was interrupted before its outcome was recorded. Nothing was sent again: read the post with GET /api/post/{post_id}."
         ),
     )
-    .with("id", post_id.as_str())
-    .with("idempotencyKey", key)
+    .with_id(post_id.as_str())
+    .with_idempotency_key(key)
 }
 
-/// A key claimed for `post_id` but never answered: the request is still running elsewhere,
-/// or the gateway stopped before it answered. Answers from the post as stored (and remembers
-/// that answer), or 409 / 931 while the post is still `processing`. `Ok(None)`: the post was
-/// never written, so nothing was sent for it; the caller publishes it under that id.
-async fn resume_claim(
-    state: &AppState,
-    caller: &Caller,
-    key: &str,
-    post_id: &PostId,
-) -> Result<Option<Outcome>, ApiError> {
-    let Some(post) = state
-        .store
-        .get_post(post_id)
-        .await?
-        .filter(|p| p.profile_id == caller.profile.id)
-    else {
-        return Ok(None);
-    };
-    if post.status == PostStatus::Processing {
-        return Err(in_progress(post_id, key));
-    }
-    let (status, answer) = render_answer(
-        &post,
-        &caller.profile,
-        caller.via_profile_key,
-        &state.networks,
-    );
-    let stored = remembered(status, &answer);
-    state
-        .store
-        .remember_answer(&caller.profile.id, key, &stored)
-        .await?;
-    state.store.flush().await?;
-    Ok(Some(Outcome::Replayed(stored)))
+/// The answer `post` gets, as it is remembered for an idempotency key.
+fn to_stored(status: StatusCode, reply: &PublishReply) -> Result<StoredAnswer, ApiError> {
+    let body = serde_json::to_value(reply).map_err(|e| {
+        tracing::error!(error = %e, "publish answer could not be serialized");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            codes::INTERNAL,
+            "Internal error while publishing. The details are in the gateway's log.",
+        )
+    })?;
+    Ok(StoredAnswer {
+        http_status: status.as_u16(),
+        body,
+    })
 }
 
-/// What a key already holds, as the answer to a repeated request; `Ok(None)`: a claim whose
-/// post was never written (publish under the claimed id).
+/// The answer to a repeated key, or `Err(post id)`: a claim whose post was never written.
 async fn answer_held(
-    state: &AppState,
+    idem: &Idempotency<'_>,
+    networks: &Networks,
     caller: &Caller,
     key: &str,
-    held: IdempotencyRecord,
+    held: Held,
 ) -> Result<Result<Outcome, PostId>, ApiError> {
     match held {
-        IdempotencyRecord::Answered(v) => Ok(Ok(Outcome::Replayed(v))),
-        IdempotencyRecord::Claimed { post_id, .. } => {
-            match resume_claim(state, caller, key, &post_id).await? {
-                Some(outcome) => Ok(Ok(outcome)),
-                None => Ok(Err(post_id)),
-            }
+        Held::Answered(stored) => Ok(Ok(Outcome::Replayed(stored))),
+        Held::InProgress(post_id) => Err(in_progress(&post_id, key)),
+        Held::Unwritten(post_id) => Ok(Err(post_id)),
+        Held::Post(post) => {
+            let (status, reply) =
+                render_answer(&post, &caller.profile, caller.via_profile_key, networks);
+            let stored = to_stored(status, &reply)?;
+            idem.remember(&caller.profile.id, key, &stored).await?;
+            Ok(Ok(Outcome::Replayed(stored)))
         }
     }
 }
@@ -411,24 +366,17 @@ pub async fn publish_post(
     // Its own task: a client that disconnects does not cut the publish short between the
     // network calls and the record of their outcome (nor before its answer is remembered).
     let task = tokio::spawn(async move {
+        let idem = Idempotency::new(state.store.as_ref(), &state.idempotency_locks);
+        let profile_id = caller.profile.id.as_str();
         let _key_guard = match &key {
-            Some(k) => Some(
-                state
-                    .idempotency_locks
-                    .lock(&format!("{}\0{k}", caller.profile.id))
-                    .await,
-            ),
+            Some(k) => Some(idem.lock(profile_id, k).await),
             None => None,
         };
         let mut post_id = PostId::generate();
         let mut claimed = false;
         if let Some(k) = &key {
-            if let Some(held) = state
-                .store
-                .idempotency_record(&caller.profile.id, k)
-                .await?
-            {
-                match answer_held(&state, &caller, k, held).await? {
+            if let Some(held) = idem.look_up(profile_id, k).await? {
+                match answer_held(&idem, &state.networks, &caller, k, held).await? {
                     Ok(outcome) => return Ok::<_, ApiError>(outcome),
                     Err(id) => {
                         post_id = id;
@@ -439,41 +387,31 @@ pub async fn publish_post(
         }
         let new = validate(
             body,
-            &caller.profile.id,
+            profile_id,
             key.clone(),
             post_id.clone(),
             &state.networks,
         )?;
         if let (Some(k), false) = (&key, claimed) {
-            // The claim is durable before any network call: a retry after a crash finds it.
-            if let Some(held) = state
-                .store
-                .claim_idempotency_key(&caller.profile.id, k, &post_id, Utc::now())
-                .await?
-            {
-                // Claimed meanwhile by another gateway process sharing the store.
-                return match answer_held(&state, &caller, k, held).await? {
+            if let Some(held) = idem.claim(profile_id, k, &post_id).await? {
+                return match answer_held(&idem, &state.networks, &caller, k, held).await? {
                     Ok(outcome) => Ok(outcome),
                     Err(other) => Err(in_progress(&other, k)),
                 };
             }
-            state.store.flush().await?;
         }
         let post = state.publish.create(new, &ctx).await?;
-        let (status, answer) = render_answer(
+        let (status, reply) = render_answer(
             &post,
             &caller.profile,
             caller.via_profile_key,
             &state.networks,
         );
         if let Some(k) = &key {
-            state
-                .store
-                .remember_answer(&caller.profile.id, k, &remembered(status, &answer))
+            idem.remember(profile_id, k, &to_stored(status, &reply)?)
                 .await?;
-            state.store.flush().await?;
         }
-        Ok(Outcome::Fresh(status, answer))
+        Ok(Outcome::Fresh(status, reply))
     });
     match task.await {
         Ok(Ok(Outcome::Fresh(status, body))) => Ok(json_response(status, &body)),
@@ -494,9 +432,26 @@ pub async fn publish_post(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn body(v: Value) -> PublishBody {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn in_progress_names_the_post_then_the_key() {
+        let id = PostId::parse("AyrInProgress0000001").unwrap();
+        let e = in_progress(&id, "k-1");
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        let text = serde_json::to_string(e.body()).unwrap();
+        assert!(
+            text.starts_with(r#"{"action":"post","status":"error","code":931,"message":"A request with this idempotencyKey is still publishing post AyrInProgress0000001,"#),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(r#"GET /api/post/AyrInProgress0000001.","id":"AyrInProgress0000001","idempotencyKey":"k-1"}"#),
+            "{text}"
+        );
     }
 
     #[test]
@@ -513,7 +468,7 @@ mod tests {
             &networks,
         )
         .unwrap_err();
-        assert!(e.body()["message"].as_str().unwrap().contains("'post'"));
+        assert!(e.body().failure.message.contains("'post'"));
         let e = validate(
             body(json!({"post": "  ", "platforms": ["threads"]})),
             "p",
@@ -522,7 +477,7 @@ mod tests {
             &networks,
         )
         .unwrap_err();
-        assert_eq!(e.body()["code"], codes::POST_INVALID);
+        assert_eq!(e.body().failure.code, codes::POST_INVALID);
         let e = validate(
             body(json!({"post": "hi", "platforms": ["myspace"]})),
             "p",
@@ -531,10 +486,7 @@ mod tests {
             &networks,
         )
         .unwrap_err();
-        assert!(e.body()["message"]
-            .as_str()
-            .unwrap()
-            .contains("'platforms'"));
+        assert!(e.body().failure.message.contains("'platforms'"));
         let e = validate(
             body(json!({"post": "x".repeat(281), "platforms": ["twitter"]})),
             "p",
@@ -543,7 +495,7 @@ mod tests {
             &networks,
         )
         .unwrap_err();
-        assert_eq!(e.body()["platform"], "twitter");
+        assert_eq!(e.body().platform.as_deref(), Some("twitter"));
         let e = validate(
             body(json!({"post": "hi", "platforms": ["threads"], "scheduleDate": "tomorrow"})),
             "p",
@@ -552,10 +504,7 @@ mod tests {
             &networks,
         )
         .unwrap_err();
-        assert!(e.body()["message"]
-            .as_str()
-            .unwrap()
-            .contains("'scheduleDate'"));
+        assert!(e.body().failure.message.contains("'scheduleDate'"));
         let ok = validate(
             body(json!({"post": "hi", "platforms": ["X", "twitter", "threads"], "scheduleDate": "2030-01-01T10:00:00"})),
             "p",

@@ -1,8 +1,12 @@
-//! The service layer: the delete orchestrator, the publisher and the scheduler. It knows
+//! The service layer: the delete orchestrator, the publisher, the scheduler, idempotency
+//! keys, history reads and imports. It knows
 //! neither HTTP wire formats nor sled; it talks to [`crate::store::Store`] and
 //! [`crate::networks::Network`].
 
 pub mod delete;
+pub mod history;
+pub mod idempotency;
+pub mod import;
 pub mod locks;
 pub mod publish;
 pub mod scheduler;

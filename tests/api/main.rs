@@ -11,3 +11,4 @@ mod publish_unknown;
 mod resilience;
 mod tenancy;
 mod truth;
+mod wire;

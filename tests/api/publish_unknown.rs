@@ -4,8 +4,8 @@
 
 use crate::helpers::*;
 use chrono::Utc;
-use postgate::auth::{account_id, hash_key};
 use postgate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus};
+use postgate::keys::{account_id, hash_key};
 use postgate::store::{IdempotencyRecord, LinkedAccount, SledStore, Store};
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -265,7 +265,7 @@ async fn store_with_crafted_ids(dir: &std::path::Path) -> String {
     };
     use postgate::store::{LinkedAccount, SledStore, Store};
     let store = SledStore::open(dir).expect("store opens");
-    let account = postgate::auth::account_id(&postgate::auth::hash_key(API_KEY));
+    let account = postgate::keys::account_id(&postgate::keys::hash_key(API_KEY));
     let profile = store.ensure_primary_profile(&account).await.unwrap();
     for (platform, token, secret, user) in [
         (Platform::Threads, THREADS_TOKEN, None, THREADS_USER),

@@ -1,0 +1,516 @@
+//! The Ayrshare answers as typed values. Field order is wire order (`serde_json` keeps it
+//! with `preserve_order`); optional fields are left out rather than sent as `null`, except
+//! where Ayrshare sends `null` (`postIds[].id`/`postUrl`, `username`).
+//!
+//! The per-platform entries of a delete sit beside `status`/`code`/`id` (`"threads": {...}`);
+//! [`PlatformMap`] flattens them in. A key cannot collide with those fields: platform names
+//! are validated Ayrshare names.
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::Serialize as DeriveSerialize;
+
+/// What a failure says, shared by error answers and per-platform entries.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    /// Ayrshare or postgate code (see [`super::error::codes`]).
+    pub code: u32,
+    /// For humans.
+    pub message: String,
+    /// Seconds until a retry may succeed (rate limits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// A machine-readable reason Ayrshare adds to some codes (`x_credentials_required`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    /// `true` when retrying the same request may succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_available: Option<bool>,
+}
+
+impl Failure {
+    /// A failure with only a code and a message.
+    pub fn new(code: u32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after: None,
+            error: None,
+            retry_available: None,
+        }
+    }
+}
+
+/// `{"action","status":"error","code","message",...}`: a request-level error, or one id of a
+/// bulk that failed as a whole.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// What was attempted (`delete`, `post`, `authorization`, ...).
+    pub action: String,
+    /// Always `"error"`.
+    pub status: &'static str,
+    /// Code, message and retry hints.
+    #[serde(flatten)]
+    pub failure: Failure,
+    /// The post (or id as sent) the error is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The idempotency key of a request still in progress.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// Set on answers to `markManualDeleted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mark_manual_deleted: Option<bool>,
+    /// The platforms where the post is still live (`markManualDeleted`, 382).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platforms: Option<Vec<String>>,
+    /// The platform the error is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+}
+
+impl ErrorBody {
+    /// An error of `action` with nothing but its failure.
+    pub fn new(action: &str, failure: Failure) -> Self {
+        Self {
+            action: action.to_owned(),
+            status: "error",
+            failure,
+            id: None,
+            idempotency_key: None,
+            mark_manual_deleted: None,
+            platforms: None,
+            platform: None,
+        }
+    }
+
+    /// The same error about `id`.
+    pub fn about(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+}
+
+/// Entries keyed by platform name, serialized as map entries beside their parent's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformMap<T>(pub Vec<(String, T)>);
+
+impl<T: Serialize> Serialize for PlatformMap<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// One platform of a delete: `{"action":"delete","status",...}`.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformDelete {
+    /// Always `"delete"`.
+    pub action: &'static str,
+    /// `success` or `error`.
+    pub status: &'static str,
+    /// Why it failed (absent on success).
+    #[serde(flatten)]
+    pub failure: Option<Failure>,
+    /// The network had it deleted already (now or by an earlier request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already_deleted: Option<bool>,
+    /// `false`: never published there (a pending scheduled post), nothing to delete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<bool>,
+    /// The network's post id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Set in the `errors` array, where the entry is not keyed by its platform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+}
+
+/// The answer for one post's delete: `{"status",["code"],"id","<platform>":{...},["errors"]}`.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+pub struct DeleteAnswer {
+    /// `success` when every platform succeeded, else `error`.
+    pub status: &'static str,
+    /// 200 on success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    /// The post.
+    pub id: String,
+    /// One entry per platform.
+    #[serde(flatten)]
+    pub platforms: PlatformMap<PlatformDelete>,
+    /// The failed platforms again, each naming its platform (only when some failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<PlatformDelete>>,
+}
+
+/// `{"status":"success","id"}`: `markManualDeleted` recorded.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+pub struct ManualRecorded {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// The post.
+    pub id: String,
+}
+
+/// One id of a delete or `markManualDeleted`, as answered alone or inside a bulk.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum DeleteItem {
+    /// The platforms were worked on.
+    Done(DeleteAnswer),
+    /// Manual delete recorded.
+    Recorded(ManualRecorded),
+    /// The id failed as a whole (not found, already deleted, ...).
+    Error(ErrorBody),
+}
+
+/// `{"status",["code"],"posts":[...]}`: a bulk delete.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+pub struct BulkAnswer {
+    /// `success` when every id succeeded.
+    pub status: &'static str,
+    /// 200 on success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    /// One answer per id, in request order.
+    pub posts: Vec<DeleteItem>,
+}
+
+/// `deleteAllScheduled`.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+pub struct AllScheduledAnswer {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// Always 200.
+    pub code: u16,
+    /// How many were cancelled.
+    pub count: usize,
+    /// Their ids.
+    pub ids: Vec<String>,
+}
+
+/// One failed (or possibly live) platform of a publish.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PostError {
+    /// Always `"post"`.
+    pub action: &'static str,
+    /// Always `"error"`.
+    pub status: &'static str,
+    /// Code.
+    pub code: u32,
+    /// For humans.
+    pub message: String,
+    /// The platform.
+    pub platform: String,
+    /// `x_credentials_required` with code 419 (publish answers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    /// The network may have published it: postgate keeps it as possibly live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome_unknown: Option<bool>,
+}
+
+/// A published platform in a publish answer (`id`/`postUrl` are `null` when unknown).
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedId {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// The network's post id.
+    pub id: Option<String>,
+    /// The platform.
+    pub platform: String,
+    /// Where the post can be seen.
+    pub post_url: Option<String>,
+}
+
+/// The answer to `POST /api/post`.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishAnswer {
+    /// `success`, `scheduled` or `error`.
+    pub status: &'static str,
+    /// Failed platforms.
+    pub errors: Vec<PostError>,
+    /// Published platforms (publish now only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_ids: Option<Vec<PublishedId>>,
+    /// The post.
+    pub id: String,
+    /// When it is to be published (scheduled only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_date: Option<String>,
+    /// The profile.
+    pub ref_id: String,
+    /// The text.
+    pub post: String,
+    /// The profile's title, when a `Profile-Key` selected it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_title: Option<String>,
+}
+
+/// `{"status","posts":[...]}`: how Ayrshare wraps an answer for a `Profile-Key` request.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProfileWrapped<T> {
+    /// The status of the wrapped answer.
+    pub status: &'static str,
+    /// The answer.
+    pub posts: Vec<T>,
+}
+
+/// One platform of a stored post.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PostIdView {
+    /// `success`, or `error` for a failed publish.
+    pub status: &'static str,
+    /// The network's post id.
+    pub id: Option<String>,
+    /// The platform.
+    pub platform: String,
+    /// Where the post can be seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_url: Option<String>,
+    /// The network's post type (imported).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub post_type: Option<String>,
+    /// The media type (imported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// postgate extension: where this platform's copy stands, deletion included.
+    pub state: &'static str,
+    /// When it was deleted there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    /// The last failure of a platform that is not failed as a whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// A stored post (`GET /api/post/{id}`, history items).
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PostView {
+    /// The post.
+    pub id: String,
+    /// Its status.
+    pub status: &'static str,
+    /// The text.
+    pub post: String,
+    /// Every platform it targets.
+    pub platforms: Vec<String>,
+    /// The platforms with a network id.
+    pub post_ids: Vec<PostIdView>,
+    /// Failed publishes, and publishes whose outcome is unknown.
+    pub errors: Vec<PostError>,
+    /// `now` or `scheduled`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// When it was created.
+    pub created: String,
+    /// The profile.
+    pub ref_id: String,
+    /// The profile's title.
+    pub profile_title: String,
+    /// When it is (or was) to be published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_date: Option<String>,
+}
+
+/// `GET /api/history`.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+pub struct HistoryAnswer {
+    /// Newest first.
+    pub history: Vec<PostView>,
+}
+
+/// One item of an import.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImportItemAnswer {
+    /// `success` or `error`.
+    pub status: &'static str,
+    /// Its position in the request.
+    pub index: usize,
+    /// Why it was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u32>,
+    /// Why it was refused, for humans.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The post's id (as stored, or as sent when refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// `POST /api/post/import`.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImportAnswer {
+    /// `success` when every item was stored.
+    pub status: &'static str,
+    /// How many were stored.
+    pub imported: usize,
+    /// How many were refused.
+    pub failed: usize,
+    /// One answer per item.
+    pub posts: Vec<ImportItemAnswer>,
+}
+
+/// `GET /health`.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+pub struct HealthAnswer {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// Always `true` (the process answers).
+    pub healthy: bool,
+}
+
+/// A profile created.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileCreated {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// Its title.
+    pub title: String,
+    /// Its id.
+    pub ref_id: String,
+    /// Its key, shown this once.
+    pub profile_key: String,
+}
+
+/// One profile of `GET /api/profiles`.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileItem {
+    /// Always `"active"`.
+    pub status: &'static str,
+    /// Its title.
+    pub title: String,
+    /// Its id.
+    pub ref_id: String,
+    /// Whether it is the API key's primary profile.
+    pub primary: bool,
+    /// When it was created.
+    pub created: String,
+    /// Its linked platforms.
+    pub active_social_accounts: Vec<String>,
+}
+
+/// `GET /api/profiles`.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProfileList {
+    /// The account's profiles.
+    pub profiles: Vec<ProfileItem>,
+    /// How many.
+    pub count: usize,
+}
+
+/// A profile deleted.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileDeleted {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// Its id.
+    pub ref_id: String,
+    /// Its title.
+    pub title: String,
+}
+
+/// An account linked.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Linked {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// The platform.
+    pub platform: String,
+    /// The network's user id (the network's answer, never the caller's claim).
+    pub user_id: String,
+    /// The user name, `null` when unknown.
+    pub username: Option<String>,
+    /// The profile.
+    pub ref_id: String,
+}
+
+/// An account unlinked.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Unlinked {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// The platform.
+    pub platform: String,
+    /// The profile.
+    pub ref_id: String,
+}
+
+/// A linked account in `GET /api/user`.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayName {
+    /// The platform.
+    pub platform: String,
+    /// The network's user id.
+    pub user_id: String,
+    /// The user name, `null` when unknown.
+    pub username: Option<String>,
+}
+
+/// `GET /api/user`.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAnswer {
+    /// Linked platforms.
+    pub active_social_accounts: Vec<String>,
+    /// The linked accounts.
+    pub display_names: Vec<DisplayName>,
+    /// The profile.
+    pub ref_id: String,
+    /// Its title.
+    pub title: String,
+    /// When it was created.
+    pub created: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_entries_sit_beside_the_fields_in_order() {
+        let entry = PlatformDelete {
+            action: "delete",
+            status: "error",
+            failure: Some(Failure {
+                retry_after: Some(9),
+                ..Failure::new(903, "slow down")
+            }),
+            already_deleted: None,
+            published: None,
+            id: Some("5".into()),
+            platform: None,
+        };
+        let answer = DeleteAnswer {
+            status: "error",
+            code: None,
+            id: "P".into(),
+            platforms: PlatformMap(vec![("threads".into(), entry.clone())]),
+            errors: Some(vec![PlatformDelete {
+                platform: Some("threads".into()),
+                ..entry
+            }]),
+        };
+        assert_eq!(
+            serde_json::to_string(&answer).unwrap(),
+            r#"{"status":"error","id":"P","threads":{"action":"delete","status":"error","code":903,"message":"slow down","retryAfter":9,"id":"5"},"errors":[{"action":"delete","status":"error","code":903,"message":"slow down","retryAfter":9,"id":"5","platform":"threads"}]}"#
+        );
+    }
+}
