@@ -22,21 +22,24 @@
 //! - [`store`] — the `Store` trait and its embedded sled implementation.
 //! - [`networks`] — one adapter per network (Threads, X) behind the `Network` trait, each
 //!   mapping its answers to a few outcome classes; OAuth 1.0a signing for X.
-//! - [`cli`] — `postgate import`, the migration path from Ayrshare.
-//! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete).
-//! - [`sandbox`] — `postgate sandbox`: simulated Threads and X APIs on loopback (quotas,
-//!   OAuth 1.0a verification, injectable latency and faults) for trials, tests and benchmarks.
+//! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that
+//!   sends an export file to a running gateway in batches.
+//! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete), and
+//!   [`demo::sandbox_settings`], the one place that points a gateway at a sandbox.
+//!
+//! The simulated networks behind `postgate sandbox` (quotas, OAuth 1.0a verification,
+//! injectable latency and faults) are their own crate, `postgate-sandbox` (`sandbox/`),
+//! which does not depend on this one.
 
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod auth;
-pub mod cli;
 pub mod configuration;
 pub mod demo;
 pub mod domain;
+pub mod import_cli;
 pub mod networks;
-pub mod sandbox;
 pub mod service;
 pub mod startup;
 pub mod store;
