@@ -5,17 +5,17 @@
 
 use crate::configuration::{Settings, SettingsError};
 use crate::startup::Application;
-use postgate_sandbox::{self as sandbox, SandboxHandle, SandboxOptions};
+use postgate_sandbox::{self as sandbox, SandboxAddrs, SandboxOptions};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Settings for a gateway in front of the sandbox `sb`: the built-in defaults, every network
+/// Settings for a gateway in front of the sandbox at `sb`: the built-in defaults, every network
 /// pointed at the sandbox (with its X app's consumer credentials), the store at `store`, one
 /// API key and port 0. The demo, the tests and the benchmark build on it rather than
 /// repeating the list, so a network added to the sandbox is wired here once.
 pub fn sandbox_settings(
-    sb: &SandboxHandle,
+    sb: &SandboxAddrs,
     store: &Path,
     api_key: &str,
 ) -> Result<Settings, SettingsError> {
@@ -74,7 +74,7 @@ async fn demo() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let dir = std::env::temp_dir().join(format!("postgate-demo-{}", std::process::id()));
     let key = crate::auth::generate_key(6);
-    let s = sandbox_settings(&sb, &dir.join("db"), &key).map_err(|e| e.to_string())?;
+    let s = sandbox_settings(&sb.addrs(), &dir.join("db"), &key).map_err(|e| e.to_string())?;
     let app = Application::build(s).await.map_err(|e| e.to_string())?;
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
