@@ -77,7 +77,7 @@ async fn demo() -> Result<(), String> {
     let s = sandbox_settings(&sb.addrs(), &dir.join("db"), &key).map_err(|e| e.to_string())?;
     let app = Application::build(s).await.map_err(|e| e.to_string())?;
     let base = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
+    let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
     println!(
         "postgate demo: sandbox Threads at {}, X at {}; gateway at {base} (temporary store {})",
@@ -116,7 +116,7 @@ async fn demo() -> Result<(), String> {
         Ok(())
     }
     .await;
-    handle.stop(true).await;
+    shutdown.cancel();
     let _ = server.await;
     sb.stop().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -93,11 +93,11 @@ async fn serve(settings: Settings) -> ExitCode {
         }
     };
     tracing::info!(port = app.port(), "postgate listening");
-    let handle = app.handle();
+    let shutdown = app.shutdown_token();
     tokio::spawn(async move {
         signals.next().await;
         tracing::info!("shutdown signal: no new requests; finishing in-flight ones (a second signal exits at once)");
-        tokio::spawn(async move { handle.stop(true).await });
+        shutdown.cancel();
         signals.next().await;
         let _ = writeln!(
             std::io::stderr(),
