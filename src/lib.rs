@@ -10,7 +10,9 @@
 //!   `POSTGATE__SECTION__KEY` environment variables.
 //! - [`telemetry`] — the tracing subscriber (human or JSON, `RUST_LOG`).
 //! - [`startup`] — `Application::build(settings)`: store, keys, services, HTTP server on a
-//!   bound port (port 0 in tests), then `run_until_stopped()`.
+//!   bound port (port 0 in tests), then `run_until_stopped()`. Shutdown has one owner: a
+//!   cancellation token (`shutdown_token()`) and a task tracker for the server, the
+//!   scheduler, recovery and the deletes detached from their requests.
 //! - [`api`] — the Ayrshare wire layer (actix-web handlers, error codes, JSON shapes). The
 //!   only module that knows Ayrshare field names.
 //! - [`auth`] — API keys and profile keys (hashed, compared in constant time) and the
