@@ -258,8 +258,8 @@ impl Application {
         let result = tokio::select! {
             r = &mut server => r,
             _ = self.shutdown.cancelled() => {
-                server_handle.stop(true).await;
-                server.await
+                // The server future handles the stop command itself: poll both together.
+                tokio::join!(server_handle.stop(true), server).1
             }
         };
         self.shutdown.cancel();
