@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs the pinned Ayrshare SDKs the conformance tests drive
 # (Python into target/sdk-venv, Node into tests/sdk/node/node_modules), then `cargo test`
-# over the library, the binary and every integration test, and prints the totals last.
+# over both workspace packages (postgate and postgate-sandbox: libraries, the binary and
+# every integration test), and prints the totals last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,5 +41,5 @@ export POSTGATE_TEST_PG_URL="postgres://postgate@127.0.0.1:$PG_PORT/postgres"
 
 # Unit and integration tests (not the benches: they are `cargo bench --bench gateway`).
 mkdir -p target
-cargo test --lib --bins --tests "$@" 2>&1 | tee target/test-output.log
+cargo test --workspace --lib --bins --tests "$@" 2>&1 | tee target/test-output.log
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' target/test-output.log

@@ -3,11 +3,28 @@
 //! publishes a post to Threads and X, deletes it, deletes it again, and prints every request
 //! and answer.
 
-use crate::configuration::Settings;
-use crate::sandbox::{self, SandboxOptions};
+use crate::configuration::{Settings, SettingsError};
 use crate::startup::Application;
+use postgate_sandbox::{self as sandbox, SandboxAddrs, SandboxOptions};
 use serde_json::{json, Value};
+use std::path::Path;
 use std::process::ExitCode;
+
+/// Settings for a gateway in front of the sandbox at `sb`: the built-in defaults, every network
+/// pointed at the sandbox (with its X app's consumer credentials), the store at `store`, one
+/// API key and port 0. The demo, the tests and the benchmark build on it rather than
+/// repeating the list, so a network added to the sandbox is wired here once.
+pub fn sandbox_settings(
+    sb: &SandboxAddrs,
+    store: &Path,
+    api_key: &str,
+) -> Result<Settings, SettingsError> {
+    let mut s = Settings::load_with_env(None, sb.gateway_env())?;
+    s.server.port = 0;
+    s.store.path = store.to_path_buf();
+    s.auth.api_keys = vec![api_key.to_owned()];
+    Ok(s)
+}
 
 async fn step(
     client: &reqwest::Client,
@@ -57,18 +74,10 @@ async fn demo() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let dir = std::env::temp_dir().join(format!("postgate-demo-{}", std::process::id()));
     let key = crate::keys::generate_key(6);
-    let mut s =
-        Settings::load_with_env(None, Vec::<(String, String)>::new()).map_err(|e| e.to_string())?;
-    s.server.port = 0;
-    s.store.path = dir.join("db");
-    s.auth.api_keys = vec![key.clone()];
-    s.threads.base_url = sb.threads_url.clone();
-    s.x.base_url = sb.x_url.clone();
-    s.x.consumer_key = sb.accounts.x_app.consumer_key.clone();
-    s.x.consumer_secret = sb.accounts.x_app.consumer_secret.clone();
+    let s = sandbox_settings(&sb.addrs(), &dir.join("db"), &key).map_err(|e| e.to_string())?;
     let app = Application::build(s).await.map_err(|e| e.to_string())?;
     let base = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
+    let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
     println!(
         "postgate demo: sandbox Threads at {}, X at {}; gateway at {base} (temporary store {})",
@@ -107,7 +116,7 @@ async fn demo() -> Result<(), String> {
         Ok(())
     }
     .await;
-    handle.stop(true).await;
+    shutdown.cancel();
     let _ = server.await;
     sb.stop().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -10,7 +10,9 @@
 //!   `POSTGATE__SECTION__KEY` environment variables.
 //! - [`telemetry`] — the tracing subscriber (human or JSON, `RUST_LOG`).
 //! - [`startup`] — `Application::build(settings)`: store, keys, services, HTTP server on a
-//!   bound port (port 0 in tests), then `run_until_stopped()`.
+//!   bound port (port 0 in tests), then `run_until_stopped()`. Shutdown has one owner: a
+//!   cancellation token (`shutdown_token()`) and a task tracker for the server, the
+//!   scheduler, recovery and the deletes detached from their requests.
 //! - [`api`] — the Ayrshare wire layer: actix-web handlers that parse requests into domain
 //!   values, call a service and render a typed answer (`api/answers.rs`); the `Caller`
 //!   extractor (`api/auth.rs`); error codes; the wording of failure classes
@@ -34,21 +36,24 @@
 //!   mapping its answers to a few outcome classes and declaring its rules (delete quota from
 //!   its settings section, text length, auth-failure kind, pre-call requirements); the
 //!   `Networks` registry (platform → adapter) is built in one place; OAuth 1.0a signing for X.
-//! - [`cli`] — `postgate import`, the migration path from Ayrshare.
-//! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete).
-//! - [`sandbox`] — `postgate sandbox`: simulated Threads and X APIs on loopback (quotas,
-//!   OAuth 1.0a verification, injectable latency and faults) for trials, tests and benchmarks.
+//! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that
+//!   sends an export file to a running gateway in batches.
+//! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete), and
+//!   [`demo::sandbox_settings`], the one place that points a gateway at a sandbox.
+//!
+//! The simulated networks behind `postgate sandbox` (quotas, OAuth 1.0a verification,
+//! injectable latency and faults) are their own crate, `postgate-sandbox` (`sandbox/`),
+//! which does not depend on this one.
 
 #![warn(missing_docs)]
 
 pub mod api;
-pub mod cli;
 pub mod configuration;
 pub mod demo;
 pub mod domain;
+pub mod import_cli;
 pub mod keys;
 pub mod networks;
-pub mod sandbox;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -23,11 +23,11 @@ enum Command {
     },
     /// Send posts exported from Ayrshare (JSON array, {"history": [...]} or NDJSON) to a
     /// running gateway, in batches.
-    Import(postgate::cli::ImportArgs),
+    Import(postgate::import_cli::ImportArgs),
     /// Run simulated Threads and X APIs on loopback (one port each) to try, test and
     /// benchmark postgate without real accounts. Prints the URLs, the fake accounts and the
     /// settings that point `postgate serve` at them.
-    Sandbox(Box<postgate::sandbox::SandboxOptions>),
+    Sandbox(Box<postgate_sandbox::SandboxOptions>),
     /// The round trip in one command: sandbox + gateway on a temporary store, link, publish,
     /// delete, printing every step.
     Demo,
@@ -53,9 +53,12 @@ fn main() -> ExitCode {
             postgate::telemetry::init(&settings.log);
             runtime.block_on(serve(settings))
         }
-        Command::Import(args) => runtime.block_on(postgate::cli::import(args)),
+        Command::Import(args) => runtime.block_on(postgate::import_cli::import(args)),
         Command::Demo => runtime.block_on(postgate::demo::run()),
-        Command::Sandbox(opts) => match runtime.block_on(postgate::sandbox::run(*opts)) {
+        Command::Sandbox(opts) => match runtime.block_on(async {
+            let mut signals = Signals::install()?;
+            postgate_sandbox::run(*opts, signals.next()).await
+        }) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("postgate sandbox: {e}");
@@ -90,11 +93,11 @@ async fn serve(settings: Settings) -> ExitCode {
         }
     };
     tracing::info!(port = app.port(), "postgate listening");
-    let handle = app.handle();
+    let shutdown = app.shutdown_token();
     tokio::spawn(async move {
         signals.next().await;
         tracing::info!("shutdown signal: no new requests; finishing in-flight ones (a second signal exits at once)");
-        tokio::spawn(async move { handle.stop(true).await });
+        shutdown.cancel();
         signals.next().await;
         let _ = writeln!(
             std::io::stderr(),
@@ -111,7 +114,9 @@ async fn serve(settings: Settings) -> ExitCode {
     }
 }
 
-/// SIGTERM and SIGINT (Ctrl-C), listened to from the moment they are installed.
+/// SIGTERM and SIGINT (Ctrl-C), listened to from the moment they are installed: the one
+/// signal listener of the binary, for `serve` (first signal drains, second exits) and for
+/// `sandbox`.
 struct Signals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,

@@ -15,6 +15,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing_actix_web::TracingLogger;
 
 /// Why the gateway could not start.
@@ -34,6 +36,11 @@ pub struct Application {
     server: Server,
     store: Arc<dyn Store>,
     scheduler: SchedulerHandle,
+    /// Every background task (scheduler, recovery, deletes detached from their requests):
+    /// shutdown waits for them within the grace period.
+    tasks: TaskTracker,
+    /// The one switch that stops the gateway (see [`Application::shutdown_token`]).
+    shutdown: CancellationToken,
     shutdown_grace: Duration,
     /// The API key generated on this start, if `auth.api_keys` was empty and none existed.
     pub generated_api_key: Option<(String, PathBuf)>,
@@ -117,6 +124,8 @@ impl Application {
 
         let networks = Networks::from_settings(&settings);
         let locks = PostLocks::default();
+        let tasks = TaskTracker::new();
+        let shutdown = CancellationToken::new();
         let delete = DeleteService::new(
             store.clone(),
             networks.clone(),
@@ -130,7 +139,8 @@ impl Application {
                 },
                 bulk_concurrency: settings.delete.bulk_concurrency,
             },
-        );
+        )
+        .with_tasks(tasks.clone());
         let x_consumer = (!settings.x.consumer_key.is_empty()).then(|| ConsumerCredentials {
             key: settings.x.consumer_key.clone(),
             secret: settings.x.consumer_secret.clone(),
@@ -141,7 +151,7 @@ impl Application {
         let recovery_ctx = CallContext {
             x_consumer: x_consumer.clone(),
         };
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             match recovery.recover(&recovery_ctx).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(posts = n, "finished interrupted deletes"),
@@ -200,13 +210,15 @@ impl Application {
         .run();
 
         // Started last, once nothing can fail any more: a failed build leaves no task behind.
-        let scheduler = scheduler.spawn();
+        let scheduler = scheduler.spawn(&tasks, shutdown.child_token());
 
         Ok(Self {
             port,
             server,
             store,
             scheduler,
+            tasks,
+            shutdown,
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
             generated_api_key,
         })
@@ -217,26 +229,49 @@ impl Application {
         self.port
     }
 
-    /// A handle to stop the server.
+    /// A handle to stop the HTTP server alone; [`Application::run_until_stopped`] then stops
+    /// the rest as after [`Application::shutdown_token`].
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
-    /// Serves until stopped ([`ServerHandle::stop`]; the binary maps SIGTERM/SIGINT to it), then stops the
-    /// scheduler (its publishes in progress get `server.shutdown_grace_secs` to be recorded)
-    /// and flushes the store.
+    /// The gateway's one stop switch: cancelling it stops accepting requests, lets in-flight
+    /// ones finish (`server.shutdown_grace_secs`), then stops the scheduler and waits for the
+    /// background tasks ([`Application::run_until_stopped`]). The binary cancels it on
+    /// SIGTERM/SIGINT.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled or the server is stopped through its
+    /// handle. Then, within one more `server.shutdown_grace_secs`: the scheduler starts no
+    /// further post and its publishes in flight are recorded, and the deletes detached from
+    /// their requests finish and record. A delete still running after that is finished by
+    /// the next start's recovery. Last, the store is flushed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
+        let server_handle = self.server.handle();
+        let server = self.server;
+        tokio::pin!(server);
+        let result = tokio::select! {
+            r = &mut server => r,
+            _ = self.shutdown.cancelled() => {
+                // The server future handles the stop command itself: poll both together.
+                tokio::join!(server_handle.stop(true), server).1
+            }
+        };
+        self.shutdown.cancel();
         // One budget for what is left: the scheduler's publishes and the detached deletes.
-        let deadline = std::time::Instant::now() + self.shutdown_grace;
+        let deadline = tokio::time::Instant::now() + self.shutdown_grace;
         self.scheduler.stop(self.shutdown_grace).await;
-        // Workers drop their copies of the state shortly after the server future resolves,
-        // and spawned deletes (detached from their requests, each holding the store) finish
-        // their network calls and record. Wait for them within the grace period, so the last
-        // flush sees every write and the store's directory lock is free when this returns.
-        // A delete still running past it is finished by the next start's recovery.
-        while Arc::strong_count(&self.store) > 1 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        self.tasks.close();
+        if tokio::time::timeout_at(deadline, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_secs = self.shutdown_grace.as_secs_f64(),
+                "deletes still running at shutdown are finished by the next start's recovery"
+            );
         }
         if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "final store flush failed");

@@ -3,8 +3,8 @@
 //! so "deleted at most once" is observable.
 
 use postgate::domain::EntryState;
-use postgate::sandbox::{self, Faults, SandboxHandle, SandboxOptions};
 use postgate::store::{SledStore, Store};
+use postgate_sandbox::{self as sandbox, Faults, SandboxHandle, SandboxOptions};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -26,13 +26,7 @@ fn spawn_gateway(sb: &SandboxHandle, store: &Path, port: u16) -> Child {
         .env("POSTGATE__SERVER__PORT", port.to_string())
         .env("POSTGATE__STORE__PATH", store)
         .env("POSTGATE__AUTH__API_KEYS", KEY)
-        .env("POSTGATE__THREADS__BASE_URL", &sb.threads_url)
-        .env("POSTGATE__X__BASE_URL", &sb.x_url)
-        .env("POSTGATE__X__CONSUMER_KEY", &sb.accounts.x_app.consumer_key)
-        .env(
-            "POSTGATE__X__CONSUMER_SECRET",
-            &sb.accounts.x_app.consumer_secret,
-        )
+        .envs(sb.gateway_env())
         .env("POSTGATE__DELETE__BULK_CONCURRENCY", "5")
         .env("POSTGATE__X__DELETE_LIMIT", "10000")
         .env("RUST_LOG", "warn")

@@ -1,8 +1,9 @@
 //! `postgate sandbox`: the simulated Threads and X APIs, driven directly with reqwest, and
 //! end to end behind a real gateway.
 
+use postgate::demo::sandbox_settings;
 use postgate::networks::{sign_oauth1, ConsumerCredentials};
-use postgate::sandbox::{self, Faults, SandboxHandle, SandboxOptions};
+use postgate_sandbox::{self as sandbox, Faults, SandboxHandle, SandboxOptions};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -730,16 +731,7 @@ async fn gateway_deletes_a_post_published_in_the_sandbox() {
 
     let dir = tempfile::tempdir().unwrap();
     let api_key = "SANDBOX-E2E-KEY-000000000000000000";
-    let mut s =
-        postgate::configuration::Settings::load_with_env(None, Vec::<(String, String)>::new())
-            .expect("defaults load");
-    s.server.port = 0;
-    s.store.path = dir.path().join("db");
-    s.auth.api_keys = vec![api_key.into()];
-    s.threads.base_url = sb.threads_url.clone();
-    s.x.base_url = sb.x_url.clone();
-    s.x.consumer_key = sb.accounts.x_app.consumer_key.clone();
-    s.x.consumer_secret = sb.accounts.x_app.consumer_secret.clone();
+    let s = sandbox_settings(&sb.addrs(), &dir.path().join("db"), api_key).expect("defaults load");
     let app = postgate::startup::Application::build(s)
         .await
         .expect("gateway builds");
@@ -827,13 +819,7 @@ async fn gateway_on(
     let dir = tempfile::tempdir().unwrap();
     let api_key = "SANDBOX-LOST-KEY-00000000000000000";
     let mut s =
-        postgate::configuration::Settings::load_with_env(None, Vec::<(String, String)>::new())
-            .expect("defaults load");
-    s.server.port = 0;
-    s.store.path = dir.path().join("db");
-    s.auth.api_keys = vec![api_key.into()];
-    s.threads.base_url = sb.threads_url.clone();
-    s.x.base_url = sb.x_url.clone();
+        sandbox_settings(&sb.addrs(), &dir.path().join("db"), api_key).expect("defaults load");
     s.delete.retry_base_ms = 10;
     s.delete.retry_max_ms = 50;
     let app = postgate::startup::Application::build(s)

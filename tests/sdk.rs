@@ -2,9 +2,9 @@
 //! tests/sdk/) run their conformance scripts against a real gateway whose networks are
 //! `postgate sandbox`. Only the SDKs' base URL is changed. `scripts/test.sh` installs them.
 
-use postgate::configuration::Settings;
-use postgate::sandbox::{self, SandboxOptions};
+use postgate::demo::sandbox_settings;
 use postgate::startup::Application;
+use postgate_sandbox::{self as sandbox, SandboxOptions};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
@@ -16,21 +16,14 @@ struct Gateway {
     gone_post: String,
     consumer: (String, String),
     _dir: tempfile::TempDir,
-    _sandbox: postgate::sandbox::SandboxHandle,
+    _sandbox: sandbox::SandboxHandle,
 }
 
 async fn gateway() -> Gateway {
     let sb = sandbox::start(SandboxOptions::ephemeral()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Settings::load_with_env(None, Vec::<(String, String)>::new()).unwrap();
-    s.server.port = 0;
-    s.store.path = dir.path().join("db");
-    s.auth.api_keys = vec![KEY.into()];
-    s.threads.base_url = sb.threads_url.clone();
-    s.x.base_url = sb.x_url.clone();
-    // The scripts send BYO headers; settings credentials serve the scheduler.
-    s.x.consumer_key = sb.accounts.x_app.consumer_key.clone();
-    s.x.consumer_secret = sb.accounts.x_app.consumer_secret.clone();
+    // The scripts send BYO headers; the settings' consumer credentials serve the scheduler.
+    let mut s = sandbox_settings(&sb.addrs(), &dir.path().join("db"), KEY).unwrap();
     s.scheduler.tick_ms = 200;
     let app = Application::build(s).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -468,32 +468,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// A URL with every secret-bearing query value replaced, fit for a log line.
-pub fn redact_url(url: &reqwest::Url) -> String {
-    let mut u = url.clone();
-    if u.query().is_some() {
-        let pairs: Vec<(String, String)> = u
-            .query_pairs()
-            .map(|(k, v)| {
-                let secret = matches!(
-                    k.as_ref(),
-                    "access_token" | "client_secret" | "oauth_signature" | "oauth_token"
-                );
-                (
-                    k.into_owned(),
-                    if secret {
-                        "[redacted]".to_owned()
-                    } else {
-                        v.into_owned()
-                    },
-                )
-            })
-            .collect();
-        u.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    u.to_string()
-}
-
 /// The longest wait a network's rate-limit hint may impose (7 days). A larger hint is a
 /// network bug or a hostile answer; clamping it keeps the date arithmetic from overflowing.
 pub const MAX_RETRY_AFTER_SECS: u64 = 7 * 24 * 3600;
@@ -590,15 +564,5 @@ mod tests {
         assert!(networks.delete_unsupported(&instagram).is_some());
         let thread = PlatformEntry::new(Platform::Threads, EntryState::Published);
         assert!(networks.delete_unsupported(&thread).is_none());
-    }
-
-    #[test]
-    fn redacts_tokens_in_urls() {
-        let u =
-            reqwest::Url::parse("https://graph.threads.net/v1.0/123?access_token=SECRET&fields=id")
-                .unwrap();
-        let r = redact_url(&u);
-        assert!(!r.contains("SECRET"), "{r}");
-        assert!(r.contains("fields=id"));
     }
 }

@@ -544,7 +544,8 @@ mod tests {
         b
     }
 
-    /// The vectors of `reference/upstreams.md` §3.4, for the exact calls postgate makes.
+    /// Known-answer vectors built on the example values of X's "Creating a signature" guide,
+    /// for the exact calls postgate makes.
     #[test]
     fn signer_matches_known_vectors() {
         let b = x_doc_builder();

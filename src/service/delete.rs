@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::task::TaskTracker;
 
 /// Posts read from the store at once when a request walks a whole profile.
 pub const SCAN_PAGE: usize = 256;
@@ -142,6 +143,8 @@ pub struct DeleteService {
     networks: Networks,
     locks: PostLocks,
     config: DeleteConfig,
+    /// Where deletes detached from their requests run, so shutdown waits for them.
+    tasks: TaskTracker,
 }
 
 /// A delete of one post, planned: the post and one step per entry, in the post's order.
@@ -222,7 +225,14 @@ impl DeleteService {
             networks,
             locks,
             config,
+            tasks: TaskTracker::new(),
         }
+    }
+
+    /// Runs the detached deletes on `tasks` (the gateway's), which shutdown waits for.
+    pub fn with_tasks(mut self, tasks: TaskTracker) -> Self {
+        self.tasks = tasks;
+        self
     }
 
     /// Resolves `raw_id` for `profile_id` and deletes it everywhere it is live.
@@ -239,7 +249,8 @@ impl DeleteService {
         let profile_id = profile_id.to_owned();
         let raw_id = raw_id.to_owned();
         let ctx = ctx.clone();
-        tokio::spawn(async move { this.delete_inner(&profile_id, &raw_id, &ctx).await })
+        self.tasks
+            .spawn(async move { this.delete_inner(&profile_id, &raw_id, &ctx).await })
             .await
             .unwrap_or_else(|e| Err(StoreError::Open(format!("delete task failed: {e}"))))
     }
@@ -310,10 +321,13 @@ impl DeleteService {
         let profile_id = profile_id.to_owned();
         let concurrency = self.config.bulk_concurrency.max(1);
         let uniq = unique.clone();
-        let results: Vec<R> = tokio::spawn(async move {
-            futures::stream::iter(uniq)
+        let tasks = self.tasks.clone();
+        let results: Vec<R> = self
+            .tasks
+            .spawn(async move {
+                futures::stream::iter(uniq)
                 .map(move |id| {
-                    let task = tokio::spawn(work(profile_id.clone(), id.clone()));
+                    let task = tasks.spawn(work(profile_id.clone(), id.clone()));
                     async move {
                         match task.await {
                             Ok(Ok(r)) => r,
@@ -331,9 +345,9 @@ impl DeleteService {
                 .buffered(concurrency)
                 .collect()
                 .await
-        })
-        .await
-        .map_err(|e| StoreError::Open(format!("bulk task failed: {e}")))?;
+            })
+            .await
+            .map_err(|e| StoreError::Open(format!("bulk task failed: {e}")))?;
         let by_id: std::collections::HashMap<String, R> = unique.into_iter().zip(results).collect();
         Ok(ids.iter().filter_map(|id| by_id.get(id).cloned()).collect())
     }

@@ -11,11 +11,11 @@ use crate::store::{Store, StoreError};
 use chrono::Utc;
 use futures::{FutureExt, StreamExt};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Due posts published at once within one tick.
 const CONCURRENCY: usize = 8;
@@ -27,13 +27,13 @@ pub struct Scheduler {
     publisher: PublishService,
     tick: Duration,
     batch_size: usize,
-    stopping: Arc<AtomicBool>,
+    /// Cancelled when the gateway stops: the loop ends and a tick starts no further post.
+    shutdown: CancellationToken,
 }
 
-/// A running scheduler task and the switch that stops it.
+/// The running scheduler task, to wait for it at shutdown.
 pub struct SchedulerHandle {
-    stop: watch::Sender<bool>,
-    stopping: Arc<AtomicBool>,
+    shutdown: CancellationToken,
     join: JoinHandle<()>,
 }
 
@@ -43,8 +43,7 @@ impl SchedulerHandle {
     /// a network then are cut off; they stay `processing` and the next start records their
     /// outcome as unknown ([`PublishService::recover_interrupted`]), as after a crash.
     pub async fn stop(mut self, grace: Duration) {
-        self.stopping.store(true, Ordering::SeqCst);
-        let _ = self.stop.send(true);
+        self.shutdown.cancel();
         match tokio::time::timeout(grace, &mut self.join).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "scheduler task failed"),
@@ -54,9 +53,16 @@ impl SchedulerHandle {
                     "scheduled publishes still waiting on a network at shutdown were cut off; the next start records their outcome as unknown"
                 );
                 self.join.abort();
-                let _ = self.join.await;
+                let _ = (&mut self.join).await;
             }
         }
+    }
+}
+
+/// Dropping the handle (a gateway built and never run) stops the loop too.
+impl Drop for SchedulerHandle {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
 
@@ -73,7 +79,7 @@ impl Scheduler {
             publisher,
             tick: tick.max(Duration::from_millis(10)),
             batch_size: batch_size.max(1),
-            stopping: Arc::new(AtomicBool::new(false)),
+            shutdown: CancellationToken::new(),
         }
     }
 
@@ -87,10 +93,10 @@ impl Scheduler {
         if due.is_empty() {
             return Ok(0);
         }
-        let stopping = self.stopping.clone();
+        let shutdown = self.shutdown.clone();
         let results: Vec<_> = futures::stream::iter(due)
             // A stop starts no further post of the batch.
-            .take_while(move |_| futures::future::ready(!stopping.load(Ordering::SeqCst)))
+            .take_while(move |_| futures::future::ready(!shutdown.is_cancelled()))
             .map(|id| {
                 let publisher = self.publisher.clone();
                 async move {
@@ -123,12 +129,11 @@ impl Scheduler {
         Ok(results.into_iter().filter(|sent| *sent).count())
     }
 
-    /// Starts the loop: first repairs publishes interrupted by a stop, then ticks until
-    /// [`SchedulerHandle::stop`] (or until the handle is dropped).
-    pub fn spawn(self) -> SchedulerHandle {
-        let (stop, mut stopped) = watch::channel(false);
-        let stopping = self.stopping.clone();
-        let join = tokio::spawn(async move {
+    /// Starts the loop on `tasks`: first repairs publishes interrupted by a stop, then ticks
+    /// until `shutdown` is cancelled (by the gateway's owner or [`SchedulerHandle::stop`]).
+    pub fn spawn(mut self, tasks: &TaskTracker, shutdown: CancellationToken) -> SchedulerHandle {
+        self.shutdown = shutdown.clone();
+        let join = tasks.spawn(async move {
             match self.publisher.recover_interrupted().await {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(posts = n, "publishes interrupted by the last stop"),
@@ -139,14 +144,9 @@ impl Scheduler {
             loop {
                 tokio::select! {
                     _ = interval.tick() => {}
-                    changed = stopped.changed() => {
-                        if changed.is_err() || *stopped.borrow() {
-                            break;
-                        }
-                        continue;
-                    }
+                    _ = self.shutdown.cancelled() => break,
                 }
-                if *stopped.borrow() {
+                if self.shutdown.is_cancelled() {
                     break;
                 }
                 if let Err(e) = self.run_once().await {
@@ -155,10 +155,6 @@ impl Scheduler {
             }
             tracing::debug!("scheduler stopped");
         });
-        SchedulerHandle {
-            stop,
-            stopping,
-            join,
-        }
+        SchedulerHandle { shutdown, join }
     }
 }

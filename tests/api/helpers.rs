@@ -1,12 +1,10 @@
 //! Shared test harness: spawns the real app on port 0 with a temp store and wiremock servers
 //! standing in for Threads and X.
 
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use postgate::configuration::Settings;
 use postgate::startup::Application;
+use postgate_sandbox::oauth;
 use serde_json::{json, Value};
-use sha1::Sha1;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -408,38 +406,10 @@ pub async fn x_delete_ok_after(server: &MockServer, tweet_id: &str, times: u64, 
         .await;
 }
 
-/// RFC 3986 percent-encoding as RFC 5849 §3.6 wants it.
-fn pct(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn pct_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-/// Recomputes an OAuth 1.0a HMAC-SHA1 signature of a received request from the known
-/// secrets (an independent implementation of RFC 5849 §3.4) and checks the header carries
-/// the expected consumer key and token.
+/// Recomputes the OAuth 1.0a HMAC-SHA1 signature of a received request from the known
+/// secrets and checks the header carries the expected consumer key and token. It uses the
+/// sandbox's verifier (`postgate_sandbox::oauth`), an RFC 5849 implementation independent of
+/// the `oauth1-request` signer postgate sends with.
 pub fn verify_oauth1(
     req: &Request,
     consumer_key: &str,
@@ -453,39 +423,20 @@ pub fn verify_oauth1(
         .ok_or("no Authorization header")?
         .to_str()
         .map_err(|e| e.to_string())?;
-    let rest = header.strip_prefix("OAuth ").ok_or("not an OAuth header")?;
-    let mut params: Vec<(String, String)> = Vec::new();
-    let mut signature = None;
-    for part in rest.split(',') {
-        let (k, v) = part.trim().split_once('=').ok_or("bad parameter")?;
-        let v = pct_decode(v.trim_matches('"'));
-        let k = pct_decode(k);
-        if k == "oauth_signature" {
-            signature = Some(v);
-        } else if k != "realm" {
-            params.push((k, v));
-        }
-    }
-    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    if get("oauth_consumer_key").as_deref() != Some(consumer_key) {
+    let parsed = oauth::parse_header(header).map_err(|e| format!("{e:?} header {header}"))?;
+    if parsed.get("oauth_consumer_key") != Some(consumer_key) {
         return Err("wrong consumer key".into());
     }
-    if get("oauth_token").as_deref() != Some(token) {
+    if parsed.get("oauth_token") != Some(token) {
         return Err("wrong token".into());
     }
-    if get("oauth_signature_method").as_deref() != Some("HMAC-SHA1") {
+    if parsed.get("oauth_signature_method") != Some("HMAC-SHA1") {
         return Err("not HMAC-SHA1".into());
     }
+    let mut params = parsed.params.clone();
     for (k, v) in req.url.query_pairs() {
         params.push((k.into_owned(), v.into_owned()));
     }
-    let mut enc: Vec<(String, String)> = params.iter().map(|(k, v)| (pct(k), pct(v))).collect();
-    enc.sort();
-    let normalized = enc
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
     // wiremock's `req.url` names "localhost" without the port; the signed URI is the one the
     // client called, which the Host header carries.
     let host = req
@@ -494,22 +445,14 @@ pub fn verify_oauth1(
         .ok_or("no Host header")?
         .to_str()
         .map_err(|e| e.to_string())?;
-    let base_uri = format!("http://{}{}", host.to_ascii_lowercase(), req.url.path());
-    let base = format!(
-        "{}&{}&{}",
-        req.method.as_str().to_uppercase(),
-        pct(&base_uri),
-        pct(&normalized)
-    );
-    let key = format!("{}&{}", pct(consumer_secret), pct(token_secret));
-    let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(base.as_bytes());
-    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    match signature {
-        Some(s) if s == expected => Ok(()),
-        Some(s) => Err(format!(
-            "signature {s} != expected {expected}; base string {base}; header {header}"
-        )),
-        None => Err("no oauth_signature".into()),
+    let base_uri = oauth::base_string_uri("http", host, req.url.path());
+    let base = oauth::signature_base_string(req.method.as_str(), &base_uri, &params);
+    if oauth::verify(&base, consumer_secret, token_secret, &parsed.signature) {
+        Ok(())
+    } else {
+        Err(format!(
+            "signature {} does not match; base string {base}; header {header}",
+            parsed.signature
+        ))
     }
 }

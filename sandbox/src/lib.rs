@@ -1,7 +1,10 @@
 //! `postgate sandbox`: simulated Threads and X APIs on loopback, one port each, so postgate
 //! can be tried, tested and benchmarked without real accounts.
 //!
-//! The simulation follows `reference/upstreams.md`: Threads' Graph-style container → publish
+//! This crate does not depend on postgate: what it checks (OAuth 1.0a signatures above all)
+//! is checked by a second, independent implementation.
+//!
+//! The simulation follows the networks' documented behaviour: Threads' Graph-style container → publish
 //! flow, reads, deletes, token checks, `code 100 / error_subcode 33` for missing or foreign
 //! objects and the publishing-limit endpoint; X's v2 `POST/GET/DELETE /2/tweets`, v1.1
 //! `statuses/destroy`, OAuth 1.0a (HMAC-SHA1) verification against the URL actually called,
@@ -384,6 +387,45 @@ pub(crate) fn is_form(req: &HttpRequest) -> bool {
         })
 }
 
+/// What a gateway needs to be pointed at a sandbox: where each simulated network answers and
+/// the X app whose consumer credentials it accepts. A sandbox running in another process
+/// (the benchmark's) is described by one too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SandboxAddrs {
+    /// Threads base URL including `/v1.0` (what `threads.base_url` expects).
+    pub threads_url: String,
+    /// X base URL (what `x.base_url` expects).
+    pub x_url: String,
+    /// The simulated X app.
+    pub x_app: XApp,
+}
+
+impl SandboxAddrs {
+    /// The `POSTGATE__…` settings that point a gateway here: every base URL and the X app's
+    /// consumer credentials. The one list the banner, postgate's settings helper, the tests
+    /// and the benchmark use, so a new simulated network is wired in once.
+    pub fn gateway_env(&self) -> Vec<(String, String)> {
+        [
+            ("POSTGATE__THREADS__BASE_URL", &self.threads_url),
+            ("POSTGATE__X__BASE_URL", &self.x_url),
+            ("POSTGATE__X__CONSUMER_KEY", &self.x_app.consumer_key),
+            ("POSTGATE__X__CONSUMER_SECRET", &self.x_app.consumer_secret),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.clone()))
+        .collect()
+    }
+
+    /// [`SandboxAddrs::gateway_env`] as one shell line, for `postgate serve`.
+    pub fn env_line(&self) -> String {
+        self.gateway_env()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// A running sandbox: both servers, their URLs and accounts.
 pub struct SandboxHandle {
     /// Threads base URL including `/v1.0` (what `threads.base_url` expects).
@@ -431,15 +473,23 @@ impl SandboxHandle {
         self.x.faults().set(faults);
     }
 
-    /// The environment variables that point `postgate serve` at this sandbox.
+    /// Where this sandbox answers and which X app it accepts.
+    pub fn addrs(&self) -> SandboxAddrs {
+        SandboxAddrs {
+            threads_url: self.threads_url.clone(),
+            x_url: self.x_url.clone(),
+            x_app: self.accounts.x_app.clone(),
+        }
+    }
+
+    /// [`SandboxAddrs::gateway_env`] of this sandbox.
+    pub fn gateway_env(&self) -> Vec<(String, String)> {
+        self.addrs().gateway_env()
+    }
+
+    /// [`SandboxAddrs::env_line`] of this sandbox.
     pub fn env_line(&self) -> String {
-        format!(
-            "POSTGATE__THREADS__BASE_URL={} POSTGATE__X__BASE_URL={} POSTGATE__X__CONSUMER_KEY={} POSTGATE__X__CONSUMER_SECRET={}",
-            self.threads_url,
-            self.x_url,
-            self.accounts.x_app.consumer_key,
-            self.accounts.x_app.consumer_secret
-        )
+        self.addrs().env_line()
     }
 
     /// What `postgate sandbox` prints on start.
@@ -638,28 +688,19 @@ pub async fn start(opts: SandboxOptions) -> io::Result<SandboxHandle> {
     })
 }
 
-/// `postgate sandbox`: starts both servers, prints the banner, runs until Ctrl-C (or SIGTERM).
-pub async fn run(opts: SandboxOptions) -> io::Result<()> {
+/// `postgate sandbox`: starts both servers, prints the banner, runs until `stop` resolves
+/// (the binary passes its SIGTERM/SIGINT listener, so one signal implementation serves both
+/// the gateway and the sandbox).
+pub async fn run(
+    opts: SandboxOptions,
+    stop: impl std::future::Future<Output = ()>,
+) -> io::Result<()> {
     let handle = start(opts).await?;
     println!("{}", handle.banner());
-    shutdown_signal().await?;
+    stop.await;
     println!("postgate sandbox: stopping");
     tokio::time::timeout(Duration::from_secs(5), handle.stop())
         .await
         .ok();
     Ok(())
-}
-
-#[cfg(unix)]
-async fn shutdown_signal() -> io::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r,
-        _ = term.recv() => Ok(()),
-    }
-}
-
-#[cfg(not(unix))]
-async fn shutdown_signal() -> io::Result<()> {
-    tokio::signal::ctrl_c().await
 }

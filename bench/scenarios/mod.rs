@@ -1,0 +1,5 @@
+//! One module per benchmark table section.
+
+pub mod bulk;
+pub mod single;
+pub mod store_scale;
