@@ -165,6 +165,21 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     start(settings, dir, threads, x).await
 }
 
+/// Builds the app, waiting for a store directory that a dropped handle of this process still
+/// holds: sled releases its lock once the last handle is gone, which background tasks (a
+/// stopped gateway's, or a store a test prepared) may delay by a moment.
+async fn build(settings: &Settings) -> Application {
+    let mut last = None;
+    for _ in 0..50 {
+        match Application::build(settings.clone()).await {
+            Ok(app) => return app,
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("app did not build: {last:?}");
+}
+
 async fn start(
     settings: Settings,
     dir: Arc<TempDir>,
@@ -172,9 +187,7 @@ async fn start(
     x: Arc<MockServer>,
 ) -> TestApp {
     mount_identities(&threads, &x).await;
-    let app = Application::build(settings.clone())
-        .await
-        .expect("app builds");
+    let app = build(&settings).await;
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let join = tokio::spawn(app.run_until_stopped());
@@ -195,27 +208,16 @@ impl TestApp {
     pub async fn restart(self) -> TestApp {
         self.handle.stop(true).await;
         self.join.await.expect("server task").expect("server ran");
-        // sled releases its directory lock once the last handle is gone; give background
-        // tasks holding one a moment to finish.
-        let mut last = None;
-        for _ in 0..50 {
-            match Application::build(self.settings.clone()).await {
-                Ok(app) => {
-                    let address = format!("http://127.0.0.1:{}", app.port());
-                    let handle = app.handle();
-                    let join = tokio::spawn(app.run_until_stopped());
-                    return TestApp {
-                        address,
-                        handle,
-                        join,
-                        ..self
-                    };
-                }
-                Err(e) => last = Some(e),
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let app = build(&self.settings).await;
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        let join = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            handle,
+            join,
+            ..self
         }
-        panic!("restart failed: {last:?}");
     }
 
     /// Stops the gateway as a SIGTERM would, and waits until `run_until_stopped` returns.
