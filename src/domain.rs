@@ -21,6 +21,97 @@ pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
 #[serde(try_from = "String", into = "String")]
 pub struct PostId(String);
 
+/// Declares an opaque text id: its own type (a profile id cannot be passed where an account
+/// id is expected), stored and serialized as a plain string, readable as `&str`.
+macro_rules! text_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+    };
+}
+
+text_id!(
+    /// A profile's id (Ayrshare's `refId`): the primary profile of an account, or a user
+    /// profile made with `POST /api/profiles/profile`.
+    ProfileId
+);
+
+text_id!(
+    /// An account: what one API key opens (derived from the key's hash, stable across
+    /// restarts). It owns a primary profile and any number of user profiles.
+    AccountId
+);
+
 /// Why a string is not a valid [`PostId`].
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("a post id is 20 characters of A-Z, a-z and 0-9")]
@@ -515,7 +606,7 @@ pub struct Post {
     /// Ayrshare-style id.
     pub id: PostId,
     /// The owning profile (its `refId`).
-    pub profile_id: String,
+    pub profile_id: ProfileId,
     /// The text.
     pub text: String,
     /// Overall status.

@@ -21,8 +21,8 @@
 //!   for anything per-network, never matching on a platform.
 //! - [`keys`] — API keys and profile keys: generated, hashed, compared in constant time.
 //!   No api dependency: startup and the store use it too.
-//! - [`domain`] — `PostId`, `Platform`, `NetworkPostId`, `Post`, per-platform state,
-//!   `LinkedAccount` and `DeleteOutcome`. No I/O.
+//! - [`domain`] — the ids (`PostId`, `ProfileId`, `AccountId`, `NetworkPostId`), `Platform`,
+//!   `Post` and its per-platform state, `LinkedAccount` and `DeleteOutcome`. No I/O.
 //! - [`service`] — the delete orchestrator (plan → claim the durable intent → fan out →
 //!   record, over one planned delete), the publisher, the scheduler, `locks` (one generic
 //!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks),

@@ -107,7 +107,7 @@ pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> PostV
             PostKind::Scheduled => "scheduled",
         },
         created: ts(&post.created),
-        ref_id: profile.id.clone(),
+        ref_id: profile.id.to_string(),
         profile_title: profile.title.clone(),
         schedule_date: post.schedule_date.as_ref().map(ts),
     }
@@ -355,7 +355,7 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
     }
     Ok(Post {
         id,
-        profile_id: profile_id.to_owned(),
+        profile_id: profile_id.into(),
         text: item.post,
         status: post_status,
         kind,

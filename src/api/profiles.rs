@@ -46,7 +46,7 @@ pub async fn create_profile(
     }
     let profile_key = generate_key(4);
     let profile = Profile {
-        id: hex::encode(rand::random::<[u8; 16]>()),
+        id: hex::encode(rand::random::<[u8; 16]>()).into(),
         account_id: caller.account_id.clone(),
         title: title.clone(),
         primary: false,
@@ -59,7 +59,7 @@ pub async fn create_profile(
             &ProfileCreated {
                 status: "success",
                 title: p.title,
-                ref_id: p.id,
+                ref_id: p.id.into(),
                 profile_key,
             },
         )),
@@ -90,7 +90,7 @@ pub async fn list_profiles(
         profiles.push(ProfileItem {
             status: "active",
             title: p.title,
-            ref_id: p.id,
+            ref_id: p.id.into(),
             primary: p.primary,
             created: p.created.to_rfc3339_opts(SecondsFormat::Secs, true),
             active_social_accounts: active,
@@ -148,7 +148,7 @@ pub async fn delete_profile(
         StatusCode::OK,
         &ProfileDeleted {
             status: "success",
-            ref_id: target.id,
+            ref_id: target.id.into(),
             title: target.title,
         },
     ))
@@ -308,7 +308,7 @@ pub async fn link_social(
             platform: platform.as_str().to_owned(),
             user_id,
             username,
-            ref_id: caller.profile.id.clone(),
+            ref_id: caller.profile.id.to_string(),
         },
     ))
 }
@@ -343,7 +343,7 @@ pub async fn unlink_social(
         &Unlinked {
             status: "success",
             platform: platform.as_str().to_owned(),
-            ref_id: caller.profile.id.clone(),
+            ref_id: caller.profile.id.to_string(),
         },
     ))
 }
@@ -366,7 +366,7 @@ pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
                     username: a.username,
                 })
                 .collect(),
-            ref_id: caller.profile.id.clone(),
+            ref_id: caller.profile.id.to_string(),
             title: caller.profile.title.clone(),
             created: caller
                 .profile

@@ -190,7 +190,7 @@ fn validate(
     }
     Ok(NewPost {
         id,
-        profile_id: profile_id.to_owned(),
+        profile_id: profile_id.into(),
         text,
         platforms,
         schedule_date: parse_schedule_date(body.schedule_date)?,
@@ -255,7 +255,7 @@ pub fn render_answer(
             .as_ref()
             .filter(|_| post.kind == PostKind::Scheduled)
             .map(ts),
-        ref_id: profile.id.clone(),
+        ref_id: profile.id.to_string(),
         post: post.text.clone(),
         profile_title: via_profile_key.then(|| profile.title.clone()),
     };

@@ -17,6 +17,7 @@
 use super::locks::PostLocks;
 use crate::domain::{
     EntryError, EntryState, ErrorKind, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
+    ProfileId,
 };
 use crate::networks::{
     AuthCode, CallContext, ConsumerCredentials, NetworkError, Networks, PublishCheck, PublishError,
@@ -41,7 +42,7 @@ pub struct NewPost {
     /// be claimed for it first.
     pub id: PostId,
     /// The owning profile.
-    pub profile_id: String,
+    pub profile_id: ProfileId,
     /// The text (validated: not empty, within every requested network's limit).
     pub text: String,
     /// The requested platforms, without duplicates.

@@ -14,7 +14,7 @@ pub use sled_store::SledStore;
 
 pub use crate::domain::LinkedAccount;
 
-use crate::domain::{Platform, Post, PostId};
+use crate::domain::{AccountId, Platform, Post, PostId, ProfileId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     /// Ayrshare's `refId`; also the profile's key in the store.
-    pub id: String,
+    pub id: ProfileId,
     /// The account (API key) it belongs to.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Title, unique per account.
     pub title: String,
     /// Whether this is the account's primary profile.
@@ -42,8 +42,8 @@ impl Profile {
     /// [`crate::domain::primary_profile_id`], so every backend and every process agree on it.
     pub fn primary(account_id: &str, now: DateTime<Utc>) -> Self {
         Self {
-            id: crate::domain::primary_profile_id(account_id),
-            account_id: account_id.to_owned(),
+            id: crate::domain::primary_profile_id(account_id).into(),
+            account_id: account_id.into(),
             title: "Primary Profile".into(),
             primary: true,
             key_hash: None,

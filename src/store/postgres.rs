@@ -211,7 +211,7 @@ async fn write_post(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {conflict}"
     ))
     .bind(post.id.as_str())
-    .bind(&post.profile_id)
+    .bind(post.profile_id.as_str())
     .bind(&post.text)
     .bind(to_text(&post.status)?)
     .bind(to_text(&post.kind)?)
@@ -294,7 +294,7 @@ fn entry_from_row(r: &PgRow) -> Result<PlatformEntry, StoreError> {
 fn post_from_row(r: &PgRow, entries: Vec<PlatformEntry>) -> Result<Post, StoreError> {
     Ok(Post {
         id: post_id(r.try_get("id").map_err(db)?)?,
-        profile_id: r.try_get("profile_id").map_err(db)?,
+        profile_id: r.try_get::<String, _>("profile_id").map_err(db)?.into(),
         text: r.try_get("text").map_err(db)?,
         status: from_text(r.try_get("status").map_err(db)?)?,
         kind: from_text(r.try_get("kind").map_err(db)?)?,
@@ -307,8 +307,8 @@ fn post_from_row(r: &PgRow, entries: Vec<PlatformEntry>) -> Result<Post, StoreEr
 
 fn profile_from_row(r: &PgRow) -> Result<Profile, StoreError> {
     Ok(Profile {
-        id: r.try_get("id").map_err(db)?,
-        account_id: r.try_get("account_id").map_err(db)?,
+        id: r.try_get::<String, _>("id").map_err(db)?.into(),
+        account_id: r.try_get::<String, _>("account_id").map_err(db)?.into(),
         title: r.try_get("title").map_err(db)?,
         primary: r.try_get("is_primary").map_err(db)?,
         key_hash: r.try_get("key_hash").map_err(db)?,
@@ -408,8 +408,8 @@ impl Store for PostgresStore {
             "INSERT INTO profiles (id, account_id, title, title_key, is_primary, key_hash, created)
              VALUES ($1, $2, $3, $4, true, NULL, $5) ON CONFLICT (id) DO NOTHING",
         )
-        .bind(&p.id)
-        .bind(&p.account_id)
+        .bind(p.id.as_str())
+        .bind(p.account_id.as_str())
         .bind(&p.title)
         .bind(profile_title_key(&p.title))
         .bind(p.created)
@@ -426,8 +426,8 @@ impl Store for PostgresStore {
             "INSERT INTO profiles (id, account_id, title, title_key, is_primary, key_hash, created)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(&profile.id)
-        .bind(&profile.account_id)
+        .bind(profile.id.as_str())
+        .bind(profile.account_id.as_str())
         .bind(&profile.title)
         .bind(profile_title_key(&profile.title))
         .bind(profile.primary)
