@@ -63,7 +63,8 @@ pub struct Bluesky {
     quota: Quota,
     client: reqwest::Client,
     in_flight: Arc<Semaphore>,
-    /// The newest session per DID, when it was renewed since linking.
+    /// What this process knows of each DID's session: read from the store on first use,
+    /// updated on every renewal.
     sessions: Mutex<HashMap<String, Session>>,
     /// One renewal at a time: concurrent calls that find the token expired renew it once.
     renewing: tokio::sync::Mutex<()>,
@@ -72,11 +73,18 @@ pub struct Bluesky {
 
 /// A renewed session, and which linked session it descends from (a digest of the refresh
 /// token stored at link time): a re-link starts a new line and makes older renewals moot.
+/// Empty tokens mean "not renewed: the linked ones are current".
 #[derive(Clone, Serialize, Deserialize)]
 struct Session {
     linked: String,
     access: String,
     refresh: String,
+}
+
+impl Session {
+    fn renewed(&self) -> bool {
+        !self.access.is_empty()
+    }
 }
 
 /// An XRPC answer: status, headers, body and the error name of an error body.
@@ -245,15 +253,52 @@ impl Bluesky {
         })
     }
 
-    /// The session tokens to call with: the renewed ones if this linked session was renewed,
-    /// else the linked ones.
-    fn tokens(&self, account: &LinkedAccount) -> (String, String) {
+    /// The session tokens to call with: the renewed ones if this linked session was renewed
+    /// (known in memory, or on first use read from the store), else the linked ones.
+    async fn tokens(&self, account: &LinkedAccount) -> (String, String) {
         let refresh = account.access_token_secret.clone().unwrap_or_default();
         let linked = fingerprint(&refresh);
-        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        match sessions.get(&account.user_id) {
-            Some(s) if s.linked == linked => (s.access.clone(), s.refresh.clone()),
-            _ => (account.access_token.clone(), refresh),
+        let known = self.known(&account.user_id).filter(|s| s.linked == linked);
+        let session = match known {
+            Some(s) => s,
+            None => {
+                let saved = self
+                    .saved(&account.user_id)
+                    .await
+                    .filter(|s| s.linked == linked)
+                    .unwrap_or(Session {
+                        linked,
+                        access: String::new(),
+                        refresh: String::new(),
+                    });
+                self.remember(&account.user_id, saved.clone());
+                saved
+            }
+        };
+        if session.renewed() {
+            (session.access, session.refresh)
+        } else {
+            (account.access_token.clone(), refresh)
+        }
+    }
+
+    fn known(&self, did: &str) -> Option<Session> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(did)
+            .cloned()
+    }
+
+    /// The session the store holds for `did`, if any (a store failure reads as none).
+    async fn saved(&self, did: &str) -> Option<Session> {
+        let store = self.store.get()?;
+        match store.load(&store_key(did)).await {
+            Ok(raw) => raw.and_then(|r| serde_json::from_str(&r).ok()),
+            Err(e) => {
+                tracing::warn!(did = %did, error = %e, "could not read the saved Bluesky session");
+                None
+            }
         }
     }
 
@@ -264,7 +309,7 @@ impl Bluesky {
         account: &LinkedAccount,
         build: impl Fn(&str) -> reqwest::RequestBuilder,
     ) -> Result<Answer, PublishError> {
-        let (access, _) = self.tokens(account);
+        let (access, _) = self.tokens(account).await;
         let answer = self.call(build(&access)).await?;
         if !answer.is("ExpiredToken") {
             return Ok(answer);
@@ -277,21 +322,18 @@ impl Bluesky {
     /// through the store, another process) already did; returns the access token to use.
     async fn renew(&self, account: &LinkedAccount, expired: &str) -> Result<String, NetworkError> {
         let _one = self.renewing.lock().await;
-        let (access, refresh) = self.tokens(account);
+        let (access, refresh) = self.tokens(account).await;
         if access != expired {
             return Ok(access);
         }
         let linked = fingerprint(account.access_token_secret.as_deref().unwrap_or(""));
         let did = &account.user_id;
-        if let Some(store) = self.store.get() {
-            if let Ok(Some(raw)) = store.load(&store_key(did)).await {
-                if let Ok(saved) = serde_json::from_str::<Session>(&raw) {
-                    if saved.linked == linked && saved.access != expired {
-                        let access = saved.access.clone();
-                        self.remember(did, saved);
-                        return Ok(access);
-                    }
-                }
+        // Another gateway process on the same store may have renewed it.
+        if let Some(saved) = self.saved(did).await {
+            if saved.linked == linked && saved.renewed() && saved.access != expired {
+                let access = saved.access.clone();
+                self.remember(did, saved);
+                return Ok(access);
             }
         }
         if refresh.is_empty() {
