@@ -125,50 +125,50 @@ impl BlueskySim {
     }
 
     /// The account whose access token the request carries.
-    fn authenticate(&self, req: &HttpRequest) -> Result<usize, HttpResponse> {
+    fn authenticate(&self, req: &HttpRequest) -> Result<usize, Box<HttpResponse>> {
         let Some(token) = bearer(req) else {
-            return Err(self.error(
+            return Err(Box::new(self.error(
                 ErrorKind::Auth,
                 StatusCode::UNAUTHORIZED,
                 "AuthMissing",
                 "Authentication Required",
-            ));
+            )));
         };
         let inner = self.lock();
         match inner.access.get(token) {
             Some((_, issued)) if issued.elapsed() >= self.access_ttl => {
                 drop(inner);
-                Err(self.error(
+                Err(Box::new(self.error(
                     ErrorKind::Auth,
                     StatusCode::BAD_REQUEST,
                     "ExpiredToken",
                     "Token has expired",
-                ))
+                )))
             }
             Some((account, _)) => Ok(*account),
             None => {
                 drop(inner);
-                Err(self.error(
+                Err(Box::new(self.error(
                     ErrorKind::Auth,
                     StatusCode::UNAUTHORIZED,
                     "InvalidToken",
                     "Token could not be verified",
-                ))
+                )))
             }
         }
     }
 
     /// The account a `repo` (DID or handle) names, when it is the caller's own.
-    fn own_repo(&self, account: usize, repo: Option<&str>) -> Result<(), HttpResponse> {
+    fn own_repo(&self, account: usize, repo: Option<&str>) -> Result<(), Box<HttpResponse>> {
         let a = &self.accounts[account];
         match repo {
             Some(r) if r == a.did || r.eq_ignore_ascii_case(&a.handle) => Ok(()),
-            _ => Err(self.error(
+            _ => Err(Box::new(self.error(
                 ErrorKind::Forbidden,
                 StatusCode::BAD_REQUEST,
                 "InvalidRequest",
                 "Can not write to a repo other than the authenticated one",
-            )),
+            ))),
         }
     }
 }
@@ -302,7 +302,7 @@ async fn get_session(sim: web::Data<BlueskySim>, req: HttpRequest) -> HttpRespon
             let a = &sim.accounts[account];
             HttpResponse::Ok().json(json!({"handle": a.handle, "did": a.did, "active": true}))
         }
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -318,7 +318,7 @@ async fn create_record(
     sim.stats.publish.fetch_add(1, Ordering::Relaxed);
     let account = match sim.authenticate(&req) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(v) = json_body(&body) else {
         return sim.error(
@@ -329,7 +329,7 @@ async fn create_record(
         );
     };
     if let Err(r) = sim.own_repo(account, v["repo"].as_str()) {
-        return r;
+        return *r;
     }
     if v["collection"].as_str() != Some(POSTS) {
         return sim.error(
@@ -381,7 +381,7 @@ async fn delete_record(
     sim.stats.delete.fetch_add(1, Ordering::Relaxed);
     let account = match sim.authenticate(&req) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(v) = json_body(&body) else {
         return sim.error(
@@ -392,7 +392,7 @@ async fn delete_record(
         );
     };
     if let Err(r) = sim.own_repo(account, v["repo"].as_str()) {
-        return r;
+        return *r;
     }
     let (Some(POSTS), Some(rkey)) = (v["collection"].as_str(), v["rkey"].as_str()) else {
         return sim.error(
