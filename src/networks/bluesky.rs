@@ -63,8 +63,8 @@ pub struct Bluesky {
     quota: Quota,
     client: reqwest::Client,
     in_flight: Arc<Semaphore>,
-    /// What this process knows of each DID's session: read from the store on first use,
-    /// updated on every renewal.
+    /// What this process knows of each linked session (by [`line_key`]): read from the store
+    /// on first use, updated on every renewal.
     sessions: Mutex<HashMap<String, Session>>,
     /// One renewal at a time: concurrent calls that find the token expired renew it once.
     renewing: tokio::sync::Mutex<()>,
@@ -185,9 +185,10 @@ fn fingerprint(refresh: &str) -> String {
     hex::encode(&Sha256::digest(refresh.as_bytes())[..16])
 }
 
-/// The store key of an account's renewed session.
-fn store_key(did: &str) -> String {
-    format!("networks.bluesky.session.{did}")
+/// The key of one linked session's renewals: the DID and the digest of the refresh token it
+/// was linked with, so two profiles linking one account (two sessions) never share a line.
+fn line_key(did: &str, linked: &str) -> String {
+    format!("networks.bluesky.session.{did}.{linked}")
 }
 
 impl Bluesky {
@@ -258,12 +259,13 @@ impl Bluesky {
     async fn tokens(&self, account: &LinkedAccount) -> (String, String) {
         let refresh = account.access_token_secret.clone().unwrap_or_default();
         let linked = fingerprint(&refresh);
-        let known = self.known(&account.user_id).filter(|s| s.linked == linked);
+        let key = line_key(&account.user_id, &linked);
+        let known = self.known(&key).filter(|s| s.linked == linked);
         let session = match known {
             Some(s) => s,
             None => {
                 let saved = self
-                    .saved(&account.user_id)
+                    .saved(&key)
                     .await
                     .filter(|s| s.linked == linked)
                     .unwrap_or(Session {
@@ -271,7 +273,7 @@ impl Bluesky {
                         access: String::new(),
                         refresh: String::new(),
                     });
-                self.remember(&account.user_id, saved.clone());
+                self.remember(&key, saved.clone());
                 saved
             }
         };
@@ -282,21 +284,21 @@ impl Bluesky {
         }
     }
 
-    fn known(&self, did: &str) -> Option<Session> {
+    fn known(&self, key: &str) -> Option<Session> {
         self.sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(did)
+            .get(key)
             .cloned()
     }
 
     /// The session the store holds for `did`, if any (a store failure reads as none).
-    async fn saved(&self, did: &str) -> Option<Session> {
+    async fn saved(&self, key: &str) -> Option<Session> {
         let store = self.store.get()?;
-        match store.load(&store_key(did)).await {
+        match store.load(key).await {
             Ok(raw) => raw.and_then(|r| serde_json::from_str(&r).ok()),
             Err(e) => {
-                tracing::warn!(did = %did, error = %e, "could not read the saved Bluesky session");
+                tracing::warn!(error = %e, "could not read a saved Bluesky session");
                 None
             }
         }
@@ -328,11 +330,12 @@ impl Bluesky {
         }
         let linked = fingerprint(account.access_token_secret.as_deref().unwrap_or(""));
         let did = &account.user_id;
+        let key = line_key(did, &linked);
         // Another gateway process on the same store may have renewed it.
-        if let Some(saved) = self.saved(did).await {
+        if let Some(saved) = self.saved(&key).await {
             if saved.linked == linked && saved.renewed() && saved.access != expired {
                 let access = saved.access.clone();
-                self.remember(did, saved);
+                self.remember(&key, saved);
                 return Ok(access);
             }
         }
@@ -364,22 +367,22 @@ impl Bluesky {
         };
         if let Some(store) = self.store.get() {
             let raw = serde_json::to_string(&session).unwrap_or_default();
-            if let Err(e) = store.save(&store_key(did), &raw).await {
+            if let Err(e) = store.save(&key, &raw).await {
                 // The tokens stay in memory; after a restart the account needs re-linking.
                 tracing::warn!(did = %did, error = %e, "could not save the renewed Bluesky session");
             }
         }
         let access = session.access.clone();
-        self.remember(did, session);
+        self.remember(&key, session);
         tracing::info!(did = %did, "Bluesky session renewed");
         Ok(access)
     }
 
-    fn remember(&self, did: &str, session: Session) {
+    fn remember(&self, key: &str, session: Session) {
         self.sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(did.to_owned(), session);
+            .insert(key.to_owned(), session);
     }
 
     /// The stored post id, parsed, and checked to be in the linked account's repository:
