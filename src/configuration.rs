@@ -28,6 +28,8 @@ pub struct Settings {
     pub threads: ThreadsSettings,
     /// `[x]`
     pub x: XSettings,
+    /// `[bluesky]`
+    pub bluesky: BlueskySettings,
 }
 
 /// `[server]`
@@ -206,6 +208,24 @@ pub struct XSettings {
     pub delete_window_secs: u64,
 }
 
+/// `[bluesky]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct BlueskySettings {
+    /// The PDS postgate calls `/xrpc/...` on, e.g. `https://bsky.social`.
+    pub base_url: String,
+    /// Connect timeout, ms.
+    pub connect_timeout_ms: u64,
+    /// Whole-call timeout, ms.
+    pub timeout_ms: u64,
+    /// Calls in flight at once.
+    pub max_in_flight: usize,
+    /// Deletes allowed per window per account (DID); Bluesky's own budget is 5,000 points
+    /// an hour, a delete costing 1.
+    pub delete_limit: u32,
+    /// Window length, seconds.
+    pub delete_window_secs: u64,
+}
+
 /// A setting that stops start-up. Its `Display` is the one line printed.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid setting: {0}")]
@@ -260,6 +280,7 @@ impl Settings {
         for (key, url) in [
             ("threads.base_url", &self.threads.base_url),
             ("x.base_url", &self.x.base_url),
+            ("bluesky.base_url", &self.bluesky.base_url),
         ] {
             match reqwest::Url::parse(url) {
                 Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
@@ -289,6 +310,12 @@ impl Settings {
             ("x.timeout_ms", self.x.timeout_ms),
             ("x.max_in_flight", self.x.max_in_flight as u64),
             ("x.delete_window_secs", self.x.delete_window_secs),
+            ("bluesky.timeout_ms", self.bluesky.timeout_ms),
+            ("bluesky.max_in_flight", self.bluesky.max_in_flight as u64),
+            (
+                "bluesky.delete_window_secs",
+                self.bluesky.delete_window_secs,
+            ),
             (
                 "server.body_limit_bytes",
                 self.server.body_limit_bytes as u64,
@@ -337,6 +364,13 @@ impl XSettings {
     }
 }
 
+impl BlueskySettings {
+    /// Whole-call timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,6 +388,11 @@ mod tests {
         assert_eq!(s.server.port, 8080);
         assert_eq!(s.server.host, "127.0.0.1");
         assert_eq!(s.threads.base_url, "https://graph.threads.net/v1.0");
+        assert_eq!(s.bluesky.base_url, "https://bsky.social");
+        assert_eq!(
+            (s.bluesky.delete_limit, s.bluesky.delete_window_secs),
+            (1000, 3600)
+        );
         assert_eq!(s.x.base_url, "https://api.x.com");
         assert_eq!(s.x.api, XApi::V2);
         assert!(s.auth.api_keys.is_empty());

@@ -27,21 +27,23 @@
 //!   record, over one planned delete), the publisher, the scheduler, `locks` (one generic
 //!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks),
 //!   idempotency keys (`service/idempotency.rs`), history reads, filtered and paged
-//!   (`service/history.rs`), and import persistence (`service/import.rs`). It stores
+//!   (`service/history.rs`), import persistence (`service/import.rs`), and the store-backed
+//!   `SessionStore` for renewed network sessions (`service/sessions.rs`). It stores
 //!   failure classes; the api layer words them.
 //! - [`store`] — the `Store` trait, its contract suite (`store::contract`, run on every
 //!   backend), the embedded sled implementation and the PostgreSQL one (schema in
 //!   `migrations/`, embedded and run at start-up).
-//! - [`networks`] — one adapter per network (Threads, X) behind the `Network` trait, each
-//!   mapping its answers to a few outcome classes and declaring its rules (delete quota from
-//!   its settings section, text length, auth-failure kind, pre-call requirements); the
-//!   `Networks` registry (platform → adapter) is built in one place; OAuth 1.0a signing for X.
+//! - [`networks`] — one adapter per network (Threads, X, Bluesky) behind the `Network` trait,
+//!   each mapping its answers to a few outcome classes and declaring its rules (delete quota
+//!   from its settings section, text length, auth-failure kind, pre-call requirements, whether
+//!   it links with a password); the `Networks` registry (platform → adapter) is built in one
+//!   place and hands adapters that renew sessions a `SessionStore`; OAuth 1.0a signing for X.
 //! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that
 //!   sends an export file to a running gateway in batches.
 //! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete), and
 //!   [`demo::sandbox_settings`], the one place that points a gateway at a sandbox.
 //!
-//! The simulated networks behind `postgate sandbox` (quotas, OAuth 1.0a verification,
+//! The simulated networks behind `postgate sandbox` (Threads, X, Bluesky; quotas, OAuth 1.0a verification,
 //! injectable latency and faults) are their own crate, `postgate-sandbox` (`sandbox/`),
 //! which does not depend on this one.
 

@@ -122,7 +122,9 @@ impl Application {
             store.ensure_primary_profile(&account).await?;
         }
 
-        let networks = Networks::from_settings(&settings);
+        let networks = Networks::from_settings(&settings).with_session_store(Arc::new(
+            crate::service::sessions::StoreSessions(store.clone()),
+        ));
         let locks = PostLocks::default();
         let tasks = TaskTracker::new();
         let shutdown = CancellationToken::new();

@@ -1,5 +1,5 @@
 //! The service layer: the delete orchestrator, the publisher, the scheduler, idempotency
-//! keys, history reads and imports. It knows
+//! keys, history reads, imports and renewed network sessions. It knows
 //! neither HTTP wire formats nor sled; it talks to [`crate::store::Store`] and
 //! [`crate::networks::Network`].
 
@@ -10,6 +10,7 @@ pub mod import;
 pub mod locks;
 pub mod publish;
 pub mod scheduler;
+pub mod sessions;
 
 pub use delete::{DeleteReport, DeleteResult, DeleteService, EntryReport, ManualResult};
 pub use locks::{KeyedLocks, PostLocks};

@@ -1,6 +1,7 @@
 //! One integration-test binary (one link step) with a module per area.
 
 mod adversarial;
+mod bluesky;
 mod bounded;
 mod bulk;
 mod delete;
