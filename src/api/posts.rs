@@ -78,6 +78,7 @@ pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> PostV
             post_type: e.post_type.clone(),
             media_type: e.media_type.clone(),
             state: e.state.as_str(),
+            retry_at: None,
             deleted_at: e.deleted_at.as_ref().map(ts),
             last_error: e
                 .error
@@ -145,10 +146,19 @@ pub async fn get_post(
                 &render_post(&post, &caller.profile, &state.networks),
             ))
         }
-        Some(post) => Ok(json_response(
-            StatusCode::OK,
-            &render_post(&post, &caller.profile, &state.networks),
-        )),
+        Some(post) => {
+            let mut view = render_post(&post, &caller.profile, &state.networks);
+            // Platforms whose delete waits in the queue.
+            for (platform, retry_at) in state.queue.queued_for_post(&post.id).await? {
+                for v in view.post_ids.iter_mut() {
+                    if v.platform == platform.as_str() && v.state != "deleted" {
+                        v.state = "queued";
+                        v.retry_at = Some(ts(&retry_at));
+                    }
+                }
+            }
+            Ok(json_response(StatusCode::OK, &view))
+        }
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "post",

@@ -301,6 +301,14 @@ pub async fn link_social(
         .link_account(&caller.profile.id, account)
         .await?;
     tracing::info!(platform = %platform, profile = %caller.profile.id, "account linked");
+    super::hook::emit_social(
+        &state,
+        &caller.profile.id,
+        platform.as_str(),
+        "link",
+        username.as_deref(),
+    )
+    .await;
     Ok(json_response(
         StatusCode::OK,
         &Linked {
@@ -338,6 +346,14 @@ pub async fn unlink_social(
             format!("{} is not linked to this profile.", platform.display_name()),
         ));
     }
+    super::hook::emit_social(
+        &state,
+        &caller.profile.id,
+        platform.as_str(),
+        "unlink",
+        None,
+    )
+    .await;
     Ok(json_response(
         StatusCode::OK,
         &Unlinked {
