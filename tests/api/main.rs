@@ -8,6 +8,7 @@ mod foundation;
 mod helpers;
 mod publish;
 mod publish_unknown;
+mod queue;
 mod resilience;
 mod tenancy;
 mod truth;
