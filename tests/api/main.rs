@@ -12,4 +12,5 @@ mod queue;
 mod resilience;
 mod tenancy;
 mod truth;
+mod webhooks;
 mod wire;
