@@ -506,6 +506,7 @@ mod tests {
         let entry = PlatformDelete {
             action: "delete",
             status: "error",
+            retry_at: None,
             failure: Some(Failure {
                 retry_after: Some(9),
                 ..Failure::new(903, "slow down")

@@ -269,6 +269,9 @@ impl DeleteQueue {
 pub type OnFinished =
     Arc<dyn Fn(String, DeleteReport) -> BoxFuture<'static, Result<(), StoreError>> + Send + Sync>;
 
+/// The claimed items of one post: the post, its profile, each item with its platform.
+type PostItems = (PostId, String, Vec<(Job, Platform)>);
+
 /// Drains the queue in retry order.
 #[derive(Clone)]
 pub struct QueueWorker {
@@ -323,7 +326,7 @@ impl QueueWorker {
             .await?;
         let claimed = jobs.len();
         // One group per post, in the order of its first item.
-        let mut groups: Vec<(PostId, String, Vec<(Job, Platform)>)> = Vec::new();
+        let mut groups: Vec<PostItems> = Vec::new();
         for job in jobs {
             let item: Item = match serde_json::from_value(job.payload.clone()) {
                 Ok(item) => item,
