@@ -168,29 +168,6 @@ pub fn scheduled_event(post: &Post, profile: &Profile, networks: &Networks) -> M
     m
 }
 
-/// The `social` event: an account was linked or unlinked (`kind`: `link`, `unlink`,
-/// `refresh`); `source` is `user` for a user's request, `system` for postgate's own.
-pub fn social_event(
-    profile_id: &str,
-    platform: &str,
-    kind: &str,
-    source: &str,
-    display_name: Option<&str>,
-) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("action".into(), "social".into());
-    m.insert("created".into(), iso(&chrono::Utc::now()).into());
-    m.insert("code".into(), 200.into());
-    m.insert("type".into(), kind.into());
-    m.insert("source".into(), source.into());
-    m.insert("platform".into(), platform.into());
-    if let Some(name) = display_name {
-        m.insert("displayName".into(), name.into());
-    }
-    m.insert("refId".into(), profile_id.into());
-    m
-}
-
 /// Fires the `social` event of `profile_id`; a failure to queue it is logged, never fails
 /// the request that linked or unlinked.
 pub async fn emit_social(
@@ -200,8 +177,11 @@ pub async fn emit_social(
     kind: &str,
     display_name: Option<&str>,
 ) {
-    let event = social_event(profile_id, platform, kind, "user", display_name);
-    if let Err(e) = state.webhooks.emit(profile_id, "social", None, event).await {
+    if let Err(e) = state
+        .webhooks
+        .emit_social(profile_id, platform, kind, "user", display_name, None)
+        .await
+    {
         tracing::error!(error = %e, "the social webhook could not be queued");
     }
 }

@@ -270,6 +270,41 @@ impl Webhooks {
         Ok(true)
     }
 
+    /// Fires the `social` event of `profile_id`: an account of `platform` was linked,
+    /// unlinked or refreshed (`kind`: `link`, `unlink`, `refresh`); `source` is `user` for a
+    /// user's request, `system` for postgate's own doing (e.g. a token refresher finding that
+    /// an account must be re-linked, with `details` saying why). Durable when this returns.
+    pub async fn emit_social(
+        &self,
+        profile_id: &str,
+        platform: &str,
+        kind: &str,
+        source: &str,
+        display_name: Option<&str>,
+        details: Option<Value>,
+    ) -> Result<bool, StoreError> {
+        let mut m = Map::new();
+        m.insert("action".into(), "social".into());
+        m.insert(
+            "created".into(),
+            Utc::now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                .into(),
+        );
+        m.insert("code".into(), 200.into());
+        m.insert("type".into(), kind.into());
+        m.insert("source".into(), source.into());
+        m.insert("platform".into(), platform.into());
+        if let Some(name) = display_name {
+            m.insert("displayName".into(), name.into());
+        }
+        if let Some(details) = details {
+            m.insert("details".into(), details);
+        }
+        m.insert("refId".into(), profile_id.into());
+        self.emit(profile_id, "social", None, m).await
+    }
+
     /// Runs the dispatcher on `tasks` until `stop`.
     pub fn spawn(self, tasks: &TaskTracker, stop: CancellationToken) {
         tasks.spawn(async move {
