@@ -13,7 +13,7 @@
 //! network's "already gone" then completes it.
 
 use super::delete::{quota_bucket, DeleteReport, DeleteResult, DeleteService, EntryReport};
-use crate::domain::{DeleteFailure, DeleteOutcome, Platform, PostId};
+use crate::domain::{DeleteFailure, DeleteOutcome, EntryState, Platform, PostId};
 use crate::networks::{CallContext, Networks};
 use crate::store::{Job, JobPut, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -370,6 +370,52 @@ impl QueueWorker {
             .min(Duration::from_secs(3600))
     }
 
+    /// Completes the items of a post already deleted as a whole, telling what the post
+    /// records for their platforms (nothing is called).
+    async fn finish_deleted(
+        &self,
+        post: &PostId,
+        profile: String,
+        items: Vec<(Job, Platform)>,
+    ) -> Result<(), StoreError> {
+        let stored = self.queue.store.get_post(post).await?;
+        let entries: Vec<EntryReport> = items
+            .iter()
+            .filter_map(|(_, platform)| {
+                let e = stored
+                    .as_ref()?
+                    .entries
+                    .iter()
+                    .find(|e| &e.platform == platform)?;
+                let outcome = match e.state {
+                    EntryState::Deleted | EntryState::ManualDeleted => {
+                        DeleteOutcome::PreviouslyDeleted
+                    }
+                    _ => DeleteOutcome::NotPublished,
+                };
+                Some(EntryReport {
+                    platform: platform.clone(),
+                    id: e.id.clone(),
+                    outcome,
+                })
+            })
+            .collect();
+        if let (false, Some(notify)) = (entries.is_empty(), &self.on_finished) {
+            notify(
+                profile,
+                DeleteReport {
+                    post_id: post.clone(),
+                    entries,
+                },
+            )
+            .await?;
+        }
+        for (job, _) in items {
+            self.queue.store.remove_job(KIND, &job.key).await?;
+        }
+        Ok(())
+    }
+
     async fn process(
         &self,
         post: PostId,
@@ -384,8 +430,15 @@ impl QueueWorker {
         let now = Utc::now();
         let report = match result {
             Ok(DeleteResult::Done(report)) => report,
-            Ok(DeleteResult::NotFound(_) | DeleteResult::AlreadyDeleted(_)) => {
-                // Deleted as a whole meanwhile (markManualDeleted, a profile removed): dropped.
+            Ok(DeleteResult::AlreadyDeleted(_)) => {
+                // Deleted as a whole meanwhile (a synchronous delete, markManualDeleted), or
+                // by this worker before a crash cut it off between the record and the
+                // notification: finished, as the post now says.
+                self.finish_deleted(&post, profile, items).await?;
+                return self.queue.store.flush().await;
+            }
+            Ok(DeleteResult::NotFound(_)) => {
+                // The post is no longer there for its profile: nothing to finish or tell.
                 for (job, _) in items {
                     self.queue.store.remove_job(KIND, &job.key).await?;
                 }
