@@ -125,6 +125,25 @@ fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
         .unwrap_or(now)
 }
 
+/// When `queued` items of one account are done, the first due at `first`: one more quota
+/// window for each further full window (`first + ⌊(queued − 1) / limit⌋ × window`). Without
+/// a local quota, `first`.
+pub fn estimate(
+    first: DateTime<Utc>,
+    queued: usize,
+    quota: crate::networks::Quota,
+) -> DateTime<Utc> {
+    let windows = if quota.limit == 0 {
+        0
+    } else {
+        (queued.saturating_sub(1) / quota.limit as usize) as u64
+    };
+    after(
+        first,
+        Duration::from_secs(windows.saturating_mul(quota.window_secs)),
+    )
+}
+
 /// The durable delete queue: enqueueing and reading. [`QueueWorker`] drains it.
 #[derive(Clone)]
 pub struct DeleteQueue {
@@ -231,15 +250,7 @@ impl DeleteQueue {
                     limit: 0,
                     window_secs: 0,
                 });
-            let windows = if quota.limit == 0 {
-                0
-            } else {
-                (queued.saturating_sub(1) / quota.limit as usize) as u64
-            };
-            let eta = after(
-                first,
-                Duration::from_secs(windows.saturating_mul(quota.window_secs)),
-            );
+            let eta = estimate(first, queued, quota);
             out.estimated_completion = Some(out.estimated_completion.map_or(eta, |e| e.max(eta)));
         }
         Ok(out)
@@ -504,5 +515,74 @@ impl QueueWorker {
             self.queue.store.remove_job(KIND, &key).await?;
         }
         self.queue.store.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::networks::Quota;
+
+    #[test]
+    fn the_estimate_counts_whole_quota_windows() {
+        let day = 86_400;
+        let threads = Quota {
+            limit: 100,
+            window_secs: day,
+        };
+        let now = Utc::now();
+        let first = now + chrono::Duration::seconds(day as i64);
+        // 950 deletes on one account: 100 at once, 850 queued; the window frees after a day,
+        // then 8 more windows of 100 finish the rest: 9 days (the linear 950/100 is 9.5).
+        assert_eq!(
+            estimate(first, 850, threads),
+            now + chrono::Duration::days(9)
+        );
+        // 950 queued behind a full window: 10 days.
+        assert_eq!(
+            estimate(first, 950, threads),
+            now + chrono::Duration::days(10)
+        );
+        assert_eq!(estimate(first, 1, threads), first);
+        assert_eq!(estimate(first, 100, threads), first);
+        assert_eq!(
+            estimate(first, 101, threads),
+            first + chrono::Duration::days(1)
+        );
+        let off = Quota {
+            limit: 0,
+            window_secs: 0,
+        };
+        assert_eq!(estimate(first, 5000, off), first);
+    }
+
+    #[test]
+    fn only_rate_limits_and_transient_failures_are_queued() {
+        assert_eq!(
+            queue_reason(&DeleteFailure::RateLimited {
+                retry_after: 5,
+                message: String::new()
+            }),
+            Some(QueueReason::RateLimited)
+        );
+        assert_eq!(
+            queue_reason(&DeleteFailure::Timeout(String::new())),
+            Some(QueueReason::Transient)
+        );
+        assert_eq!(
+            queue_reason(&DeleteFailure::Transient(String::new())),
+            Some(QueueReason::Transient)
+        );
+        for f in [
+            DeleteFailure::Unsupported(String::new()),
+            DeleteFailure::NoAdapter,
+            DeleteFailure::NotLinked,
+            DeleteFailure::NoXCredentials,
+            DeleteFailure::Auth(String::new()),
+            DeleteFailure::Rejected(String::new()),
+            DeleteFailure::Ambiguous(String::new()),
+        ] {
+            assert_eq!(queue_reason(&f), None, "{f:?}");
+        }
     }
 }
