@@ -30,6 +30,8 @@ pub struct Settings {
     pub x: XSettings,
     /// `[bluesky]`
     pub bluesky: BlueskySettings,
+    /// `[webhooks]`
+    pub webhooks: WebhookSettings,
 }
 
 /// `[server]`
@@ -144,6 +146,33 @@ pub struct DeleteSettings {
     pub bulk_concurrency: usize,
     /// Most ids in one bulk.
     pub bulk_max_ids: usize,
+    /// Whether a delete without `"queue"` queues what it cannot finish now.
+    pub queue_default: bool,
+    /// Most queued deletes per linked account (quota bucket).
+    pub queue_max_per_account: usize,
+    /// Posts the queue worker deletes at once.
+    pub queue_concurrency: usize,
+    /// How often the queue worker looks for due items, ms.
+    pub queue_tick_ms: u64,
+    /// How long a claimed item is reserved for its worker, s (then another takes it over).
+    pub queue_lease_secs: u64,
+    /// First wait before retrying a transient failure, s (doubles per attempt, 1 h at most).
+    pub queue_retry_secs: u64,
+    /// Attempts of a transiently failing item before it is given up (rate limits do not count).
+    pub queue_max_attempts: u32,
+}
+
+/// `[webhooks]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct WebhookSettings {
+    /// Also accept `http://` receiver URLs (loopback receivers, tests).
+    pub allow_http: bool,
+    /// Per-delivery timeout, ms.
+    pub timeout_ms: u64,
+    /// Waits before the retries of a failed delivery, ms (Ayrshare: 5 s, then 30 s).
+    pub retry_delays_ms: Vec<u64>,
+    /// How often the dispatcher looks for due deliveries, ms.
+    pub tick_ms: u64,
 }
 
 /// `[scheduler]`
@@ -265,6 +294,7 @@ impl Settings {
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("auth.api_keys")
+                .with_list_parse_key("webhooks.retry_delays_ms")
                 .try_parsing(true)
                 .source(Some(env)),
         );

@@ -12,10 +12,12 @@
 //! - [`startup`] — `Application::build(settings)`: store, keys, services, HTTP server on a
 //!   bound port (port 0 in tests), then `run_until_stopped()`. Shutdown has one owner: a
 //!   cancellation token (`shutdown_token()`) and a task tracker for the server, the
-//!   scheduler, recovery and the deletes detached from their requests.
+//!   scheduler, the delete-queue worker, the webhook dispatcher, recovery and the deletes
+//!   detached from their requests.
 //! - [`api`] — the Ayrshare wire layer: actix-web handlers that parse requests into domain
 //!   values, call a service and render a typed answer (`api/answers.rs`); the `Caller`
-//!   extractor (`api/auth.rs`); error codes; the wording of failure classes
+//!   extractor (`api/auth.rs`); webhook registration and event payloads (`api/hook.rs`);
+//!   error codes; the wording of failure classes
 //!   (`api/messages.rs`). The only module that knows Ayrshare field names, and nothing
 //!   outside it (but `startup`'s route table) imports it. It asks the `Networks` registry
 //!   for anything per-network, never matching on a platform.
@@ -24,7 +26,9 @@
 //! - [`domain`] — the ids (`PostId`, `ProfileId`, `AccountId`, `NetworkPostId`), `Platform`,
 //!   `Post` and its per-platform state, `LinkedAccount` and `DeleteOutcome`. No I/O.
 //! - [`service`] — the delete orchestrator (plan → claim the durable intent → fan out →
-//!   record, over one planned delete), the publisher, the scheduler, `locks` (one generic
+//!   record, over one planned delete), the publisher, the scheduler, the durable delete queue
+//!   and its worker (`service/queue.rs`), webhooks with their outbox (`service/webhooks.rs`),
+//!   `locks` (one generic
 //!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks),
 //!   idempotency keys (`service/idempotency.rs`), history reads, filtered and paged
 //!   (`service/history.rs`), import persistence (`service/import.rs`), and the store-backed
@@ -32,7 +36,8 @@
 //!   failure classes; the api layer words them.
 //! - [`store`] — the `Store` trait, its contract suite (`store::contract`, run on every
 //!   backend), the embedded sled implementation and the PostgreSQL one (schema in
-//!   `migrations/`, embedded and run at start-up).
+//!   `migrations/`, embedded and run at start-up); durable jobs (`Job`) hold the delete queue
+//!   and the webhook outbox.
 //! - [`networks`] — one adapter per network (Threads, X, Bluesky) behind the `Network` trait,
 //!   each mapping its answers to a few outcome classes and declaring its rules (delete quota
 //!   from its settings section, text length, auth-failure kind, pre-call requirements, whether
@@ -43,8 +48,9 @@
 //! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete), and
 //!   [`demo::sandbox_settings`], the one place that points a gateway at a sandbox.
 //!
-//! The simulated networks behind `postgate sandbox` (Threads, X, Bluesky; quotas, OAuth 1.0a verification,
-//! injectable latency and faults) are their own crate, `postgate-sandbox` (`sandbox/`),
+//! The simulated networks behind `postgate sandbox` (Threads, X, Bluesky; quotas, OAuth 1.0a
+//! verification, injectable latency and faults, a webhook receiver) are their own crate,
+//! `postgate-sandbox` (`sandbox/`),
 //! which does not depend on this one.
 
 #![warn(missing_docs)]

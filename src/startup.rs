@@ -5,8 +5,11 @@ use crate::configuration::{Settings, StoreBackend};
 use crate::keys::{self, ApiKeys, GENERATED_KEY_META};
 use crate::networks::{CallContext, ConsumerCredentials, Networks};
 use crate::service::delete::{DeleteConfig, RetryPolicy};
+use crate::service::queue::OnFinished;
+use crate::service::webhooks::{WebhookConfig, Webhooks};
 use crate::service::{
-    DeleteService, KeyedLocks, PostLocks, PublishConfig, PublishService, Scheduler, SchedulerHandle,
+    DeleteQueue, DeleteService, KeyedLocks, PostLocks, PublishConfig, PublishService, QueueConfig,
+    QueueWorker, Scheduler, SchedulerHandle,
 };
 use crate::store::{PostgresStore, SledStore, Store, StoreError};
 use actix_web::dev::{Server, ServerHandle};
@@ -171,13 +174,93 @@ impl Application {
             },
             x_consumer.clone(),
         );
-        // Publishes scheduled posts when due, including those that came due while stopped.
+        let webhooks = Webhooks::new(
+            store.clone(),
+            WebhookConfig {
+                allow_http: settings.webhooks.allow_http,
+                timeout: Duration::from_millis(settings.webhooks.timeout_ms),
+                retry_delays: settings
+                    .webhooks
+                    .retry_delays_ms
+                    .iter()
+                    .map(|ms| Duration::from_millis(*ms))
+                    .collect(),
+                tick: Duration::from_millis(settings.webhooks.tick_ms.max(10)),
+            },
+        );
+        // Publishes scheduled posts when due, including those that came due while stopped;
+        // each one sent fires the `scheduled` webhook.
+        let scheduled_hook = {
+            let (webhooks, networks, store) = (webhooks.clone(), networks.clone(), store.clone());
+            Arc::new(move |post: crate::domain::Post| {
+                let (webhooks, networks, store) =
+                    (webhooks.clone(), networks.clone(), store.clone());
+                Box::pin(async move {
+                    let profile = match store.get_profile(&post.profile_id).await {
+                        Ok(Some(p)) => p,
+                        _ => return,
+                    };
+                    let event = api::hook::scheduled_event(&post, &profile, &networks);
+                    if let Err(e) = webhooks.emit(&profile.id, "scheduled", None, event).await {
+                        tracing::error!(error = %e, "the scheduled webhook could not be queued");
+                    }
+                }) as futures::future::BoxFuture<'static, ()>
+            })
+        };
         let scheduler = Scheduler::new(
             store.clone(),
             publish.clone(),
             Duration::from_millis(settings.scheduler.tick_ms),
             settings.scheduler.batch_size,
+        )
+        .on_published(scheduled_hook);
+
+        // Queued deletes, finished in the background; each finished post fires `delete`.
+        let queue = DeleteQueue::new(
+            store.clone(),
+            networks.clone(),
+            QueueConfig {
+                max_per_account: settings.delete.queue_max_per_account,
+                concurrency: settings.delete.queue_concurrency.max(1),
+                tick: Duration::from_millis(settings.delete.queue_tick_ms.max(10)),
+                lease: Duration::from_secs(settings.delete.queue_lease_secs.max(1)),
+                retry: Duration::from_secs(settings.delete.queue_retry_secs.max(1)),
+                max_attempts: settings.delete.queue_max_attempts.max(1),
+            },
         );
+        let delete_hook: OnFinished = {
+            let (webhooks, networks) = (webhooks.clone(), networks.clone());
+            Arc::new(
+                move |profile: String, report: crate::service::DeleteReport| {
+                    let (webhooks, networks) = (webhooks.clone(), networks.clone());
+                    Box::pin(async move {
+                        // The same finish told again (a crash before its items were removed)
+                        // keeps its hookId, so receivers can drop the repeat.
+                        let mut seed = format!("delete:{}", report.post_id.as_str());
+                        for e in &report.entries {
+                            seed.push(':');
+                            seed.push_str(e.platform.as_str());
+                        }
+                        use sha2::Digest;
+                        let hook_id =
+                            hex::encode(sha2::Sha256::digest(seed.as_bytes()))[..24].to_owned();
+                        let event = api::hook::delete_event(&report, &networks);
+                        webhooks
+                            .emit(&profile, "delete", Some(hook_id), event)
+                            .await
+                            .map(|_| ())
+                    })
+                },
+            )
+        };
+        let queue_worker = QueueWorker::new(
+            queue.clone(),
+            delete.clone(),
+            CallContext {
+                x_consumer: x_consumer.clone(),
+            },
+        )
+        .on_finished(delete_hook);
 
         let state = web::Data::new(AppState {
             store: store.clone(),
@@ -189,6 +272,9 @@ impl Application {
             networks: networks.clone(),
             body_limit: settings.server.body_limit_bytes,
             bulk_max_ids: settings.delete.bulk_max_ids,
+            queue,
+            queue_default: settings.delete.queue_default,
+            webhooks: webhooks.clone(),
         });
 
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
@@ -213,6 +299,8 @@ impl Application {
 
         // Started last, once nothing can fail any more: a failed build leaves no task behind.
         let scheduler = scheduler.spawn(&tasks, shutdown.child_token());
+        queue_worker.spawn(&tasks, shutdown.child_token());
+        webhooks.spawn(&tasks, shutdown.child_token());
 
         Ok(Self {
             port,

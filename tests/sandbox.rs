@@ -1313,3 +1313,119 @@ async fn gateway_renews_an_expired_bluesky_session_and_keeps_the_new_one() {
     let _ = join.await;
     sb.stop().await;
 }
+
+#[tokio::test]
+async fn a_queued_delete_finishes_in_the_sandbox_and_its_receiver_gets_the_webhook_after_a_failure()
+{
+    let sb = start(|_| {}).await;
+    let t = ThreadsClient::new(&sb, 0);
+    let mut media = Vec::new();
+    for i in 0..3 {
+        media.push(t.publish(&format!("queued {i}")).await);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let api_key = "SANDBOX-QUEUE-KEY-0000000000000000";
+    let mut s =
+        sandbox_settings(&sb.addrs(), &dir.path().join("db"), api_key).expect("defaults load");
+    s.threads.delete_limit = 2;
+    s.threads.delete_window_secs = 2;
+    s.delete.queue_tick_ms = 100;
+    s.webhooks.allow_http = true;
+    s.webhooks.tick_ms = 20;
+    s.webhooks.retry_delays_ms = vec![100, 200];
+    let app = postgate::startup::Application::build(s)
+        .await
+        .expect("gateway builds");
+    let gw = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+    let client = Client::new();
+    let call = |m: Method, p: &str, body: Value| {
+        client
+            .request(m, format!("{gw}{p}"))
+            .bearer_auth(api_key)
+            .json(&body)
+            .send()
+    };
+    let acc = &sb.accounts.threads[0];
+    let (st, b) = json_of(
+        call(
+            Method::POST,
+            "/api/profiles/social",
+            json!({"platform": "threads", "userId": acc.user_id, "accessToken": acc.access_token}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, b) = json_of(
+        call(
+            Method::POST,
+            "/api/hook/webhook",
+            json!({"action": "delete", "url": sb.webhook_url(), "secret": "sandbox-secret"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    // The receiver fails the first delivery on demand.
+    let r = client
+        .put(format!("{}/__sandbox/webhooks/fail", sb.threads_root()))
+        .json(&json!({"count": 1, "status": 503}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let posts: Vec<Value> = media
+        .iter()
+        .map(|m| json!({"post": "q", "postIds": [{"platform": "threads", "id": m}]}))
+        .collect();
+    let (st, b) = json_of(
+        call(Method::POST, "/api/post/import", json!({ "posts": posts }))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    let ids: Vec<String> = b["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (st, b) = json_of(
+        call(
+            Method::DELETE,
+            "/api/post",
+            json!({"bulk": ids, "queue": true}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 202, "{b}");
+    assert_eq!(b["queuedCount"], 1, "{b}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sb.webhook_deliveries().len() < 2 {
+        assert!(Instant::now() < deadline, "{:?}", sb.webhook_deliveries());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = sb.webhook_deliveries();
+    assert_eq!(got.iter().map(|d| d.status).collect::<Vec<_>>(), [503, 200]);
+    assert_eq!(got[0].body, got[1].body, "a retry resends the same event");
+    assert_eq!(got[1].body["action"], "delete");
+    assert_eq!(got[1].body["id"], ids[2].as_str());
+    assert_eq!(got[1].body["threads"]["status"], "success");
+    assert!(got[1].signature.is_some() && got[1].timestamp.is_some());
+    // The sandbox and the gateway agree: all three gone, each deleted once.
+    let ts = sb.threads_stats();
+    assert_eq!(
+        (ts.calls.delete, ts.deleted, ts.live_posts),
+        (3, 3, 0),
+        "{ts:?}"
+    );
+    handle.stop(true).await;
+    join.await.unwrap().unwrap();
+}

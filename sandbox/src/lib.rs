@@ -19,7 +19,9 @@
 //! - `GET|PUT /__sandbox/faults` — read or replace the injected [`Faults`] (JSON);
 //! - `POST /__sandbox/seed?count=N[&user_id=ID][&text=T]` — create N live posts at once (no
 //!   quotas, no stats), answering `{"ids":[…]}`;
-//! - `POST /__sandbox/reset` — zero the counters and the quota windows (posts stay).
+//! - `POST /__sandbox/reset` — zero the counters and the quota windows (posts stay);
+//! - `/__sandbox/webhooks*` — a webhook receiver that records deliveries and fails on demand
+//!   ([`webhooks`]; one receiver shared by both servers).
 //!
 //! Choices where the real APIs are undocumented (see the reference's UNCONFIRMED items):
 //! - Threads delete quota exhausted: HTTP 400 `{"error":{"message":"(#17) User request limit
@@ -49,6 +51,7 @@ mod bluesky;
 mod faults;
 pub mod oauth;
 mod threads;
+pub mod webhooks;
 mod x;
 
 pub use faults::{CallCounts, ErrorCounts, Faults, StatsSnapshot};
@@ -529,6 +532,7 @@ pub struct SandboxHandle {
     threads: web::Data<threads::ThreadsSim>,
     x: web::Data<x::XSim>,
     bluesky: web::Data<bluesky::BlueskySim>,
+    webhooks: web::Data<webhooks::WebhookReceiver>,
     servers: Vec<(
         actix_web::dev::ServerHandle,
         tokio::task::JoinHandle<io::Result<()>>,
@@ -540,6 +544,16 @@ impl SandboxHandle {
     /// Threads server root (`http://host:port`, without `/v1.0`), where `/__sandbox/*` lives.
     pub fn threads_root(&self) -> String {
         self.threads_url.trim_end_matches("/v1.0").to_owned()
+    }
+
+    /// The webhook receiver's deliveries so far.
+    pub fn webhook_deliveries(&self) -> Vec<webhooks::Delivery> {
+        self.webhooks.deliveries()
+    }
+
+    /// Where to register a webhook to have this sandbox receive it.
+    pub fn webhook_url(&self) -> String {
+        format!("{}/__sandbox/webhooks/receive", self.threads_root())
     }
 
     /// The Threads counters.
@@ -719,6 +733,7 @@ fn spawn_server<N: SimNetwork>(
     listener: TcpListener,
     state: web::Data<N>,
     routes: fn(&mut web::ServiceConfig),
+    receiver: web::Data<webhooks::WebhookReceiver>,
     workers: Option<usize>,
 ) -> io::Result<(
     actix_web::dev::ServerHandle,
@@ -727,7 +742,9 @@ fn spawn_server<N: SimNetwork>(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(receiver.clone())
             .configure(admin_routes::<N>)
+            .configure(webhooks::routes)
             .configure(routes)
     })
     .disable_signals()
@@ -800,9 +817,22 @@ pub async fn start(opts: SandboxOptions) -> io::Result<SandboxHandle> {
             opts.bluesky_delete_window_secs
         ),
     );
-    let ts = spawn_server(tl, threads.clone(), threads::routes, opts.workers)?;
-    let xs = spawn_server(xl, x.clone(), x::routes, opts.workers)?;
-    let bs = spawn_server(bl, bluesky.clone(), bluesky::routes, opts.workers)?;
+    let receiver = web::Data::new(webhooks::WebhookReceiver::default());
+    let ts = spawn_server(
+        tl,
+        threads.clone(),
+        threads::routes,
+        receiver.clone(),
+        opts.workers,
+    )?;
+    let xs = spawn_server(xl, x.clone(), x::routes, receiver.clone(), opts.workers)?;
+    let bs = spawn_server(
+        bl,
+        bluesky.clone(),
+        bluesky::routes,
+        receiver.clone(),
+        opts.workers,
+    )?;
     Ok(SandboxHandle {
         threads_url: format!(
             "http://{}:{}/v1.0",
@@ -818,6 +848,7 @@ pub async fn start(opts: SandboxOptions) -> io::Result<SandboxHandle> {
         threads,
         x,
         bluesky,
+        webhooks: receiver,
         servers: vec![ts, xs, bs],
         limits,
     })

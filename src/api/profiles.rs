@@ -323,6 +323,14 @@ async fn store_link(
         .link_account(&caller.profile.id, account)
         .await?;
     tracing::info!(platform = %platform, profile = %caller.profile.id, "account linked");
+    super::hook::emit_social(
+        &state,
+        &caller.profile.id,
+        platform.as_str(),
+        "link",
+        username.as_deref(),
+    )
+    .await;
     Ok(json_response(
         StatusCode::OK,
         &Linked {
@@ -427,6 +435,14 @@ pub async fn unlink_social(
             format!("{} is not linked to this profile.", platform.display_name()),
         ));
     }
+    super::hook::emit_social(
+        &state,
+        &caller.profile.id,
+        platform.as_str(),
+        "unlink",
+        None,
+    )
+    .await;
     Ok(json_response(
         StatusCode::OK,
         &Unlinked {

@@ -371,6 +371,31 @@ impl DeleteService {
         raw_id: &str,
         ctx: &CallContext,
     ) -> Result<DeleteResult, StoreError> {
+        self.delete_only(profile_id, raw_id, ctx, None).await
+    }
+
+    /// Deletes only the `platforms` of one post (the queue worker's way in), through the
+    /// same lock, plan, claim and record as any delete: a platform deleted meanwhile (by a
+    /// synchronous delete or `markManualDeleted`) is not called again. The report lists only
+    /// those platforms.
+    pub async fn delete_platforms(
+        &self,
+        profile_id: &str,
+        post_id: &PostId,
+        platforms: &[Platform],
+        ctx: &CallContext,
+    ) -> Result<DeleteResult, StoreError> {
+        self.delete_only(profile_id, post_id.as_str(), ctx, Some(platforms))
+            .await
+    }
+
+    async fn delete_only(
+        &self,
+        profile_id: &str,
+        raw_id: &str,
+        ctx: &CallContext,
+        only: Option<&[Platform]>,
+    ) -> Result<DeleteResult, StoreError> {
         let Some(post) = self.owned_post(profile_id, raw_id).await? else {
             return Ok(DeleteResult::NotFound(raw_id.to_owned()));
         };
@@ -385,19 +410,33 @@ impl DeleteService {
         if post.status == PostStatus::Pending {
             return self.cancel_scheduled(post).await.map(DeleteResult::Done);
         }
-        let mut plan = self.plan(post, ctx).await?;
+        let mut plan = self.plan(post, ctx, only).await?;
         if plan.has_calls() {
             self.claim(&mut plan).await?;
             let answers = self.fan_out(&plan, ctx).await;
             self.settle(&mut plan, answers).await?;
         }
-        self.record(plan).await.map(DeleteResult::Done)
+        let mut report = self.record(plan).await?;
+        if let Some(only) = only {
+            report.entries.retain(|e| only.contains(&e.platform));
+        }
+        Ok(DeleteResult::Done(report))
     }
 
     /// Decides each entry's step: an outcome known without a call, or a call to make.
-    async fn plan(&self, post: Post, ctx: &CallContext) -> Result<PlannedDelete, StoreError> {
+    async fn plan(
+        &self,
+        post: Post,
+        ctx: &CallContext,
+        only: Option<&[Platform]>,
+    ) -> Result<PlannedDelete, StoreError> {
         let mut steps = Vec::with_capacity(post.entries.len());
         for entry in &post.entries {
+            // Left as it is (no call, no error written); left out of the report.
+            if only.is_some_and(|only| !only.contains(&entry.platform)) {
+                steps.push(Step::Settled(DeleteOutcome::NotPublished));
+                continue;
+            }
             let step = match entry.state {
                 EntryState::Deleted | EntryState::ManualDeleted => {
                     Step::Settled(DeleteOutcome::PreviouslyDeleted)

@@ -20,9 +20,14 @@ use tokio_util::task::TaskTracker;
 /// Due posts published at once within one tick.
 const CONCURRENCY: usize = 8;
 
+/// Told about each scheduled post once it was sent (the `scheduled` webhook).
+pub type OnPublished =
+    Arc<dyn Fn(crate::domain::Post) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// Publishes due scheduled posts.
 #[derive(Clone)]
 pub struct Scheduler {
+    on_published: Option<OnPublished>,
     store: Arc<dyn Store>,
     publisher: PublishService,
     tick: Duration,
@@ -75,12 +80,19 @@ impl Scheduler {
         batch_size: usize,
     ) -> Self {
         Self {
+            on_published: None,
             store,
             publisher,
             tick: tick.max(Duration::from_millis(10)),
             batch_size: batch_size.max(1),
             shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Tells `f` about each post this scheduler sent.
+    pub fn on_published(mut self, f: OnPublished) -> Self {
+        self.on_published = Some(f);
+        self
     }
 
     /// Publishes the posts due now, at most `batch_size` of them; returns how many were
@@ -99,6 +111,7 @@ impl Scheduler {
             .take_while(move |_| futures::future::ready(!shutdown.is_cancelled()))
             .map(|id| {
                 let publisher = self.publisher.clone();
+                let on_published = self.on_published.clone();
                 async move {
                     // Not a separate task, so that a stop past its grace cuts every publish
                     // off; a panic in one post is still caught here and cannot cut another
@@ -109,6 +122,9 @@ impl Scheduler {
                     match r {
                         Ok(Ok(Some(post))) => {
                             tracing::info!(post_id = %post.id, status = post.status.as_str(), "scheduled post sent");
+                            if let Some(f) = on_published {
+                                f(post).await;
+                            }
                             true
                         }
                         Ok(Ok(None)) => false,

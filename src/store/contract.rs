@@ -6,7 +6,9 @@
 //! Each check takes a fresh, empty store. Timestamps are whole milliseconds: that is the
 //! precision every backend keeps.
 
-use super::{IdempotencyRecord, LinkedAccount, Profile, QuotaDecision, Store, StoreError};
+use super::{
+    IdempotencyRecord, Job, JobPut, LinkedAccount, Profile, QuotaDecision, Store, StoreError,
+};
 use crate::domain::{
     primary_profile_id, EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
 };
@@ -35,6 +37,7 @@ where
     meta_and_flush(make().await).await;
     post_locks(make().await).await;
     claimed_schedule(make().await).await;
+    jobs(make().await).await;
 }
 
 /// A fixed instant, whole milliseconds.
@@ -631,4 +634,151 @@ pub async fn claimed_schedule(store: Arc<dyn Store>) {
         vec![id(2), id(3)],
         "claimed schedule: limited; the holder keeps its own claims"
     );
+}
+
+fn a_job(kind: &str, key: &str, group: &str, due: DateTime<Utc>) -> Job {
+    Job {
+        kind: kind.into(),
+        key: key.into(),
+        group: group.into(),
+        due,
+        attempts: 0,
+        payload: serde_json::json!({ "key": key, "nested": [1, "two"] }),
+    }
+}
+
+/// Background jobs: bounded groups, replacement, due-order claims with leases, removal.
+pub async fn jobs(store: Arc<dyn Store>) {
+    let t = t0();
+    let lease = std::time::Duration::from_secs(60);
+    // Added in an order unlike their due order.
+    for (key, secs) in [("p2:x", 20), ("p1:threads", 10), ("p3:threads", 30)] {
+        let put = store
+            .put_job(
+                &a_job("delete", key, "bucket-a", t + Duration::seconds(secs)),
+                3,
+            )
+            .await
+            .unwrap();
+        assert_eq!(put, JobPut::Added, "jobs: {key} is new");
+    }
+    assert_eq!(store.count_jobs("delete", "bucket-a").await.unwrap(), 3);
+    assert_eq!(store.count_jobs("delete", "bucket-b").await.unwrap(), 0);
+    assert_eq!(store.count_jobs("webhook", "bucket-a").await.unwrap(), 0);
+    // The group is full: a new key is refused, a known key is replaced.
+    assert_eq!(
+        store
+            .put_job(&a_job("delete", "p4:threads", "bucket-a", t), 3)
+            .await
+            .unwrap(),
+        JobPut::GroupFull
+    );
+    assert!(store
+        .jobs_with_prefix("delete", "p4:")
+        .await
+        .unwrap()
+        .is_empty());
+    // Another kind with the same key and group is a different job.
+    assert_eq!(
+        store
+            .put_job(&a_job("webhook", "p1:threads", "bucket-a", t), 1)
+            .await
+            .unwrap(),
+        JobPut::Added
+    );
+    let got = store.jobs_with_prefix("delete", "p1:").await.unwrap();
+    assert_eq!(
+        got,
+        vec![a_job(
+            "delete",
+            "p1:threads",
+            "bucket-a",
+            t + Duration::seconds(10)
+        )],
+        "jobs: read back as written"
+    );
+
+    // Claims: due ones only, in due order, each once while its lease runs.
+    let claimed = store
+        .claim_jobs("delete", t + Duration::seconds(25), 10, lease)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = claimed.iter().map(|j| j.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["p1:threads", "p2:x"],
+        "jobs: due order, due ones only"
+    );
+    assert!(store
+        .claim_jobs("delete", t + Duration::seconds(26), 10, lease)
+        .await
+        .unwrap()
+        .is_empty());
+    // The limit holds.
+    let limited = store
+        .claim_jobs("delete", t + Duration::seconds(35), 1, lease)
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 1);
+    assert_eq!(limited[0].key, "p3:threads");
+    // A lease that ran out hands the job out again.
+    let again = store
+        .claim_jobs("delete", t + Duration::seconds(90), 10, lease)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = again.iter().map(|j| j.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["p1:threads", "p2:x"],
+        "jobs: expired leases are taken over"
+    );
+
+    // Replacing a claimed job releases its claim and moves it in due order.
+    let mut moved = a_job(
+        "delete",
+        "p1:threads",
+        "bucket-a",
+        t + Duration::seconds(40),
+    );
+    moved.attempts = 2;
+    assert_eq!(store.put_job(&moved, 3).await.unwrap(), JobPut::Replaced);
+    assert_eq!(store.count_jobs("delete", "bucket-a").await.unwrap(), 3);
+    let claimed = store
+        .claim_jobs("delete", t + Duration::seconds(92), 10, lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed,
+        vec![moved.clone()],
+        "jobs: replaced job claimable at once"
+    );
+
+    // Moving a job to another group counts it there.
+    let regrouped = a_job("delete", "p2:x", "bucket-b", t);
+    assert_eq!(
+        store.put_job(&regrouped, 3).await.unwrap(),
+        JobPut::Replaced
+    );
+    assert_eq!(store.count_jobs("delete", "bucket-a").await.unwrap(), 2);
+    assert_eq!(store.count_jobs("delete", "bucket-b").await.unwrap(), 1);
+
+    // Removal.
+    assert!(store.remove_job("delete", "p1:threads").await.unwrap());
+    assert!(!store.remove_job("delete", "p1:threads").await.unwrap());
+    assert_eq!(store.count_jobs("delete", "bucket-a").await.unwrap(), 1);
+    assert!(store
+        .jobs_with_prefix("delete", "p1:")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .jobs_with_prefix("webhook", "p1:")
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "jobs: kinds are separate"
+    );
+    store.flush().await.unwrap();
 }

@@ -135,6 +135,36 @@ impl PostLock {
     }
 }
 
+/// Background work kept durably so a restart neither loses nor repeats it beyond
+/// at-least-once: a queued delete (kind `delete`), a webhook delivery (kind `webhook`).
+/// The store only keeps, orders and claims jobs; what a payload means is the service's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    /// Which worker runs it (`delete`, `webhook`).
+    pub kind: String,
+    /// Unique within its kind: putting a job with a known key replaces that job.
+    pub key: String,
+    /// What [`Store::put_job`]'s bound counts (a queued delete's quota bucket).
+    pub group: String,
+    /// Not run before this time; claims take jobs in `due` order.
+    pub due: DateTime<Utc>,
+    /// Runs that ended without finishing it.
+    pub attempts: u32,
+    /// The worker's own description of the work.
+    pub payload: serde_json::Value,
+}
+
+/// What [`Store::put_job`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobPut {
+    /// A new job.
+    Added,
+    /// A job with this key existed; it was replaced (and its claim released).
+    Replaced,
+    /// Nothing written: the group holds its most jobs already.
+    GroupFull,
+}
+
 /// Everything postgate persists.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -282,6 +312,27 @@ pub trait Store: Send + Sync + 'static {
         let _ = (holder, lease);
         self.due_posts_limited(now, limit).await
     }
+
+    /// Writes `job`: replaces the job of its kind and key if there is one (releasing its
+    /// claim), else adds it if its group holds fewer than `max_in_group` jobs of its kind.
+    /// Call [`Store::flush`] after.
+    async fn put_job(&self, job: &Job, max_in_group: usize) -> Result<JobPut, StoreError>;
+    /// The jobs of `kind` whose key starts with `key_prefix`, in key order.
+    async fn jobs_with_prefix(&self, kind: &str, key_prefix: &str) -> Result<Vec<Job>, StoreError>;
+    /// How many jobs of `kind` are in `group`.
+    async fn count_jobs(&self, kind: &str, group: &str) -> Result<usize, StoreError>;
+    /// At most `limit` jobs of `kind` due at or before `now`, in `due` order, claimed until
+    /// `now + lease`: a claimed job is not handed out again before its lease ends (then it
+    /// is, so the work of a holder that died is taken over).
+    async fn claim_jobs(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// Removes a job (finished or dropped). Returns whether it existed.
+    async fn remove_job(&self, kind: &str, key: &str) -> Result<bool, StoreError>;
 
     /// A small metadata value.
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;

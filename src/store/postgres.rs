@@ -9,8 +9,8 @@
 //! Times are kept to the microsecond (PostgreSQL's `timestamptz`).
 
 use super::{
-    IdempotencyRecord, LinkedAccount, PostCursor, PostLock, PostPage, Profile, QuotaDecision,
-    Store, StoreError,
+    IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostLock, PostPage, Profile,
+    QuotaDecision, Store, StoreError,
 };
 use crate::configuration::{redact_password, StoreSettings};
 use crate::domain::{
@@ -68,6 +68,23 @@ fn post_id(s: String) -> Result<PostId, StoreError> {
 
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The columns of a `jobs` row, in [`JOB_COLUMNS`] order.
+type JobRow = (String, String, String, DateTime<Utc>, i32, String);
+
+const JOB_COLUMNS: &str = "kind, key, grp, due, attempts, payload";
+
+fn job(row: JobRow) -> Result<Job, StoreError> {
+    let (kind, key, group, due, attempts, payload) = row;
+    Ok(Job {
+        kind,
+        key,
+        group,
+        due,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        payload: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
 }
 
 impl PostgresStore {
@@ -920,6 +937,124 @@ impl Store for PostgresStore {
         .map_err(db)?;
         claimed.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         claimed.into_iter().map(|(id, _)| post_id(id)).collect()
+    }
+
+    async fn put_job(&self, job: &Job, max_in_group: usize) -> Result<JobPut, StoreError> {
+        let payload = job.payload.to_string();
+        let attempts = i32::try_from(job.attempts).unwrap_or(i32::MAX);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // One writer per group at a time, so two gateways cannot both take its last place.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 14))")
+            .bind(format!("{}/{}", job.kind, job.group))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let replaced = sqlx::query(
+            "UPDATE jobs SET grp = $3, due = $4, attempts = $5, payload = $6, claimed_until = NULL
+             WHERE kind = $1 AND key = $2",
+        )
+        .bind(&job.kind)
+        .bind(&job.key)
+        .bind(&job.group)
+        .bind(job.due)
+        .bind(attempts)
+        .bind(&payload)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected()
+            > 0;
+        if !replaced {
+            let n: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = $1 AND grp = $2")
+                    .bind(&job.kind)
+                    .bind(&job.group)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if n >= limit(max_in_group) {
+                return Ok(JobPut::GroupFull);
+            }
+            sqlx::query(
+                "INSERT INTO jobs (kind, key, grp, due, attempts, payload) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&job.kind)
+            .bind(&job.key)
+            .bind(&job.group)
+            .bind(job.due)
+            .bind(attempts)
+            .bind(&payload)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(if replaced {
+            JobPut::Replaced
+        } else {
+            JobPut::Added
+        })
+    }
+
+    async fn jobs_with_prefix(&self, kind: &str, key_prefix: &str) -> Result<Vec<Job>, StoreError> {
+        let rows: Vec<JobRow> = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND starts_with(key, $2) ORDER BY key"
+        ))
+        .bind(kind)
+        .bind(key_prefix)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(job).collect()
+    }
+
+    async fn count_jobs(&self, kind: &str, group: &str) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = $1 AND grp = $2")
+            .bind(kind)
+            .bind(group)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    async fn claim_jobs(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut rows: Vec<JobRow> = sqlx::query_as(&format!(
+            "UPDATE jobs SET claimed_until = $4
+             WHERE (kind, key) IN (
+                 SELECT kind, key FROM jobs
+                 WHERE kind = $1 AND due <= $2 AND (claimed_until IS NULL OR claimed_until <= $2)
+                 ORDER BY due, key LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(kind)
+        .bind(now)
+        .bind(self::limit(limit))
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.sort_by(|a, b| (a.3, &a.1).cmp(&(b.3, &b.1)));
+        rows.into_iter().map(job).collect()
+    }
+
+    async fn remove_job(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM jobs WHERE kind = $1 AND key = $2")
+            .bind(kind)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?
+            .rows_affected()
+            > 0)
     }
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -307,6 +307,25 @@ def main():
         gone = call("deleteProfile", primary.deleteProfile, {"profileKey": key})
         Check(gone).eq("status", "error")
 
+    def m_webhooks():
+        # `feed` never fires in postgate, so nothing is ever sent to this URL.
+        url = f"https://example.com/postgate-sdk-{run_id}"
+        c = Check(call("registerWebhook", primary.registerWebhook, {"action": "feed", "url": url}))
+        c.eq("status", "success")
+        c.eq("action", "feed")
+        c.eq("url", url)
+        c.has("refId")
+        c = Check(call("listWebhooks", primary.listWebhooks))
+        c.eq("status", "success")
+        hooks = c.array("webhooks")
+        c.true(any(h.get("action") == "feed" and h.get("url") == url for h in hooks),
+               "expected the feed webhook listed")
+        c = Check(call("unregisterWebhook", primary.unregisterWebhook, {"action": "feed"}))
+        c.eq("status", "success")
+        c = Check(call("listWebhooks", primary.listWebhooks))
+        c.true(not any(h.get("action") == "feed" for h in c.array("webhooks")),
+               "expected the feed webhook gone")
+
     steps = [
         ("a. createProfile", a_create_profile),
         ("b1. profile instance: getPost unknown id -> error", b1_profile_get_unknown),
@@ -322,6 +341,7 @@ def main():
         ("j2. markManualDeleted on a post gone from the networks", j2_mark_manual_deleted_gone),
         ("k. delete unknown id -> 114", k_delete_unknown),
         ("l. deleteProfile", l_delete_profile),
+        ("m. registerWebhook, listWebhooks, unregisterWebhook", m_webhooks),
     ]
 
     print(f"python SDK social-post-api, base {base}")
