@@ -175,7 +175,8 @@ impl Application {
             publish.clone(),
             Duration::from_millis(settings.scheduler.tick_ms),
             settings.scheduler.batch_size,
-        );
+        )
+        .with_lease(Duration::from_secs(settings.scheduler.lease_secs));
 
         let state = web::Data::new(AppState {
             store: store.clone(),

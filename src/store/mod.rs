@@ -268,6 +268,21 @@ pub trait Store: Send + Sync + 'static {
         Ok(PostLock::local())
     }
 
+    /// [`Store::lock_post`] for several posts at once, all or none (for a change that must
+    /// be atomic over a set of posts, like cancelling a profile's schedule). Take it inside
+    /// the in-process locks of the same posts.
+    async fn lock_posts(&self, ids: &[PostId]) -> Result<PostLock, StoreError> {
+        let _ = ids;
+        Ok(PostLock::local())
+    }
+
+    /// [`Store::lock_post`] without waiting: `None` while another process holds the post
+    /// (it is working on it, so e.g. start-up recovery leaves it alone).
+    async fn try_lock_post(&self, id: &PostId) -> Result<Option<PostLock>, StoreError> {
+        let _ = id;
+        Ok(Some(PostLock::local()))
+    }
+
     /// At most `limit` ids of due posts (as [`Store::due_posts_limited`]) claimed for
     /// `holder` until `now + lease`: a post another holder claimed is skipped until its lease
     /// expires (so a holder that died is taken over). Every scheduler instance calls this;
