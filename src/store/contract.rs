@@ -604,9 +604,26 @@ pub async fn post_locks(store: Arc<dyn Store>) {
         .unwrap();
     drop(first);
     drop(other);
-    tokio::time::timeout(within, store.lock_post(&id(1)))
+    let again = tokio::time::timeout(within, store.lock_post(&id(1)))
         .await
         .expect("post locks: a dropped lock is released")
+        .unwrap();
+    drop(again);
+    let both = tokio::time::timeout(within, store.lock_posts(&[id(2), id(1), id(2)]))
+        .await
+        .expect("post locks: several free posts are granted at once")
+        .unwrap();
+    drop(both);
+    let tried = tokio::time::timeout(within, store.try_lock_post(&id(3)))
+        .await
+        .expect("post locks: trying never waits")
+        .unwrap();
+    assert!(tried.is_some(), "post locks: a free post is granted on trial");
+    drop(tried);
+    // Released on a spawned task by some backends: granted again once that ran.
+    tokio::time::timeout(within, store.lock_posts(&[id(1), id(3)]))
+        .await
+        .expect("post locks: released locks are granted together")
         .unwrap();
 }
 
