@@ -155,9 +155,12 @@ async fn a_post_lock_excludes_the_other_store_until_dropped() {
     );
     let other = PostId::generate();
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), b.lock_posts(&[other.clone(), id.clone()]))
-            .await
-            .is_err(),
+        tokio::time::timeout(
+            Duration::from_millis(300),
+            b.lock_posts(&[other.clone(), id.clone()])
+        )
+        .await
+        .is_err(),
         "a set with one held post waits whole"
     );
     assert!(

@@ -618,7 +618,10 @@ pub async fn post_locks(store: Arc<dyn Store>) {
         .await
         .expect("post locks: trying never waits")
         .unwrap();
-    assert!(tried.is_some(), "post locks: a free post is granted on trial");
+    assert!(
+        tried.is_some(),
+        "post locks: a free post is granted on trial"
+    );
     drop(tried);
     // Released on a spawned task by some backends: granted again once that ran.
     tokio::time::timeout(within, store.lock_posts(&[id(1), id(3)]))
