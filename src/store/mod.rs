@@ -100,6 +100,29 @@ pub enum QuotaDecision {
     },
 }
 
+/// A quota bucket's whole state, to copy it from one store to another
+/// (`postgate migrate-store`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaState {
+    /// The bucket.
+    pub bucket: String,
+    /// The calls counted in its window (whole milliseconds), oldest first.
+    pub calls: Vec<DateTime<Utc>>,
+    /// The network's own block on it, if one was recorded.
+    pub blocked_until: Option<DateTime<Utc>>,
+}
+
+/// One idempotency key and what it holds (for copying a whole store).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdempotencyEntry {
+    /// The profile the key belongs to.
+    pub profile_id: String,
+    /// The key.
+    pub key: String,
+    /// Its claim or its answer.
+    pub record: IdempotencyRecord,
+}
+
 /// Where a page of a profile's posts stopped: pass it back to read the next (older) page.
 /// Opaque to callers; each store encodes its own position.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -297,6 +320,25 @@ pub trait Store: Send + Sync + 'static {
         let _ = (holder, lease);
         self.due_posts_limited(now, limit).await
     }
+
+    /// Every profile (primary and user profiles of every account), by id: for copying a
+    /// whole store.
+    async fn all_profiles(&self) -> Result<Vec<Profile>, StoreError>;
+    /// At most `limit` posts with an id greater than `after` (from the first when `None`),
+    /// by id: every post of every profile, a page at a time, for copying a whole store.
+    async fn posts_after(
+        &self,
+        after: Option<&PostId>,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError>;
+    /// Every idempotency key with its claim or answer, by profile and key.
+    async fn all_idempotency_keys(&self) -> Result<Vec<IdempotencyEntry>, StoreError>;
+    /// Every quota bucket's state, by bucket.
+    async fn all_quotas(&self) -> Result<Vec<QuotaState>, StoreError>;
+    /// Replaces a bucket's state with `state` (copying is repeatable: no call counted twice).
+    async fn restore_quota(&self, state: &QuotaState) -> Result<(), StoreError>;
+    /// Every metadata value, by name.
+    async fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     /// A small metadata value.
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -9,8 +9,8 @@
 //! Times are kept to the microsecond (PostgreSQL's `timestamptz`).
 
 use super::{
-    IdempotencyRecord, LinkedAccount, PostCursor, PostLock, PostPage, Profile, QuotaDecision,
-    Store, StoreError,
+    IdempotencyEntry, IdempotencyRecord, LinkedAccount, PostCursor, PostLock, PostPage, Profile,
+    QuotaDecision, QuotaState, Store, StoreError,
 };
 use crate::configuration::{redact_password, StoreSettings};
 use crate::domain::{
@@ -1041,6 +1041,117 @@ impl Store for PostgresStore {
         .map_err(db)?;
         claimed.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         claimed.into_iter().map(|(id, _)| post_id(id)).collect()
+    }
+
+    async fn all_profiles(&self) -> Result<Vec<Profile>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(profile_from_row)
+        .collect()
+    }
+
+    async fn posts_after(
+        &self,
+        after: Option<&PostId>,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM posts WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.map_or("", PostId::as_str))
+            .bind(self::limit(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        self.posts_with_entries(rows).await
+    }
+
+    async fn all_idempotency_keys(&self) -> Result<Vec<IdempotencyEntry>, StoreError> {
+        sqlx::query("SELECT * FROM idempotency_keys ORDER BY profile_id, key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| {
+                Ok(IdempotencyEntry {
+                    profile_id: r.try_get("profile_id").map_err(db)?,
+                    key: r.try_get("key").map_err(db)?,
+                    record: idempotency_from_row(r)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn all_quotas(&self) -> Result<Vec<QuotaState>, StoreError> {
+        let at = |ms: i64| {
+            DateTime::from_timestamp_millis(ms)
+                .ok_or_else(|| StoreError::Corrupt(format!("quota time {ms}")))
+        };
+        let buckets: Vec<(String, i64)> =
+            sqlx::query_as("SELECT bucket, blocked_until_ms FROM quotas ORDER BY bucket")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        let calls: Vec<(String, i64)> =
+            sqlx::query_as("SELECT bucket, at_ms FROM quota_calls ORDER BY bucket, at_ms, id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        let mut by_bucket: std::collections::HashMap<String, Vec<DateTime<Utc>>> =
+            std::collections::HashMap::new();
+        for (bucket, ms) in calls {
+            by_bucket.entry(bucket).or_default().push(at(ms)?);
+        }
+        buckets
+            .into_iter()
+            .map(|(bucket, blocked)| {
+                Ok(QuotaState {
+                    calls: by_bucket.remove(&bucket).unwrap_or_default(),
+                    blocked_until: if blocked > 0 {
+                        Some(at(blocked)?)
+                    } else {
+                        None
+                    },
+                    bucket,
+                })
+            })
+            .collect()
+    }
+
+    async fn restore_quota(&self, state: &QuotaState) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO quotas (bucket, blocked_until_ms) VALUES ($1, $2)
+             ON CONFLICT (bucket) DO UPDATE SET blocked_until_ms = EXCLUDED.blocked_until_ms",
+        )
+        .bind(&state.bucket)
+        .bind(state.blocked_until.map_or(0, millis).max(0))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query("DELETE FROM quota_calls WHERE bucket = $1")
+            .bind(&state.bucket)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let calls: Vec<i64> = state.calls.iter().map(|t| millis(*t)).collect();
+        sqlx::query("INSERT INTO quota_calls (bucket, at_ms) SELECT $1, unnest($2::bigint[])")
+            .bind(&state.bucket)
+            .bind(&calls)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query_as("SELECT key, value FROM meta ORDER BY key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
     }
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
