@@ -38,6 +38,8 @@
 //!   `Networks` registry (platform → adapter) is built in one place; OAuth 1.0a signing for X.
 //! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that
 //!   sends an export file to a running gateway in batches.
+//! - [`migrate_store`] — `postgate migrate-store`, the way from sled to PostgreSQL: copies
+//!   every record a store holds (restartable, verified at the end).
 //! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete), and
 //!   [`demo::sandbox_settings`], the one place that points a gateway at a sandbox.
 //!
@@ -53,6 +55,7 @@ pub mod demo;
 pub mod domain;
 pub mod import_cli;
 pub mod keys;
+pub mod migrate_store;
 pub mod networks;
 pub mod service;
 pub mod startup;
