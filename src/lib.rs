@@ -25,7 +25,8 @@
 //!   `LinkedAccount` and `DeleteOutcome`. No I/O.
 //! - [`service`] — the delete orchestrator (plan → claim the durable intent → fan out →
 //!   record, over one planned delete), the publisher, the scheduler, `locks` (one generic
-//!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks),
+//!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks; `hold`
+//!   adds the store's cross-process post lock, so several gateways serialize per post too),
 //!   idempotency keys (`service/idempotency.rs`), history reads, filtered and paged
 //!   (`service/history.rs`), and import persistence (`service/import.rs`). It stores
 //!   failure classes; the api layer words them.
