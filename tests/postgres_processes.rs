@@ -2,7 +2,8 @@
 //! `postgate-sandbox`: the cross-process invariants of the PostgreSQL store (DESIGN.md
 //! invariant 10), observed at the networks (the sandbox counts every call). Needs
 //! `POSTGATE_TEST_PG_URL` (set by `scripts/test.sh`); without it these fail when `CI` is set
-//! and are skipped with a notice otherwise.
+//! and are skipped with a notice otherwise. `GATEWAY_LOG=<file>` (with `GATEWAY_RUST_LOG`)
+//! keeps the gateways' logs when debugging.
 
 use postgate::domain::{EntryState, PostId};
 use postgate::store::{PostgresStore, Store};
@@ -55,6 +56,9 @@ fn free_port() -> u16 {
 struct Gateway {
     child: Child,
     base: String,
+    /// One client for every request: building one per request (a TLS setup each) in a
+    /// `join_all` of 100 would stall the other requests past the server's 5 s head timeout.
+    client: reqwest::Client,
     _dir: tempfile::TempDir,
 }
 
@@ -81,14 +85,27 @@ impl Gateway {
             .env("POSTGATE__X__DELETE_LIMIT", "10000")
             .env("POSTGATE__THREADS__DELETE_LIMIT", "10000")
             .envs(extra.iter().copied())
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("GATEWAY_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(match std::env::var_os("GATEWAY_LOG") {
+                Some(p) => Stdio::from(
+                    std::fs::File::options()
+                        .create(true)
+                        .append(true)
+                        .open(p)
+                        .unwrap(),
+                ),
+                None => Stdio::null(),
+            })
             .spawn()
             .expect("gateway starts");
         Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
             _dir: dir,
         }
     }
@@ -108,18 +125,19 @@ impl Gateway {
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        reqwest::Client::new()
+        self.client
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(KEY)
     }
 
     async fn delete(&self, body: Value) -> (u16, Value) {
+        let t0 = Instant::now();
         let r = self
             .request(reqwest::Method::DELETE, "/api/post")
             .json(&body)
             .send()
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("after {:?}: {e:?}", t0.elapsed()));
         (r.status().as_u16(), r.json().await.unwrap())
     }
 

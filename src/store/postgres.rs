@@ -474,7 +474,7 @@ impl LockSession {
         tokio::spawn(async move {
             // Polls rather than waiting in `pg_advisory_lock`: a wait would hold the one lock
             // connection, and one longer than `statement_timeout` would fail.
-            let mut pause = Duration::from_millis(2);
+            let mut pause = Duration::from_millis(1);
             let answer = loop {
                 match session.try_lock(&keys).await {
                     Ok(Some(generation)) => {
@@ -489,7 +489,7 @@ impl LockSession {
                     Err(e) => break Err(e),
                 }
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(50));
+                pause = (pause * 2).min(Duration::from_millis(10));
             };
             // If the caller is gone, the guard comes back here and is dropped: released.
             let _ = tx.send(answer);
