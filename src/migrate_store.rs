@@ -28,8 +28,9 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub from: PathBuf,
     /// PostgreSQL URL of the target (`postgres://user:password@host:port/db`); its schema is
-    /// created or brought up to date first.
-    #[arg(long)]
+    /// created or brought up to date first. Taken from `POSTGATE__STORE__URL` when not given
+    /// (which keeps the password off the command line).
+    #[arg(long, env = "POSTGATE__STORE__URL", hide_env_values = true)]
     pub to: String,
 }
 
@@ -246,6 +247,14 @@ pub async fn migrate(from: &dyn Store, to: &dyn Store) -> Result<Report, StoreEr
 /// store could not be opened.
 pub async fn run(args: MigrateArgs) -> ExitCode {
     let target = redact_password(&args.to);
+    // Opening a missing directory would create an empty store and "copy" nothing.
+    if !args.from.is_dir() {
+        eprintln!(
+            "postgate migrate-store: no sled store at {}",
+            args.from.display()
+        );
+        return ExitCode::from(2);
+    }
     let from = match SledStore::open(&args.from) {
         Ok(s) => s,
         Err(e) => {

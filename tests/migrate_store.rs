@@ -213,5 +213,9 @@ async fn a_sled_store_moves_to_postgres_once_and_a_gateway_serves_it() {
         .await
         .unwrap();
     assert_eq!(r["code"], 383, "{r}");
-    drop(dir);
+
+    // A mistyped source is refused, not read as an empty store.
+    let (code, _) = migrate(&dir.path().join("no-such-store"), &url).await;
+    assert_eq!(code, 2);
+    assert!(!dir.path().join("no-such-store").exists());
 }
