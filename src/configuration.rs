@@ -182,6 +182,9 @@ pub struct SchedulerSettings {
     pub tick_ms: u64,
     /// Most due posts one tick takes on (the rest wait for the next ticks).
     pub batch_size: usize,
+    /// How long a due post claimed by one gateway's scheduler is left to it by the others
+    /// (PostgreSQL store); after that, a holder that died is taken over. Seconds.
+    pub lease_secs: u64,
 }
 
 /// `[threads]`
@@ -331,6 +334,7 @@ impl Settings {
             ("delete.bulk_max_ids", self.delete.bulk_max_ids as u64),
             ("scheduler.tick_ms", self.scheduler.tick_ms),
             ("scheduler.batch_size", self.scheduler.batch_size as u64),
+            ("scheduler.lease_secs", self.scheduler.lease_secs),
             ("threads.timeout_ms", self.threads.timeout_ms),
             ("threads.max_in_flight", self.threads.max_in_flight as u64),
             (

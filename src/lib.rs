@@ -29,7 +29,8 @@
 //!   record, over one planned delete), the publisher, the scheduler, the durable delete queue
 //!   and its worker (`service/queue.rs`), webhooks with their outbox (`service/webhooks.rs`),
 //!   `locks` (one generic
-//!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks),
+//!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks; `hold`
+//!   adds the store's cross-process post lock, so several gateways serialize per post too),
 //!   idempotency keys (`service/idempotency.rs`), history reads, filtered and paged
 //!   (`service/history.rs`), import persistence (`service/import.rs`), and the store-backed
 //!   `SessionStore` for renewed network sessions (`service/sessions.rs`). It stores
@@ -45,6 +46,8 @@
 //!   place and hands adapters that renew sessions a `SessionStore`; OAuth 1.0a signing for X.
 //! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that
 //!   sends an export file to a running gateway in batches.
+//! - [`migrate_store`] — `postgate migrate-store`, the way from sled to PostgreSQL: copies
+//!   every record a store holds (restartable, verified at the end).
 //! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete), and
 //!   [`demo::sandbox_settings`], the one place that points a gateway at a sandbox.
 //!
@@ -61,6 +64,7 @@ pub mod demo;
 pub mod domain;
 pub mod import_cli;
 pub mod keys;
+pub mod migrate_store;
 pub mod networks;
 pub mod service;
 pub mod startup;

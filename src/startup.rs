@@ -213,6 +213,7 @@ impl Application {
             Duration::from_millis(settings.scheduler.tick_ms),
             settings.scheduler.batch_size,
         )
+        .with_lease(Duration::from_secs(settings.scheduler.lease_secs))
         .on_published(scheduled_hook);
 
         // Queued deletes, finished in the background; each finished post fires `delete`.

@@ -132,6 +132,18 @@ pub(crate) async fn start_gateway(
     sandbox: &Sandbox,
     log_name: &str,
 ) -> Res<Gateway> {
+    start_gateway_with(client, dir, store, sandbox, log_name, &[]).await
+}
+
+/// [`start_gateway`] with more settings (e.g. the PostgreSQL store), as variables.
+pub(crate) async fn start_gateway_with(
+    client: &reqwest::Client,
+    dir: &Path,
+    store: &Path,
+    sandbox: &Sandbox,
+    log_name: &str,
+    extra: &[(&str, &str)],
+) -> Res<Gateway> {
     let port = free_ports(1)?[0];
     let mut cmd = Command::new(BIN);
     // The cwd has no settings.toml: built-in defaults plus these variables.
@@ -154,6 +166,7 @@ pub(crate) async fn start_gateway(
             MAX_IN_FLIGHT.to_string(),
         )
         .env("POSTGATE__X__MAX_IN_FLIGHT", MAX_IN_FLIGHT.to_string())
+        .envs(extra.iter().copied())
         .arg("serve");
     let mut proc = Proc::spawn("postgate serve", cmd, dir.join(log_name))?;
     let base = format!("http://127.0.0.1:{port}");

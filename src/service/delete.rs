@@ -399,7 +399,7 @@ impl DeleteService {
         let Some(post) = self.owned_post(profile_id, raw_id).await? else {
             return Ok(DeleteResult::NotFound(raw_id.to_owned()));
         };
-        let _guard = self.locks.lock(&post.id).await;
+        let _held = self.locks.hold(self.store.as_ref(), &post.id).await?;
         // Re-read under the lock: whoever held it before may have changed the post.
         let Some(post) = self.store.get_post(&post.id).await? else {
             return Ok(DeleteResult::NotFound(raw_id.to_owned()));
@@ -730,7 +730,10 @@ impl DeleteService {
                 .map(|p| p.id)
                 .collect();
             if !candidates.is_empty() {
-                let _guards = self.locks.lock_many(&candidates).await;
+                let _held = self
+                    .locks
+                    .hold_many(self.store.as_ref(), &candidates)
+                    .await?;
                 let mut cancelled = Vec::new();
                 for id in &candidates {
                     if let Some(mut post) = self.store.get_post(id).await? {
@@ -768,7 +771,7 @@ impl DeleteService {
         let Some(post) = self.owned_post(profile_id, raw_id).await? else {
             return Ok(ManualResult::NotFound(raw_id.to_owned()));
         };
-        let _guard = self.locks.lock(&post.id).await;
+        let _held = self.locks.hold(self.store.as_ref(), &post.id).await?;
         let Some(mut post) = self.store.get_post(&post.id).await? else {
             return Ok(ManualResult::NotFound(raw_id.to_owned()));
         };
@@ -840,11 +843,21 @@ impl DeleteService {
     }
 
     /// Finishes deletes whose intent was recorded but whose outcome was not (a crash between
-    /// the two). The networks are asked again; "already gone" completes them.
+    /// the two). The networks are asked again; "already gone" completes them. A post another
+    /// gateway process holds is left to it (its delete is running, not interrupted); one it
+    /// takes meanwhile is re-read under the lock, so its intents are finished once.
     pub async fn recover(&self, ctx: &CallContext) -> Result<usize, StoreError> {
         let ids = self.store.in_flight_posts().await?;
         let mut finished = 0;
         for id in ids {
+            if self
+                .locks
+                .try_hold(self.store.as_ref(), &id)
+                .await?
+                .is_none()
+            {
+                continue;
+            }
             let Some(post) = self.store.get_post(&id).await? else {
                 continue;
             };

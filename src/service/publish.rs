@@ -227,7 +227,7 @@ impl PublishService {
                 .collect(),
             idempotency_key: new.idempotency_key,
         };
-        let _guard = self.locks.lock(&post.id).await;
+        let _held = self.locks.hold(self.store.as_ref(), &post.id).await?;
         // At schedule time the scheduler's own credentials decide whether X can work later.
         let plan_ctx = if scheduled {
             self.scheduler_context()
@@ -269,7 +269,7 @@ impl PublishService {
     /// lock and re-reads it first: a post cancelled by a delete is left alone. Returns the
     /// post as stored after publishing, or `None` when there was nothing to do.
     pub async fn publish_due(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
-        let _guard = self.locks.lock(id).await;
+        let _held = self.locks.hold(self.store.as_ref(), id).await?;
         let Some(mut post) = self.store.get_post(id).await? else {
             return Ok(None);
         };
@@ -301,7 +301,11 @@ impl PublishService {
     pub async fn recover_interrupted(&self) -> Result<usize, StoreError> {
         let mut repaired = 0;
         for id in self.store.in_flight_posts().await? {
-            let _guard = self.locks.lock(&id).await;
+            // A post another gateway process holds is being published right now, not
+            // interrupted: left alone.
+            let Some(_held) = self.locks.try_hold(self.store.as_ref(), &id).await? else {
+                continue;
+            };
             let Some(mut post) = self.store.get_post(&id).await? else {
                 continue;
             };
@@ -341,7 +345,7 @@ impl PublishService {
         id: &PostId,
         ctx: &CallContext,
     ) -> Result<Option<Post>, StoreError> {
-        let _guard = self.locks.lock(id).await;
+        let _held = self.locks.hold(self.store.as_ref(), id).await?;
         let Some(mut post) = self.store.get_post(id).await? else {
             return Ok(None);
         };

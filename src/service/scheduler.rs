@@ -1,8 +1,9 @@
 //! The scheduler: a task inside `postgate serve` that publishes scheduled posts when due.
 //!
-//! Every tick it reads the durable schedule index ([`Store::due_posts`]) and hands each due
-//! post to [`PublishService::publish_due`], which takes the post's lock, re-reads it and
-//! publishes only if it is still pending. The index lives in the store, so scheduling
+//! Every tick it claims due posts from the durable schedule index ([`Store::claim_due_posts`]:
+//! with several gateways on one database, each due post goes to one scheduler for a lease) and
+//! hands each to [`PublishService::publish_due`], which takes the post's lock (in-process and
+//! across processes), re-reads it and publishes only if it is still pending. The index lives in the store, so scheduling
 //! survives a restart, and posts that came due while the gateway was down are published on
 //! the first tick after start-up.
 
@@ -32,6 +33,10 @@ pub struct Scheduler {
     publisher: PublishService,
     tick: Duration,
     batch_size: usize,
+    /// Who claims due posts: this process, distinct from every other gateway's scheduler.
+    holder: String,
+    /// How long a claim keeps other schedulers off a post.
+    lease: Duration,
     /// Cancelled when the gateway stops: the loop ends and a tick starts no further post.
     shutdown: CancellationToken,
 }
@@ -85,6 +90,12 @@ impl Scheduler {
             publisher,
             tick: tick.max(Duration::from_millis(10)),
             batch_size: batch_size.max(1),
+            holder: format!(
+                "{}-{}",
+                std::process::id(),
+                crate::domain::PostId::generate().as_str()
+            ),
+            lease: Duration::from_secs(600),
             shutdown: CancellationToken::new(),
         }
     }
@@ -95,12 +106,18 @@ impl Scheduler {
         self
     }
 
+    /// Claims due posts for `lease` (`scheduler.lease_secs`) instead of the default 10 min.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
     /// Publishes the posts due now, at most `batch_size` of them; returns how many were
     /// published (sent to their networks, whatever each network answered).
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let due = self
             .store
-            .due_posts_limited(Utc::now(), self.batch_size)
+            .claim_due_posts(Utc::now(), self.batch_size, &self.holder, self.lease)
             .await?;
         if due.is_empty() {
             return Ok(0);

@@ -7,7 +7,8 @@
 //! precision every backend keeps.
 
 use super::{
-    IdempotencyRecord, Job, JobPut, LinkedAccount, Profile, QuotaDecision, Store, StoreError,
+    IdempotencyRecord, Job, JobPut, LinkedAccount, Profile, QuotaDecision, QuotaState, Store,
+    StoreError,
 };
 use crate::domain::{
     primary_profile_id, EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
@@ -38,6 +39,7 @@ where
     post_locks(make().await).await;
     claimed_schedule(make().await).await;
     jobs(make().await).await;
+    whole_store_reads(make().await).await;
 }
 
 /// A fixed instant, whole milliseconds.
@@ -607,9 +609,29 @@ pub async fn post_locks(store: Arc<dyn Store>) {
         .unwrap();
     drop(first);
     drop(other);
-    tokio::time::timeout(within, store.lock_post(&id(1)))
+    let again = tokio::time::timeout(within, store.lock_post(&id(1)))
         .await
         .expect("post locks: a dropped lock is released")
+        .unwrap();
+    drop(again);
+    let both = tokio::time::timeout(within, store.lock_posts(&[id(2), id(1), id(2)]))
+        .await
+        .expect("post locks: several free posts are granted at once")
+        .unwrap();
+    drop(both);
+    let tried = tokio::time::timeout(within, store.try_lock_post(&id(3)))
+        .await
+        .expect("post locks: trying never waits")
+        .unwrap();
+    assert!(
+        tried.is_some(),
+        "post locks: a free post is granted on trial"
+    );
+    drop(tried);
+    // Released on a spawned task by some backends: granted again once that ran.
+    tokio::time::timeout(within, store.lock_posts(&[id(1), id(3)]))
+        .await
+        .expect("post locks: released locks are granted together")
         .unwrap();
 }
 
@@ -781,4 +803,123 @@ pub async fn jobs(store: Arc<dyn Store>) {
         "jobs: kinds are separate"
     );
     store.flush().await.unwrap();
+}
+
+/// Everything can be read back whole (what `postgate migrate-store` copies): profiles of
+/// every account, every post a page at a time, idempotency keys, quota states (and a quota
+/// state written back replaces, never adds), metadata.
+pub async fn whole_store_reads(store: Arc<dyn Store>) {
+    let primary = store.ensure_primary_profile("acct-a").await.unwrap();
+    let user = store
+        .create_profile(user_profile("acct-b", "user-1", "One", t0()))
+        .await
+        .unwrap();
+    let mut profiles = store.all_profiles().await.unwrap();
+    profiles.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = vec![primary, user];
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        profiles, expected,
+        "whole store: every profile of every account"
+    );
+
+    for n in [3, 1, 5, 2, 4] {
+        let p = post(
+            n,
+            if n % 2 == 0 { "prof-a" } else { "prof-b" },
+            t0(),
+            vec![published(Platform::Threads, &format!("1801{n}"))],
+        );
+        store.insert_post(&p).await.unwrap();
+    }
+    let first = store.posts_after(None, 2).await.unwrap();
+    assert_eq!(
+        first.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        vec![id(1), id(2)],
+        "whole store: posts by id, a page at a time"
+    );
+    assert_eq!(first[0], store.get_post(&id(1)).await.unwrap().unwrap());
+    let rest = store.posts_after(Some(&id(2)), 10).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        vec![id(3), id(4), id(5)]
+    );
+    assert!(store
+        .posts_after(Some(&id(5)), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    store
+        .claim_idempotency_key("prof-a", "k1", &id(1), t0())
+        .await
+        .unwrap();
+    store
+        .remember_answer("prof-b", "k2", &serde_json::json!({"httpStatus": 200}))
+        .await
+        .unwrap();
+    let keys = store.all_idempotency_keys().await.unwrap();
+    assert_eq!(keys.len(), 2, "whole store: idempotency keys");
+    assert_eq!(
+        (keys[0].profile_id.as_str(), keys[0].key.as_str()),
+        ("prof-a", "k1")
+    );
+    assert_eq!(
+        keys[0].record,
+        IdempotencyRecord::Claimed {
+            post_id: id(1),
+            claimed_at: t0()
+        }
+    );
+    assert_eq!(
+        keys[1].record,
+        IdempotencyRecord::Answered(serde_json::json!({"httpStatus": 200}))
+    );
+
+    store.take_quota("q:1", 10, 3600, t0()).await.unwrap();
+    store
+        .take_quota("q:1", 10, 3600, t0() + Duration::seconds(1))
+        .await
+        .unwrap();
+    store
+        .block_until("q:2", t0() + Duration::minutes(5))
+        .await
+        .unwrap();
+    let quotas = store.all_quotas().await.unwrap();
+    assert_eq!(
+        quotas,
+        vec![
+            QuotaState {
+                bucket: "q:1".into(),
+                calls: vec![t0(), t0() + Duration::seconds(1)],
+                blocked_until: None,
+            },
+            QuotaState {
+                bucket: "q:2".into(),
+                calls: vec![],
+                blocked_until: Some(t0() + Duration::minutes(5)),
+            },
+        ],
+        "whole store: quota states"
+    );
+    let copied = QuotaState {
+        bucket: "q:3".into(),
+        calls: vec![t0(), t0() + Duration::seconds(2)],
+        blocked_until: Some(t0() + Duration::minutes(1)),
+    };
+    store.restore_quota(&copied).await.unwrap();
+    store.restore_quota(&copied).await.unwrap();
+    assert_eq!(
+        store.all_quotas().await.unwrap()[2],
+        copied,
+        "whole store: a quota state written twice is there once"
+    );
+
+    store.set_meta("b", "2").await.unwrap();
+    store.set_meta("a", "1").await.unwrap();
+    assert_eq!(
+        store.all_meta().await.unwrap(),
+        vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+        "whole store: metadata"
+    );
 }

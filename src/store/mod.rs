@@ -100,6 +100,29 @@ pub enum QuotaDecision {
     },
 }
 
+/// A quota bucket's whole state, to copy it from one store to another
+/// (`postgate migrate-store`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaState {
+    /// The bucket.
+    pub bucket: String,
+    /// The calls counted in its window (whole milliseconds), oldest first.
+    pub calls: Vec<DateTime<Utc>>,
+    /// The network's own block on it, if one was recorded.
+    pub blocked_until: Option<DateTime<Utc>>,
+}
+
+/// One idempotency key and what it holds (for copying a whole store).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdempotencyEntry {
+    /// The profile the key belongs to.
+    pub profile_id: String,
+    /// The key.
+    pub key: String,
+    /// Its claim or its answer.
+    pub record: IdempotencyRecord,
+}
+
 /// Where a page of a profile's posts stopped: pass it back to read the next (older) page.
 /// Opaque to callers; each store encodes its own position.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -298,6 +321,21 @@ pub trait Store: Send + Sync + 'static {
         Ok(PostLock::local())
     }
 
+    /// [`Store::lock_post`] for several posts at once, all or none (for a change that must
+    /// be atomic over a set of posts, like cancelling a profile's schedule). Take it inside
+    /// the in-process locks of the same posts.
+    async fn lock_posts(&self, ids: &[PostId]) -> Result<PostLock, StoreError> {
+        let _ = ids;
+        Ok(PostLock::local())
+    }
+
+    /// [`Store::lock_post`] without waiting: `None` while another process holds the post
+    /// (it is working on it, so e.g. start-up recovery leaves it alone).
+    async fn try_lock_post(&self, id: &PostId) -> Result<Option<PostLock>, StoreError> {
+        let _ = id;
+        Ok(Some(PostLock::local()))
+    }
+
     /// At most `limit` ids of due posts (as [`Store::due_posts_limited`]) claimed for
     /// `holder` until `now + lease`: a post another holder claimed is skipped until its lease
     /// expires (so a holder that died is taken over). Every scheduler instance calls this;
@@ -333,6 +371,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Job>, StoreError>;
     /// Removes a job (finished or dropped). Returns whether it existed.
     async fn remove_job(&self, kind: &str, key: &str) -> Result<bool, StoreError>;
+    /// Every profile (primary and user profiles of every account), by id: for copying a
+    /// whole store.
+    async fn all_profiles(&self) -> Result<Vec<Profile>, StoreError>;
+    /// At most `limit` posts with an id greater than `after` (from the first when `None`),
+    /// by id: every post of every profile, a page at a time, for copying a whole store.
+    async fn posts_after(
+        &self,
+        after: Option<&PostId>,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError>;
+    /// Every idempotency key with its claim or answer, by profile and key.
+    async fn all_idempotency_keys(&self) -> Result<Vec<IdempotencyEntry>, StoreError>;
+    /// Every quota bucket's state, by bucket.
+    async fn all_quotas(&self) -> Result<Vec<QuotaState>, StoreError>;
+    /// Replaces a bucket's state with `state` (copying is repeatable: no call counted twice).
+    async fn restore_quota(&self, state: &QuotaState) -> Result<(), StoreError>;
+    /// Every metadata value, by name.
+    async fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     /// A small metadata value.
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;

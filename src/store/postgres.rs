@@ -9,8 +9,8 @@
 //! Times are kept to the microsecond (PostgreSQL's `timestamptz`).
 
 use super::{
-    IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostLock, PostPage, Profile,
-    QuotaDecision, Store, StoreError,
+    IdempotencyEntry, IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostLock,
+    PostPage, Profile, QuotaDecision, QuotaState, Store, StoreError,
 };
 use crate::configuration::{redact_password, StoreSettings};
 use crate::domain::{
@@ -20,10 +20,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::migrate::Migrator;
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The schema migrations, compiled into the binary.
@@ -33,6 +33,8 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Where this store's post locks are held.
+    locks: Arc<LockSession>,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -121,6 +123,7 @@ impl PostgresStore {
             "statement_timeout",
             statement_timeout.as_millis().to_string(),
         )]);
+        let locks = Arc::new(LockSession::new(options.clone()));
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
             .acquire_timeout(Duration::from_secs(10))
@@ -129,7 +132,7 @@ impl PostgresStore {
             .map_err(|e| {
                 StoreError::Open(format!("cannot connect to PostgreSQL at {where_}: {e}"))
             })?;
-        let store = Self { pool };
+        let store = Self { pool, locks };
         store.migrate().await?;
         Ok(store)
     }
@@ -382,36 +385,162 @@ fn decode_cursor(c: &PostCursor) -> Option<(DateTime<Utc>, String)> {
 /// only makes two posts wait for each other.
 const POST_LOCK_CLASS: i32 = 0x706f_7374;
 
-/// A session advisory lock on a connection taken out of the pool for as long as it is held.
-/// Dropping it unlocks (on a spawned task) and returns the connection; if that fails, or no
-/// runtime is left, the connection is closed, which releases the lock too. A process that
-/// dies loses its connections and so its locks.
-struct AdvisoryLock {
-    conn: Option<PoolConnection<Postgres>>,
+/// The one connection that holds every post lock of this store, as session advisory locks.
+///
+/// One connection for all locks, not one per lock: a lock held across a post's network calls
+/// would otherwise keep a pooled connection out of the pool, and a bulk delete working on more
+/// posts at once than the pool has connections would starve its own queries. Session locks
+/// are reentrant, so two holders in this process could share one key: the in-process post
+/// lock, taken first, rules that out (and a hash collision between two posts only shares a
+/// lock this process holds anyway). A process that dies loses the connection and so its locks.
+struct LockSession {
+    options: PgConnectOptions,
+    /// The connection and its generation (bumped at each reconnect, so a guard of a lost
+    /// connection never unlocks what a newer holder took on the next one).
+    conn: tokio::sync::Mutex<(Option<PgConnection>, u64)>,
 }
 
-impl Drop for AdvisoryLock {
-    fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
-            return;
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                rt.spawn(async move {
-                    // `unlock_all`: also right when the lock was granted but its answer lost
-                    // to a cancelled wait; this connection holds no other session lock.
-                    if sqlx::query("SELECT pg_advisory_unlock_all()")
-                        .execute(&mut *conn)
-                        .await
-                        .is_err()
-                    {
-                        conn.close_on_drop();
-                    }
-                });
-            }
-            Err(_) => conn.close_on_drop(),
+impl LockSession {
+    fn new(options: PgConnectOptions) -> Self {
+        Self {
+            options,
+            conn: tokio::sync::Mutex::new((None, 0)),
         }
     }
+
+    /// Takes the locks of all `keys` (post ids) or none of them. `Some(generation)` if taken.
+    async fn try_lock(&self, keys: &[String]) -> Result<Option<u64>, StoreError> {
+        let mut slot = self.conn.lock().await;
+        if slot.0.is_none() {
+            let conn = PgConnection::connect_with(&self.options)
+                .await
+                .map_err(|e| StoreError::Backend(format!("post lock connection: {e}")))?;
+            slot.0 = Some(conn);
+            slot.1 += 1;
+        }
+        let generation = slot.1;
+        let Some(conn) = slot.0.as_mut() else {
+            return Err(StoreError::Backend("post lock connection lost".into()));
+        };
+        let mut taken = 0;
+        let mut failed = None;
+        for key in keys {
+            let got: Result<bool, _> =
+                sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+                    .bind(POST_LOCK_CLASS)
+                    .bind(key)
+                    .fetch_one(&mut *conn)
+                    .await;
+            match got {
+                Ok(true) => taken += 1,
+                Ok(false) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failed {
+            // Its locks go with it: no holder in this process can be sure of them any more.
+            tracing::error!(error = %e, "the post lock connection failed; reconnecting");
+            slot.0 = None;
+            return Err(db(e));
+        }
+        if taken == keys.len() {
+            return Ok(Some(generation));
+        }
+        let undo = keys[..taken].to_vec();
+        drop(slot);
+        self.unlock(&undo, generation).await;
+        Ok(None)
+    }
+
+    /// Releases `keys` taken on connection `generation` (nothing if it was lost since).
+    async fn unlock(&self, keys: &[String], generation: u64) {
+        let mut slot = self.conn.lock().await;
+        if slot.1 != generation {
+            return;
+        }
+        let Some(conn) = slot.0.as_mut() else {
+            return;
+        };
+        for key in keys {
+            let r = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
+                .bind(POST_LOCK_CLASS)
+                .bind(key)
+                .execute(&mut *conn)
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "the post lock connection failed while unlocking; reconnecting");
+                slot.0 = None;
+                return;
+            }
+        }
+    }
+
+    /// Takes the locks of `keys` (all or none), polling until granted when `wait`. Runs on a
+    /// task of its own: a caller that gives up (a cancelled request) cannot leave a lock
+    /// granted by the server but owned by nobody; what it would have got is released.
+    async fn acquire(
+        self: &Arc<Self>,
+        keys: Vec<String>,
+        wait: bool,
+    ) -> Result<Option<PostLock>, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let session = self.clone();
+        tokio::spawn(async move {
+            // Polls rather than waiting in `pg_advisory_lock`: a wait would hold the one lock
+            // connection, and one longer than `statement_timeout` would fail.
+            let mut pause = Duration::from_millis(1);
+            let answer = loop {
+                match session.try_lock(&keys).await {
+                    Ok(Some(generation)) => {
+                        break Ok(Some(PostLock::held(Box::new(SessionGuard {
+                            session: session.clone(),
+                            keys: keys.clone(),
+                            generation,
+                        }))))
+                    }
+                    Ok(None) if wait && !tx.is_closed() => {}
+                    Ok(None) => break Ok(None),
+                    Err(e) => break Err(e),
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(10));
+            };
+            // If the caller is gone, the guard comes back here and is dropped: released.
+            let _ = tx.send(answer);
+        });
+        rx.await
+            .unwrap_or_else(|_| Err(StoreError::Backend("post lock task failed".into())))
+    }
+}
+
+/// Post locks held on the [`LockSession`]; dropping it releases them (on a spawned task).
+struct SessionGuard {
+    session: Arc<LockSession>,
+    keys: Vec<String>,
+    generation: u64,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        let keys = std::mem::take(&mut self.keys);
+        let (session, generation) = (self.session.clone(), self.generation);
+        // Without a runtime the process is ending: its connection, and so its locks, go too.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { session.unlock(&keys, generation).await });
+        }
+    }
+}
+
+/// Post ids as lock keys: sorted and distinct, so that two callers taking several never
+/// hold parts of each other's set in a different order.
+fn lock_keys(ids: &[PostId]) -> Vec<String> {
+    let mut keys: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 const PROFILE_COLUMNS: &str = "id, account_id, title, is_primary, key_hash, created";
@@ -884,28 +1013,20 @@ impl Store for PostgresStore {
     }
 
     async fn lock_post(&self, id: &PostId) -> Result<PostLock, StoreError> {
-        // Polls with `pg_try_advisory_lock` rather than waiting in `pg_advisory_lock`: a wait
-        // longer than `statement_timeout` would fail, and a poll is cancellable.
-        let mut lock = AdvisoryLock {
-            conn: Some(self.pool.acquire().await.map_err(db)?),
-        };
-        let mut pause = Duration::from_millis(5);
-        loop {
-            let Some(conn) = lock.conn.as_mut() else {
-                return Err(StoreError::Backend("post lock lost its connection".into()));
-            };
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-                .bind(POST_LOCK_CLASS)
-                .bind(id.as_str())
-                .fetch_one(&mut **conn)
-                .await
-                .map_err(db)?;
-            if got {
-                return Ok(PostLock::held(Box::new(std::sync::Mutex::new(lock))));
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(100));
+        self.lock_posts(std::slice::from_ref(id)).await
+    }
+
+    async fn lock_posts(&self, ids: &[PostId]) -> Result<PostLock, StoreError> {
+        match self.locks.acquire(lock_keys(ids), true).await? {
+            Some(lock) => Ok(lock),
+            None => Err(StoreError::Backend("post lock not granted".into())),
         }
+    }
+
+    async fn try_lock_post(&self, id: &PostId) -> Result<Option<PostLock>, StoreError> {
+        self.locks
+            .acquire(lock_keys(std::slice::from_ref(id)), false)
+            .await
     }
 
     async fn claim_due_posts(
@@ -937,6 +1058,117 @@ impl Store for PostgresStore {
         .map_err(db)?;
         claimed.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         claimed.into_iter().map(|(id, _)| post_id(id)).collect()
+    }
+
+    async fn all_profiles(&self) -> Result<Vec<Profile>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(profile_from_row)
+        .collect()
+    }
+
+    async fn posts_after(
+        &self,
+        after: Option<&PostId>,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM posts WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.map_or("", PostId::as_str))
+            .bind(self::limit(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        self.posts_with_entries(rows).await
+    }
+
+    async fn all_idempotency_keys(&self) -> Result<Vec<IdempotencyEntry>, StoreError> {
+        sqlx::query("SELECT * FROM idempotency_keys ORDER BY profile_id, key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| {
+                Ok(IdempotencyEntry {
+                    profile_id: r.try_get("profile_id").map_err(db)?,
+                    key: r.try_get("key").map_err(db)?,
+                    record: idempotency_from_row(r)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn all_quotas(&self) -> Result<Vec<QuotaState>, StoreError> {
+        let at = |ms: i64| {
+            DateTime::from_timestamp_millis(ms)
+                .ok_or_else(|| StoreError::Corrupt(format!("quota time {ms}")))
+        };
+        let buckets: Vec<(String, i64)> =
+            sqlx::query_as("SELECT bucket, blocked_until_ms FROM quotas ORDER BY bucket")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        let calls: Vec<(String, i64)> =
+            sqlx::query_as("SELECT bucket, at_ms FROM quota_calls ORDER BY bucket, at_ms, id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        let mut by_bucket: std::collections::HashMap<String, Vec<DateTime<Utc>>> =
+            std::collections::HashMap::new();
+        for (bucket, ms) in calls {
+            by_bucket.entry(bucket).or_default().push(at(ms)?);
+        }
+        buckets
+            .into_iter()
+            .map(|(bucket, blocked)| {
+                Ok(QuotaState {
+                    calls: by_bucket.remove(&bucket).unwrap_or_default(),
+                    blocked_until: if blocked > 0 {
+                        Some(at(blocked)?)
+                    } else {
+                        None
+                    },
+                    bucket,
+                })
+            })
+            .collect()
+    }
+
+    async fn restore_quota(&self, state: &QuotaState) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO quotas (bucket, blocked_until_ms) VALUES ($1, $2)
+             ON CONFLICT (bucket) DO UPDATE SET blocked_until_ms = EXCLUDED.blocked_until_ms",
+        )
+        .bind(&state.bucket)
+        .bind(state.blocked_until.map_or(0, millis).max(0))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query("DELETE FROM quota_calls WHERE bucket = $1")
+            .bind(&state.bucket)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let calls: Vec<i64> = state.calls.iter().map(|t| millis(*t)).collect();
+        sqlx::query("INSERT INTO quota_calls (bucket, at_ms) SELECT $1, unnest($2::bigint[])")
+            .bind(&state.bucket)
+            .bind(&calls)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query_as("SELECT key, value FROM meta ORDER BY key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
     }
 
     async fn put_job(&self, job: &Job, max_in_group: usize) -> Result<JobPut, StoreError> {

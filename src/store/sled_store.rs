@@ -15,8 +15,8 @@
 //!   key → (); `job_groups`: kind, 0x00, group, 0x00, key → ()
 
 use super::{
-    IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostPage, Profile, QuotaDecision,
-    Store, StoreError,
+    IdempotencyEntry, IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostPage, Profile,
+    QuotaDecision, QuotaState, Store, StoreError,
 };
 use crate::domain::{profile_title_key, Platform, Post, PostId};
 use async_trait::async_trait;
@@ -779,6 +779,108 @@ impl Store for SledStore {
                 Ok(())
             })
             .map_err(tx_err)
+    }
+
+    async fn all_profiles(&self) -> Result<Vec<Profile>, StoreError> {
+        let profiles = self.profiles.clone();
+        blocking(move || {
+            profiles
+                .iter()
+                .map(|r| from_json(&r.map_err(db)?.1))
+                .collect()
+        })
+        .await
+    }
+
+    async fn posts_after(
+        &self,
+        after: Option<&PostId>,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError> {
+        let posts = self.posts.clone();
+        let after = after.map(|id| id.as_str().as_bytes().to_vec());
+        blocking(move || {
+            let range = match after {
+                Some(a) => posts.range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+                None => posts.iter(),
+            };
+            range
+                .take(limit)
+                .map(|r| from_json(&r.map_err(db)?.1))
+                .collect()
+        })
+        .await
+    }
+
+    async fn all_idempotency_keys(&self) -> Result<Vec<IdempotencyEntry>, StoreError> {
+        let tree = self.idempotency.clone();
+        blocking(move || {
+            tree.iter()
+                .map(|r| {
+                    let (k, v) = r.map_err(db)?;
+                    let k = String::from_utf8_lossy(&k).into_owned();
+                    let Some((profile_id, key)) = k.split_once('\0') else {
+                        return Err(StoreError::Corrupt(format!("idempotency key {k:?}")));
+                    };
+                    Ok(IdempotencyEntry {
+                        profile_id: profile_id.to_owned(),
+                        key: key.to_owned(),
+                        record: decode_idempotency(&v)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn all_quotas(&self) -> Result<Vec<QuotaState>, StoreError> {
+        let tree = self.quotas.clone();
+        let at = |ms: u64| {
+            DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+                .ok_or_else(|| StoreError::Corrupt(format!("quota time {ms}")))
+        };
+        blocking(move || {
+            tree.iter()
+                .map(|r| {
+                    let (k, v) = r.map_err(db)?;
+                    let mut w: Window = from_json(&v)?;
+                    w.calls.sort_unstable();
+                    Ok(QuotaState {
+                        bucket: String::from_utf8_lossy(&k).into_owned(),
+                        calls: w.calls.into_iter().map(at).collect::<Result<_, _>>()?,
+                        blocked_until: match w.blocked_until {
+                            0 => None,
+                            b => Some(at(b)?),
+                        },
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn restore_quota(&self, state: &QuotaState) -> Result<(), StoreError> {
+        let w = Window {
+            calls: state.calls.iter().map(|t| millis(*t)).collect(),
+            blocked_until: state.blocked_until.map_or(0, millis),
+        };
+        self.quotas
+            .insert(state.bucket.as_bytes(), to_json(&w))
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.meta
+            .iter()
+            .map(|r| {
+                let (k, v) = r.map_err(db)?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect()
     }
 
     async fn put_job(&self, job: &Job, max_in_group: usize) -> Result<JobPut, StoreError> {
