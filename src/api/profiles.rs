@@ -324,7 +324,7 @@ async fn store_link(
         .await?;
     tracing::info!(platform = %platform, profile = %caller.profile.id, "account linked");
     super::hook::emit_social(
-        &state,
+        state,
         &caller.profile.id,
         platform.as_str(),
         "link",
