@@ -271,6 +271,7 @@ pub async fn link_social(
         access_token_secret: secret.map(|s| s.trim().to_owned()),
         username: body.username.filter(|u| !u.trim().is_empty()),
         linked_at: Utc::now(),
+        life: Default::default(),
     };
     let me = network
         .whoami(&account, &caller.call_context(&state))
