@@ -1,13 +1,14 @@
 //! Network adapters: one per social network, behind [`Network`]. Each maps its network's
 //! answers onto the small set of classes in [`NetworkError`]; none knows Ayrshare's wire format.
 
+pub mod link_flows;
 mod text;
 mod threads;
 mod x;
 
 pub use text::TextRule;
 pub use threads::{threads_length, Threads, THREADS_MAX};
-pub use x::{sign_oauth1, x_weighted_length, X, X_MAX_WEIGHTED, X_URL_WEIGHT};
+pub use x::{sign_oauth1, sign_oauth1_flow, x_weighted_length, X, X_MAX_WEIGHTED, X_URL_WEIGHT};
 
 use crate::configuration::Settings;
 use crate::domain::{DeleteFailure, LinkedAccount, NetworkPostId, Platform, PlatformEntry};
@@ -324,6 +325,11 @@ impl Networks {
         Self {
             by_platform: Arc::new(adapters.into_iter().map(|n| (n.platform(), n)).collect()),
         }
+    }
+
+    /// The platforms postgate has adapters for, in a stable order.
+    pub fn platforms(&self) -> impl Iterator<Item = &Platform> {
+        self.by_platform.keys()
     }
 
     /// The adapter for `platform`, if postgate has one.
