@@ -7,11 +7,13 @@ pub mod delete;
 pub mod history;
 pub mod idempotency;
 pub mod import;
+pub mod linking;
 pub mod locks;
 pub mod publish;
 pub mod scheduler;
 
 pub use delete::{DeleteReport, DeleteResult, DeleteService, EntryReport, ManualResult};
+pub use linking::{LinkEvent, LinkingService};
 pub use locks::{KeyedLocks, PostLocks};
 pub use publish::{NewPost, PublishConfig, PublishService};
 pub use scheduler::{Scheduler, SchedulerHandle};
