@@ -3,7 +3,9 @@
 use crate::api::{self, AppState};
 use crate::configuration::{Settings, StoreBackend};
 use crate::keys::{self, ApiKeys, GENERATED_KEY_META};
+use crate::networks::link_flows::{ThreadsOAuth, XOAuth};
 use crate::networks::{CallContext, ConsumerCredentials, Networks};
+use crate::service::linking::{LinkingConfig, LinkingService};
 use crate::service::delete::{DeleteConfig, RetryPolicy};
 use crate::service::{
     DeleteService, KeyedLocks, PostLocks, PublishConfig, PublishService, Scheduler, SchedulerHandle,
@@ -107,6 +109,34 @@ async fn load_keys(
     Ok((keys, Some((key, path))))
 }
 
+/// Renews Threads tokens before they expire (and flags those that cannot be renewed): one
+/// pass at start-up, then every `interval`, until `stop`.
+fn spawn_refresher(
+    tasks: &TaskTracker,
+    stop: CancellationToken,
+    linking: LinkingService,
+    account_ids: Vec<String>,
+    interval: Duration,
+) {
+    tasks.spawn(async move {
+        loop {
+            let pass = linking.refresh_all(&account_ids, chrono::Utc::now());
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                r = pass => match r {
+                    Ok((0, 0)) => {}
+                    Ok((refreshed, flagged)) => tracing::info!(refreshed, flagged, "token refresher pass"),
+                    Err(e) => tracing::error!(error = %e, "token refresher pass failed; retried next interval"),
+                },
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    });
+}
+
 impl Application {
     /// Opens the store, loads keys, builds the services and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
@@ -177,6 +207,30 @@ impl Application {
             settings.scheduler.batch_size,
         );
 
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr)
+            .map_err(|e| StartupError::Io(format!("cannot listen on {addr}: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Io(e.to_string()))?
+            .port();
+
+        let linking = LinkingService::new(
+            store.clone(),
+            networks.clone(),
+            LinkingConfig {
+                public_url: settings.server.public_url(port),
+                refresh_before: chrono::Duration::days(
+                    settings.threads.refresh_before_days.min(365) as i64,
+                ),
+                x_consumer: x_consumer.clone(),
+            },
+            ThreadsOAuth::from_settings(&settings.threads),
+            XOAuth::from_settings(&settings.x),
+        )
+        .await?;
+        let account_ids = api_keys.account_ids();
+
         let state = web::Data::new(AppState {
             store: store.clone(),
             api_keys,
@@ -187,15 +241,8 @@ impl Application {
             networks: networks.clone(),
             body_limit: settings.server.body_limit_bytes,
             bulk_max_ids: settings.delete.bulk_max_ids,
+            linking: linking.clone(),
         });
-
-        let addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&addr)
-            .map_err(|e| StartupError::Io(format!("cannot listen on {addr}: {e}")))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| StartupError::Io(e.to_string()))?
-            .port();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
@@ -211,6 +258,13 @@ impl Application {
 
         // Started last, once nothing can fail any more: a failed build leaves no task behind.
         let scheduler = scheduler.spawn(&tasks, shutdown.child_token());
+        spawn_refresher(
+            &tasks,
+            shutdown.child_token(),
+            linking,
+            account_ids,
+            Duration::from_secs(settings.threads.refresh_interval_secs),
+        );
 
         Ok(Self {
             port,

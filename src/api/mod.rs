@@ -8,6 +8,7 @@ pub mod auth;
 pub mod delete;
 pub mod error;
 pub mod history;
+pub mod link;
 pub mod messages;
 pub mod posts;
 pub mod profiles;
@@ -15,7 +16,7 @@ pub mod publish;
 
 use crate::keys::ApiKeys;
 use crate::networks::{ConsumerCredentials, Networks};
-use crate::service::{DeleteService, KeyedLocks, PublishService};
+use crate::service::{DeleteService, KeyedLocks, LinkingService, PublishService};
 use crate::store::Store;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -45,6 +46,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// Most ids in one bulk delete.
     pub bulk_max_ids: usize,
+    /// Linking tokens, the linking page's flows.
+    pub linking: LinkingService,
 }
 
 /// A JSON answer with Ayrshare's `Content-Type: application/json; charset=utf-8`.
@@ -210,6 +213,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(profiles::unlink_social))
                 .default_service(web::to(method_not_allowed)),
         )
+        .service(
+            web::resource("/api/profiles/generateJWT")
+                .route(web::post().to(profiles::generate_jwt))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .configure(link::routes)
         .service(
             web::resource("/api/user")
                 .route(web::get().to(profiles::user))
