@@ -54,7 +54,11 @@ impl ServerSettings {
         if !self.public_url.trim().is_empty() {
             return self.public_url.trim().trim_end_matches('/').to_owned();
         }
-        let port = if self.port == 0 { bound_port } else { self.port };
+        let port = if self.port == 0 {
+            bound_port
+        } else {
+            self.port
+        };
         let host = match self.host.as_str() {
             "0.0.0.0" | "::" | "" => "127.0.0.1",
             h => h,

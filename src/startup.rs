@@ -5,8 +5,8 @@ use crate::configuration::{Settings, StoreBackend};
 use crate::keys::{self, ApiKeys, GENERATED_KEY_META};
 use crate::networks::link_flows::{ThreadsOAuth, XOAuth};
 use crate::networks::{CallContext, ConsumerCredentials, Networks};
-use crate::service::linking::{LinkingConfig, LinkingService};
 use crate::service::delete::{DeleteConfig, RetryPolicy};
+use crate::service::linking::{LinkingConfig, LinkingService};
 use crate::service::{
     DeleteService, KeyedLocks, PostLocks, PublishConfig, PublishService, Scheduler, SchedulerHandle,
 };

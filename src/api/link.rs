@@ -129,7 +129,9 @@ fn error_page(e: &LinkError) -> HttpResponse {
 
 fn state_text(row: &LinkRow) -> Markup {
     match &row.state {
-        LinkState::NotConfigured => html! { span class="state" { "not configured by the operator" } },
+        LinkState::NotConfigured => {
+            html! { span class="state" { "not configured by the operator" } }
+        }
         LinkState::NotLinked => html! { span class="state" { "not linked" } },
         LinkState::Linked {
             username,
@@ -274,9 +276,10 @@ async fn form_session(
     let form = form_pairs(body);
     let session = form.get("jwt").cloned().unwrap_or_default();
     let (claims, _, session) = state.linking.open(&session, Utc::now()).await?;
-    state
-        .linking
-        .check_csrf(&claims, form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    state.linking.check_csrf(
+        &claims,
+        form.get("csrf").map(String::as_str).unwrap_or_default(),
+    )?;
     let platform = Platform::from(form.get("platform").map(String::as_str).unwrap_or_default());
     Ok((claims, session, platform))
 }

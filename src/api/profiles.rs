@@ -1,16 +1,16 @@
 //! Profiles (Ayrshare-compatible), linked accounts (postgate extension) and `GET /api/user`.
 
 use super::answers::{
-    DisplayName, Failure, GeneratedJwt, Linked, ProfileCreated, ProfileDeleted, ProfileItem, ProfileList,
-    Unlinked, UserAnswer,
+    DisplayName, Failure, GeneratedJwt, Linked, ProfileCreated, ProfileDeleted, ProfileItem,
+    ProfileList, Unlinked, UserAnswer,
 };
 use super::auth::Caller;
 use super::error::{code_for, codes, ApiError};
 use super::{json_body, json_response, AppState};
 use crate::domain::{DeleteFailure, ErrorKind, Platform};
 use crate::keys::{generate_key, hash_key_hex};
-use crate::networks::{AuthCode, NetworkError};
 use crate::networks::link_flows::THREADS_DELETE_SCOPE;
+use crate::networks::{AuthCode, NetworkError};
 use crate::service::linking::MAX_EXPIRES_MINUTES;
 use crate::store::{LinkedAccount, Profile, StoreError, TokenLife};
 use actix_web::http::StatusCode;

@@ -157,7 +157,11 @@ impl ThreadsOAuth {
             .text()
             .await
             .map_err(|e| transport_error("Threads", e))?;
-        tracing::debug!(status = status.as_u16(), what, "Threads token endpoint answered");
+        tracing::debug!(
+            status = status.as_u16(),
+            what,
+            "Threads token endpoint answered"
+        );
         if status.is_server_error() {
             return Err(NetworkError::Transient(format!(
                 "Threads {what} failed with HTTP {}",
@@ -269,7 +273,8 @@ impl XOAuth {
     /// First leg: `POST /oauth/request_token` with `oauth_callback`.
     pub async fn request_token(&self, callback: &str) -> Result<RequestToken, NetworkError> {
         let url = format!("{}/oauth/request_token", self.base);
-        let auth = super::x::sign_oauth1_flow("POST", &url, &self.consumer, None, Some(callback), None);
+        let auth =
+            super::x::sign_oauth1_flow("POST", &url, &self.consumer, None, Some(callback), None);
         let pairs = self.form_call(url, auth, "request token").await?;
         if pairs.get("oauth_callback_confirmed").map(String::as_str) != Some("true") {
             return Err(NetworkError::Rejected(
@@ -346,9 +351,7 @@ impl XOAuth {
         let pairs: std::collections::HashMap<String, String> =
             reqwest::Url::parse(&format!("http://x.invalid/?{}", body.trim()))
                 .map(|u| u.query_pairs().into_owned().collect())
-                .map_err(|_| {
-                    NetworkError::Rejected(format!("X {what} answer is not a form"))
-                })?;
+                .map_err(|_| NetworkError::Rejected(format!("X {what} answer is not a form")))?;
         Ok(pairs)
     }
 }

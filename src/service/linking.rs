@@ -217,8 +217,9 @@ impl LinkingService {
         x: Option<XOAuth>,
     ) -> Result<Self, StoreError> {
         let secret = match store.get_meta(LINK_SECRET_META).await? {
-            Some(s) => hex::decode(s.trim())
-                .map_err(|_| StoreError::Corrupt("linking secret".into()))?,
+            Some(s) => {
+                hex::decode(s.trim()).map_err(|_| StoreError::Corrupt("linking secret".into()))?
+            }
             None => {
                 let s = rand::random::<[u8; 32]>();
                 store.set_meta(LINK_SECRET_META, &hex::encode(s)).await?;
@@ -466,7 +467,8 @@ impl LinkingService {
         self.inner.store.flush().await?;
         let pending: PendingAuth =
             serde_json::from_str(&value).map_err(|_| LinkError::UnknownState)?;
-        if pending.expires <= now.timestamp() || Platform::from(pending.platform.as_str()) != *platform
+        if pending.expires <= now.timestamp()
+            || Platform::from(pending.platform.as_str()) != *platform
         {
             return Err(LinkError::UnknownState);
         }
@@ -506,8 +508,11 @@ impl LinkingService {
                         platform: platform.display_name().to_owned(),
                         error,
                     })?;
-                self.remember(&format!("x.{}", request.token), &pending(Some(request.secret.clone())))
-                    .await?;
+                self.remember(
+                    &format!("x.{}", request.token),
+                    &pending(Some(request.secret.clone())),
+                )
+                .await?;
                 Ok(flow.authorize_url(&request.token))
             }
             _ => Err(unavailable()),
@@ -554,7 +559,9 @@ impl LinkingService {
             .as_ref()
             .ok_or_else(|| LinkError::NotAvailable("Threads".into()))?;
         let result = async {
-            let short = flow.exchange_code(code, &self.callback_url(&platform)).await?;
+            let short = flow
+                .exchange_code(code, &self.callback_url(&platform))
+                .await?;
             let mut long = flow.long_lived(&short.access_token).await?;
             let scopes = if long.scopes.is_empty() {
                 short.scopes
@@ -805,10 +812,7 @@ impl LinkingService {
             .await?;
         if current.is_some_and(|c| c.user_id == account.user_id && c.linked_at == account.linked_at)
         {
-            self.inner
-                .store
-                .link_account(profile_id, account)
-                .await?;
+            self.inner.store.link_account(profile_id, account).await?;
             self.inner.store.flush().await?;
         }
         self.emit(if ok {

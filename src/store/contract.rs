@@ -6,7 +6,9 @@
 //! Each check takes a fresh, empty store. Timestamps are whole milliseconds: that is the
 //! precision every backend keeps.
 
-use super::{IdempotencyRecord, LinkedAccount, Profile, QuotaDecision, Store, StoreError, TokenLife};
+use super::{
+    IdempotencyRecord, LinkedAccount, Profile, QuotaDecision, Store, StoreError, TokenLife,
+};
 use crate::domain::{
     primary_profile_id, EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
 };
@@ -626,12 +628,18 @@ pub async fn token_life(store: Arc<dyn Store>) {
         needs_relink: false,
     };
     store.link_account(&p.id, a.clone()).await.unwrap();
-    let back = store.linked_account(&p.id, &Platform::Threads).await.unwrap();
+    let back = store
+        .linked_account(&p.id, &Platform::Threads)
+        .await
+        .unwrap();
     assert_eq!(back.as_ref(), Some(&a), "token life round-trips");
     a.life.needs_relink = true;
     a.access_token = "rotated".into();
     store.link_account(&p.id, a.clone()).await.unwrap();
-    let back = store.linked_account(&p.id, &Platform::Threads).await.unwrap();
+    let back = store
+        .linked_account(&p.id, &Platform::Threads)
+        .await
+        .unwrap();
     assert_eq!(back, Some(a), "re-linking replaces the token and its life");
 }
 

@@ -331,7 +331,12 @@ fn account_from_row(r: &PgRow) -> Result<LinkedAccount, StoreError> {
             scopes: r
                 .try_get::<Option<String>, _>("token_scopes")
                 .map_err(db)?
-                .map(|s| s.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                .map(|s| {
+                    s.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default(),
             needs_relink: r.try_get("needs_relink").map_err(db)?,
         },
