@@ -24,6 +24,7 @@ import os
 import random
 import signal
 import string
+import urllib.request
 import sys
 from urllib.parse import urlsplit
 
@@ -307,6 +308,24 @@ def main():
         gone = call("deleteProfile", primary.deleteProfile, {"profileKey": key})
         Check(gone).eq("status", "error")
 
+    def m_generate_jwt():
+        # privateKey is accepted and ignored by a self-hosted gateway.
+        body = call("generateJWT", primary.generateJWT, {
+            "domain": "sdk-conformance",
+            "privateKey": "-----BEGIN RSA PRIVATE KEY-----",
+            "expiresIn": 10,
+        })
+        c = Check(body)
+        c.eq("status", "success")
+        c.eq("title", "Primary Profile")
+        c.eq("emailSent", False)
+        c.eq("expiresIn", "10m")
+        token = c.has("token")
+        url = c.has("url")
+        c.true(url.endswith(f"/link?jwt={token}"), f"url {url} is not the linking page")
+        with urllib.request.urlopen(url, timeout=10) as page:
+            c.true(page.status == 200, f"the linking page answered {page.status}")
+
     steps = [
         ("a. createProfile", a_create_profile),
         ("b1. profile instance: getPost unknown id -> error", b1_profile_get_unknown),
@@ -322,6 +341,7 @@ def main():
         ("j2. markManualDeleted on a post gone from the networks", j2_mark_manual_deleted_gone),
         ("k. delete unknown id -> 114", k_delete_unknown),
         ("l. deleteProfile", l_delete_profile),
+        ("m. generateJWT -> the linking page's URL", m_generate_jwt),
     ]
 
     print(f"python SDK social-post-api, base {base}")
