@@ -705,3 +705,111 @@ async fn a_token_that_cannot_be_refreshed_marks_the_account_needs_relink() {
     assert!(html.contains("needs re-link"), "{html}");
     assert!(html.contains("Connect again"), "{html}");
 }
+
+/// A gateway in front of a fresh sandbox, nothing linked.
+async fn sandboxed() -> (postgate_sandbox::SandboxHandle, String, tempfile::TempDir) {
+    let sb = postgate_sandbox::start(postgate_sandbox::SandboxOptions::ephemeral())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = postgate::demo::sandbox_settings(&sb.addrs(), &dir.path().join("db"), API_KEY).unwrap();
+    let app = postgate::startup::Application::build(s).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    (sb, base, dir)
+}
+
+#[tokio::test]
+async fn sandbox_consent_links_both_networks_and_the_links_publish_and_delete() {
+    let (sb, base, _dir) = sandboxed().await;
+    for platform in ["threads", "twitter"] {
+        let page = postgate::demo::link_via_consent(&base, API_KEY, platform, true)
+            .await
+            .unwrap();
+        assert!(page.contains("is linked."), "{platform}: {page}");
+    }
+    let client = reqwest::Client::new();
+    let user: Value = client
+        .get(format!("{base}/api/user"))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["activeSocialAccounts"], json!(["threads", "twitter"]));
+    let threads = &user["displayNames"][0];
+    assert_eq!(threads["userId"], sb.accounts.threads[0].user_id);
+    assert_eq!(threads["username"], sb.accounts.threads[0].username);
+    assert!(threads["tokenExpiresAt"].is_string(), "{user}");
+    assert_eq!(
+        user["displayNames"][1]["username"],
+        sb.accounts.x[0].username
+    );
+
+    let published: Value = client
+        .post(format!("{base}/api/post"))
+        .bearer_auth(API_KEY)
+        .json(&json!({"post": "linked through the consent screens", "platforms": ["threads", "twitter"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(published["status"], "success", "{published}");
+    let deleted: Value = client
+        .delete(format!("{base}/api/post"))
+        .bearer_auth(API_KEY)
+        .json(&json!({"id": published["id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deleted["status"], "success", "{deleted}");
+    assert_eq!((sb.threads_stats().deleted, sb.x_stats().deleted), (1, 1));
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn sandbox_denied_consent_and_expired_codes_link_nothing() {
+    let (sb, base, _dir) = sandboxed().await;
+    for platform in ["threads", "twitter"] {
+        let page = postgate::demo::link_via_consent(&base, API_KEY, platform, false)
+            .await
+            .unwrap();
+        assert!(page.contains("was not linked"), "{platform}: {page}");
+    }
+    sb.set_oauth_faults(postgate_sandbox::OAuthFaults {
+        deny_consent: true,
+        ..Default::default()
+    });
+    let page = postgate::demo::link_via_consent(&base, API_KEY, "threads", true)
+        .await
+        .unwrap();
+    assert!(page.contains("access was not granted"), "{page}");
+    sb.set_oauth_faults(postgate_sandbox::OAuthFaults {
+        expired_code: true,
+        ..Default::default()
+    });
+    for platform in ["threads", "twitter"] {
+        let page = postgate::demo::link_via_consent(&base, API_KEY, platform, true)
+            .await
+            .unwrap();
+        assert!(page.contains("was not linked"), "{platform}: {page}");
+    }
+    let user: Value = reqwest::Client::new()
+        .get(format!("{base}/api/user"))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["activeSocialAccounts"], json!([]));
+    sb.stop().await;
+}
