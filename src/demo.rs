@@ -1,5 +1,6 @@
 //! `postgate demo`: the newcomer's round trip in one command. It starts the sandbox and a
-//! gateway on a temporary store (both on free loopback ports), links the sandbox accounts,
+//! gateway on a temporary store (both on free loopback ports), links the sandbox accounts
+//! through the linking page and the networks' consent screens (OAuth, as a user would),
 //! publishes a post to Threads and X, deletes it, deletes it again, and prints every request
 //! and answer.
 
@@ -209,13 +210,16 @@ async fn demo() -> Result<(), String> {
     let x = &sb.accounts.x[0];
     let post = reqwest::Method::POST;
     let delete = reqwest::Method::DELETE;
-    let social = format!("{base}/api/profiles/social");
     let result = async {
-        step(&client, 1, "Link the sandbox Threads account", post.clone(), &social, &key,
-            Some(json!({"platform": "threads", "userId": t.user_id, "accessToken": t.access_token, "username": t.username}))).await?;
-        step(&client, 2, "Link the sandbox X account", post.clone(), &social, &key,
-            Some(json!({"platform": "twitter", "userId": x.user_id, "accessToken": x.access_token, "accessTokenSecret": x.access_token_secret, "username": x.username}))).await?;
-        let published = step(&client, 3, "Publish to both", post.clone(), &format!("{base}/api/post"), &key,
+        for (n, platform, name, handle) in [(1, "threads", "Threads", &t.username), (2, "twitter", "X", &x.username)] {
+            println!("\n{n}. Link the sandbox {name} account (@{handle}) as a user would: generateJWT, open the linking page, Connect, Allow on the {name} consent screen");
+            let page = link_via_consent(&base, &key, platform, true).await?;
+            if !page.contains("is linked.") {
+                return Err(format!("linking {name} through its consent screen did not succeed"));
+            }
+            println!("   → the linking page says: {name} is linked.");
+        }
+        let published = step(&client, 3, "Publish to both", post, &format!("{base}/api/post"), &key,
             Some(json!({"post": "Hello from postgate", "platforms": ["threads", "twitter"]}))).await?;
         let id = published["id"].as_str().ok_or("publishing gave no id")?.to_owned();
         if published["status"] != "success" {
