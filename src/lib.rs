@@ -18,7 +18,9 @@
 //!   extractor (`api/auth.rs`); error codes; the wording of failure classes
 //!   (`api/messages.rs`). The only module that knows Ayrshare field names, and nothing
 //!   outside it (but `startup`'s route table) imports it. It asks the `Networks` registry
-//!   for anything per-network, never matching on a platform.
+//!   for anything per-network, never matching on a platform. `api/link.rs` serves the linking
+//!   page (`GET /link?jwt=…`, maud templates, no JavaScript), its Connect/Disconnect forms and
+//!   the networks' OAuth callbacks; `generateJWT` is in `api/profiles.rs`.
 //! - [`keys`] — API keys and profile keys: generated, hashed, compared in constant time.
 //!   No api dependency: startup and the store use it too.
 //! - [`domain`] — `PostId`, `Platform`, `NetworkPostId`, `Post`, per-platform state,
@@ -27,7 +29,10 @@
 //!   record, over one planned delete), the publisher, the scheduler, `locks` (one generic
 //!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks),
 //!   idempotency keys (`service/idempotency.rs`), history reads, filtered and paged
-//!   (`service/history.rs`), and import persistence (`service/import.rs`). It stores
+//!   (`service/history.rs`), import persistence (`service/import.rs`), and account linking
+//!   (`service/linking.rs`: the signed linking token, page sessions and CSRF, single-use OAuth
+//!   `state` kept in the store's meta, the callbacks' token exchanges and identity check, the
+//!   Threads token refresher, and `LinkEvent`s for the `social` webhook). It stores
 //!   failure classes; the api layer words them.
 //! - [`store`] — the `Store` trait, its contract suite (`store::contract`, run on every
 //!   backend), the embedded sled implementation and the PostgreSQL one (schema in
@@ -35,11 +40,14 @@
 //! - [`networks`] — one adapter per network (Threads, X) behind the `Network` trait, each
 //!   mapping its answers to a few outcome classes and declaring its rules (delete quota from
 //!   its settings section, text length, auth-failure kind, pre-call requirements); the
-//!   `Networks` registry (platform → adapter) is built in one place; OAuth 1.0a signing for X.
+//!   `Networks` registry (platform → adapter) is built in one place; OAuth 1.0a signing for X;
+//!   the linking protocols (Threads OAuth 2.0, X three-legged OAuth 1.0a) in
+//!   `networks/link_flows.rs`, apart from the delete and publish calls.
 //! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that
 //!   sends an export file to a running gateway in batches.
-//! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete), and
-//!   [`demo::sandbox_settings`], the one place that points a gateway at a sandbox.
+//! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link through the consent
+//!   screens, publish, delete), [`demo::sandbox_settings`], the one place that points a
+//!   gateway at a sandbox, and [`demo::link_via_consent`], the form-following client.
 //!
 //! The simulated networks behind `postgate sandbox` (quotas, OAuth 1.0a verification,
 //! injectable latency and faults) are their own crate, `postgate-sandbox` (`sandbox/`),
