@@ -19,7 +19,45 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing_actix_web::TracingLogger;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
+
+/// The request spans of the access log. The linking pages carry credentials in their query
+/// string (the linking token, OAuth codes and verifiers): their spans record the path alone.
+/// Every other request is logged as `tracing-actix-web` does by default.
+pub struct RedactedLinkSpans;
+
+impl RootSpanBuilder for RedactedLinkSpans {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        let path = request.path();
+        if path != "/link" && !path.starts_with("/link/") {
+            return DefaultRootSpanBuilder::on_request_start(request);
+        }
+        use actix_web::HttpMessage;
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %path,
+            http.target = %path,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -245,7 +283,7 @@ impl Application {
         });
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RedactedLinkSpans>::new())
                 .app_data(state.clone())
                 .configure(api::routes)
         })
