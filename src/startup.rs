@@ -296,13 +296,15 @@ impl Application {
 
         // Started last, once nothing can fail any more: a failed build leaves no task behind.
         let scheduler = scheduler.spawn(&tasks, shutdown.child_token());
-        spawn_refresher(
-            &tasks,
-            shutdown.child_token(),
-            linking,
-            account_ids,
-            Duration::from_secs(settings.threads.refresh_interval_secs),
-        );
+        if linking.refreshes_tokens() {
+            spawn_refresher(
+                &tasks,
+                shutdown.child_token(),
+                linking,
+                account_ids,
+                Duration::from_secs(settings.threads.refresh_interval_secs),
+            );
+        }
 
         Ok(Self {
             port,

@@ -720,6 +720,12 @@ impl LinkingService {
         Ok(())
     }
 
+    /// Whether there are tokens this gateway can renew (a Threads app is configured): without
+    /// one, no refresher runs.
+    pub fn refreshes_tokens(&self) -> bool {
+        self.inner.threads.is_some()
+    }
+
     /// Whether `account`'s token is due for renewal at `now`.
     pub fn refresh_due(&self, account: &LinkedAccount, now: DateTime<Utc>) -> bool {
         let life = &account.life;
