@@ -757,8 +757,9 @@ impl LinkingService {
                         continue;
                     }
                     match self.refresh_one(flow, &profile.id, account, now).await? {
-                        true => refreshed += 1,
-                        false => flagged += 1,
+                        Some(true) => refreshed += 1,
+                        Some(false) => flagged += 1,
+                        None => {}
                     }
                 }
             }
@@ -766,13 +767,15 @@ impl LinkingService {
         Ok((refreshed, flagged))
     }
 
+    /// Renews one token: `Some(true)` renewed, `Some(false)` flagged for re-linking, `None`
+    /// left for the next pass (the network failed transiently and the token still works).
     async fn refresh_one(
         &self,
         flow: &ThreadsOAuth,
         profile_id: &str,
         mut account: LinkedAccount,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<bool>, StoreError> {
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
@@ -799,7 +802,7 @@ impl LinkingService {
                 // Still valid for now: the next pass tries again, unless it already expired.
                 if account.life.expires_at.is_some_and(|x| x > now) {
                     tracing::warn!(profile = %profile_id, platform = %platform, error = %e, "token refresh failed; retried on the next pass");
-                    return Ok(true);
+                    return Ok(None);
                 }
                 account.life.needs_relink = true;
                 false
@@ -832,7 +835,7 @@ impl LinkingService {
                 platform,
             }
         });
-        Ok(ok)
+        Ok(Some(ok))
     }
 }
 
