@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 mod scenarios;
 mod support;
 
-use scenarios::{bulk::bulk, single::single_deletes, store_scale::store_scale};
+use scenarios::{bulk::bulk, postgres::stores, single::single_deletes, store_scale::store_scale};
 use support::{api::*, load::*, process::*, report::*, services::*};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_postgate");
@@ -132,6 +132,8 @@ async fn run(plan: &Plan) -> Res<String> {
         ..Row::default()
     });
     gw.proc.terminate(Duration::from_secs(30));
+
+    stores(plan, &client, &sandbox, dir.path(), &mut rows).await?;
 
     store_scale(plan, &client, &sandbox, dir.path(), &mut rows).await?;
     sandbox.proc.check_alive()?;

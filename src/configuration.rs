@@ -28,6 +28,10 @@ pub struct Settings {
     pub threads: ThreadsSettings,
     /// `[x]`
     pub x: XSettings,
+    /// `[bluesky]`
+    pub bluesky: BlueskySettings,
+    /// `[webhooks]`
+    pub webhooks: WebhookSettings,
 }
 
 /// `[server]`
@@ -166,6 +170,33 @@ pub struct DeleteSettings {
     pub bulk_concurrency: usize,
     /// Most ids in one bulk.
     pub bulk_max_ids: usize,
+    /// Whether a delete without `"queue"` queues what it cannot finish now.
+    pub queue_default: bool,
+    /// Most queued deletes per linked account (quota bucket).
+    pub queue_max_per_account: usize,
+    /// Posts the queue worker deletes at once.
+    pub queue_concurrency: usize,
+    /// How often the queue worker looks for due items, ms.
+    pub queue_tick_ms: u64,
+    /// How long a claimed item is reserved for its worker, s (then another takes it over).
+    pub queue_lease_secs: u64,
+    /// First wait before retrying a transient failure, s (doubles per attempt, 1 h at most).
+    pub queue_retry_secs: u64,
+    /// Attempts of a transiently failing item before it is given up (rate limits do not count).
+    pub queue_max_attempts: u32,
+}
+
+/// `[webhooks]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct WebhookSettings {
+    /// Also accept `http://` receiver URLs (loopback receivers, tests).
+    pub allow_http: bool,
+    /// Per-delivery timeout, ms.
+    pub timeout_ms: u64,
+    /// Waits before the retries of a failed delivery, ms (Ayrshare: 5 s, then 30 s).
+    pub retry_delays_ms: Vec<u64>,
+    /// How often the dispatcher looks for due deliveries, ms.
+    pub tick_ms: u64,
 }
 
 /// `[scheduler]`
@@ -175,6 +206,9 @@ pub struct SchedulerSettings {
     pub tick_ms: u64,
     /// Most due posts one tick takes on (the rest wait for the next ticks).
     pub batch_size: usize,
+    /// How long a due post claimed by one gateway's scheduler is left to it by the others
+    /// (PostgreSQL store); after that, a holder that died is taken over. Seconds.
+    pub lease_secs: u64,
 }
 
 /// `[threads]`
@@ -287,6 +321,24 @@ impl std::fmt::Debug for XSettings {
     }
 }
 
+/// `[bluesky]`
+#[derive(Clone, Debug, Deserialize)]
+pub struct BlueskySettings {
+    /// The PDS postgate calls `/xrpc/...` on, e.g. `https://bsky.social`.
+    pub base_url: String,
+    /// Connect timeout, ms.
+    pub connect_timeout_ms: u64,
+    /// Whole-call timeout, ms.
+    pub timeout_ms: u64,
+    /// Calls in flight at once.
+    pub max_in_flight: usize,
+    /// Deletes allowed per window per account (DID); Bluesky's own budget is 5,000 points
+    /// an hour, a delete costing 1.
+    pub delete_limit: u32,
+    /// Window length, seconds.
+    pub delete_window_secs: u64,
+}
+
 /// A setting that stops start-up. Its `Display` is the one line printed.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid setting: {0}")]
@@ -326,6 +378,7 @@ impl Settings {
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("auth.api_keys")
+                .with_list_parse_key("webhooks.retry_delays_ms")
                 .try_parsing(true)
                 .source(Some(env)),
         );
@@ -342,6 +395,7 @@ impl Settings {
             ("threads.base_url", &self.threads.base_url),
             ("threads.oauth_base_url", &self.threads.oauth_base_url),
             ("x.base_url", &self.x.base_url),
+            ("bluesky.base_url", &self.bluesky.base_url),
         ] {
             match reqwest::Url::parse(url) {
                 Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
@@ -362,6 +416,7 @@ impl Settings {
             ("delete.bulk_max_ids", self.delete.bulk_max_ids as u64),
             ("scheduler.tick_ms", self.scheduler.tick_ms),
             ("scheduler.batch_size", self.scheduler.batch_size as u64),
+            ("scheduler.lease_secs", self.scheduler.lease_secs),
             ("threads.timeout_ms", self.threads.timeout_ms),
             ("threads.max_in_flight", self.threads.max_in_flight as u64),
             (
@@ -371,6 +426,12 @@ impl Settings {
             ("x.timeout_ms", self.x.timeout_ms),
             ("x.max_in_flight", self.x.max_in_flight as u64),
             ("x.delete_window_secs", self.x.delete_window_secs),
+            ("bluesky.timeout_ms", self.bluesky.timeout_ms),
+            ("bluesky.max_in_flight", self.bluesky.max_in_flight as u64),
+            (
+                "bluesky.delete_window_secs",
+                self.bluesky.delete_window_secs,
+            ),
             (
                 "server.body_limit_bytes",
                 self.server.body_limit_bytes as u64,
@@ -449,6 +510,13 @@ impl XSettings {
     }
 }
 
+impl BlueskySettings {
+    /// Whole-call timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,6 +534,11 @@ mod tests {
         assert_eq!(s.server.port, 8080);
         assert_eq!(s.server.host, "127.0.0.1");
         assert_eq!(s.threads.base_url, "https://graph.threads.net/v1.0");
+        assert_eq!(s.bluesky.base_url, "https://bsky.social");
+        assert_eq!(
+            (s.bluesky.delete_limit, s.bluesky.delete_window_secs),
+            (1000, 3600)
+        );
         assert_eq!(s.x.base_url, "https://api.x.com");
         assert_eq!(s.x.api, XApi::V2);
         assert!(s.auth.api_keys.is_empty());

@@ -1,7 +1,8 @@
 //! `postgate demo`: the newcomer's round trip in one command. It starts the sandbox and a
-//! gateway on a temporary store (both on free loopback ports), links the sandbox accounts
-//! through the linking page and the networks' consent screens (OAuth, as a user would),
-//! publishes a post to Threads and X, deletes it, deletes it again, and prints every request
+//! gateway on a temporary store (both on free loopback ports), links the sandbox Threads and X
+//! accounts through the linking page and the networks' consent screens (OAuth, as a user
+//! would) and the Bluesky account with its app password, publishes a post to Threads, X and
+//! Bluesky, deletes it, deletes it again, and prints every request
 //! and answer.
 
 use crate::configuration::{Settings, SettingsError};
@@ -177,7 +178,7 @@ async fn step(
 pub async fn run() -> ExitCode {
     match demo().await {
         Ok(()) => {
-            println!("\nDone: published to both networks and deleted from both. Next: `postgate sandbox` and `postgate serve` (README, \"A round trip without real accounts\").");
+            println!("\nDone: published to all three networks and deleted from all three. Next: `postgate sandbox` and `postgate serve` (README, \"A round trip without real accounts\").");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -199,15 +200,17 @@ async fn demo() -> Result<(), String> {
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
     println!(
-        "postgate demo: sandbox Threads at {}, X at {}; gateway at {base} (temporary store {})",
+        "postgate demo: sandbox Threads at {}, X at {}, Bluesky at {}; gateway at {base} (temporary store {})",
         sb.threads_url,
         sb.x_url,
+        sb.bluesky_url,
         dir.display()
     );
 
     let client = reqwest::Client::new();
     let t = &sb.accounts.threads[0];
     let x = &sb.accounts.x[0];
+    let b = &sb.accounts.bluesky[0];
     let post = reqwest::Method::POST;
     let delete = reqwest::Method::DELETE;
     let result = async {
@@ -219,22 +222,25 @@ async fn demo() -> Result<(), String> {
             }
             println!("   → the linking page says: {name} is linked.");
         }
-        let published = step(&client, 3, "Publish to both", post, &format!("{base}/api/post"), &key,
-            Some(json!({"post": "Hello from postgate", "platforms": ["threads", "twitter"]}))).await?;
+        let social = format!("{base}/api/profiles/social");
+        step(&client, 3, "Link the sandbox Bluesky account (handle + app password)", post.clone(), &social, &key,
+            Some(json!({"platform": "bluesky", "handle": b.handle, "appPassword": b.app_password}))).await?;
+        let published = step(&client, 4, "Publish to all three", post, &format!("{base}/api/post"), &key,
+            Some(json!({"post": "Hello from postgate", "platforms": ["threads", "twitter", "bluesky"]}))).await?;
         let id = published["id"].as_str().ok_or("publishing gave no id")?.to_owned();
         if published["status"] != "success" {
             return Err("publishing did not succeed".to_string());
         }
-        let deleted = step(&client, 4, "Delete it everywhere", delete.clone(), &format!("{base}/api/post"), &key, Some(json!({"id": id}))).await?;
+        let deleted = step(&client, 5, "Delete it everywhere", delete.clone(), &format!("{base}/api/post"), &key, Some(json!({"id": id}))).await?;
         if deleted["status"] != "success" {
             return Err("the delete did not succeed".to_string());
         }
-        let again = step(&client, 5, "Delete it again", delete, &format!("{base}/api/post"), &key, Some(json!({"id": id}))).await?;
+        let again = step(&client, 6, "Delete it again", delete, &format!("{base}/api/post"), &key, Some(json!({"id": id}))).await?;
         if again["code"] != 383 {
             return Err("the second delete did not answer 383".to_string());
         }
-        let (ts, xs) = (sb.threads_stats(), sb.x_stats());
-        println!("\nThe sandbox saw: Threads {} published / {} deleted; X {} published / {} deleted.", ts.published, ts.deleted, xs.published, xs.deleted);
+        let (ts, xs, bs) = (sb.threads_stats(), sb.x_stats(), sb.bluesky_stats());
+        println!("\nThe sandbox saw: Threads {} published / {} deleted; X {} published / {} deleted; Bluesky {} published / {} deleted.", ts.published, ts.deleted, xs.published, xs.deleted, bs.published, bs.deleted);
         Ok(())
     }
     .await;

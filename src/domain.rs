@@ -21,6 +21,97 @@ pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
 #[serde(try_from = "String", into = "String")]
 pub struct PostId(String);
 
+/// Declares an opaque text id: its own type (a profile id cannot be passed where an account
+/// id is expected), stored and serialized as a plain string, readable as `&str`.
+macro_rules! text_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+    };
+}
+
+text_id!(
+    /// A profile's id (Ayrshare's `refId`): the primary profile of an account, or a user
+    /// profile made with `POST /api/profiles/profile`.
+    ProfileId
+);
+
+text_id!(
+    /// An account: what one API key opens (derived from the key's hash, stable across
+    /// restarts). It owns a primary profile and any number of user profiles.
+    AccountId
+);
+
 /// Why a string is not a valid [`PostId`].
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("a post id is 20 characters of A-Z, a-z and 0-9")]
@@ -87,6 +178,8 @@ pub enum Platform {
     TikTok,
     /// Facebook: its API cannot delete image stories.
     Facebook,
+    /// Bluesky (the AT Protocol): its post ids are `at://` URIs.
+    Bluesky,
     /// Any other Ayrshare platform name, kept as given.
     Other(String),
 }
@@ -100,6 +193,7 @@ impl Platform {
             Platform::Instagram => "instagram",
             Platform::TikTok => "tiktok",
             Platform::Facebook => "facebook",
+            Platform::Bluesky => "bluesky",
             Platform::Other(s) => s,
         }
     }
@@ -112,6 +206,7 @@ impl Platform {
             Platform::Instagram => "Instagram",
             Platform::TikTok => "TikTok",
             Platform::Facebook => "Facebook",
+            Platform::Bluesky => "Bluesky",
             Platform::Other(s) => s,
         }
     }
@@ -155,6 +250,7 @@ impl From<String> for Platform {
             "instagram" => Platform::Instagram,
             "tiktok" => Platform::TikTok,
             "facebook" => Platform::Facebook,
+            "bluesky" => Platform::Bluesky,
             _ => Platform::Other(s),
         }
     }
@@ -200,7 +296,8 @@ pub struct InvalidNetworkId(String);
 
 impl NetworkPostId {
     /// Checks the id against `platform`'s id shape: X (`twitter`) 1–19 ASCII digits, Threads
-    /// 1–30 ASCII digits, any other platform a non-empty string of at most 200 characters with
+    /// 1–30 ASCII digits, Bluesky an `at://{did}/app.bsky.feed.post/{rkey}` URI
+    /// ([`AtUri::parse`]), any other platform a non-empty string of at most 200 characters with
     /// no `/`, `?`, `#`, `%`, `..`, whitespace or control characters. The adapters put ids in
     /// URL paths, so an id that passes cannot change which resource a request names.
     pub fn check_for(&self, platform: &Platform) -> Result<(), InvalidNetworkId> {
@@ -224,6 +321,7 @@ pub fn check_network_id(id: &str, platform: &Platform) -> Result<(), InvalidNetw
     match platform {
         Platform::Twitter => digits(19),
         Platform::Threads => digits(30),
+        Platform::Bluesky => AtUri::parse(id).map(|_| ()),
         _ => {
             let bad = id.is_empty()
                 || id.chars().count() > NETWORK_ID_MAX_LEN
@@ -242,6 +340,72 @@ pub fn check_network_id(id: &str, platform: &Platform) -> Result<(), InvalidNetw
             }
         }
     }
+}
+
+/// The collection of Bluesky posts.
+pub const BLUESKY_POST_COLLECTION: &str = "app.bsky.feed.post";
+
+/// A Bluesky post's id: `at://{did}/app.bsky.feed.post/{rkey}`, the URI `createRecord`
+/// answers. Parsed strictly because its parts go into XRPC calls: a `did:plc:`/`did:web:`
+/// style DID and a record key of the atproto charset (`A-Za-z0-9._:~-`, 1–512, not `.`/`..`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AtUri<'a> {
+    /// The repository (the author's DID).
+    pub did: &'a str,
+    /// The record key.
+    pub rkey: &'a str,
+}
+
+impl<'a> AtUri<'a> {
+    /// Parses a post URI; anything else (another collection, a handle as authority, a query)
+    /// is refused.
+    pub fn parse(uri: &'a str) -> Result<Self, InvalidNetworkId> {
+        let bad = || {
+            InvalidNetworkId(format!(
+                "a Bluesky post id is at://{{did}}/{BLUESKY_POST_COLLECTION}/{{rkey}}, not {:?}",
+                shorten(uri)
+            ))
+        };
+        let rest = uri.strip_prefix("at://").ok_or_else(bad)?;
+        let mut parts = rest.split('/');
+        let (Some(did), Some(collection), Some(rkey), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        if collection != BLUESKY_POST_COLLECTION || !is_did(did) || !is_record_key(rkey) {
+            return Err(bad());
+        }
+        Ok(Self { did, rkey })
+    }
+}
+
+/// A DID as atproto accepts it: `did:{method}:{id}`, lowercase method, id of
+/// `A-Za-z0-9._:%-`, at most 2 KB, not ending in `:` or `%`.
+pub fn is_did(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("did:") else {
+        return false;
+    };
+    let Some((method, id)) = rest.split_once(':') else {
+        return false;
+    };
+    s.len() <= 2048
+        && !method.is_empty()
+        && method.bytes().all(|b| b.is_ascii_lowercase())
+        && !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'%' | b'-'))
+        && !id.ends_with([':', '%'])
+}
+
+/// A record key as atproto accepts it: 1–512 of `A-Za-z0-9._:~-`, not `.` or `..`.
+pub fn is_record_key(s: &str) -> bool {
+    (1..=512).contains(&s.len())
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'~' | b'-'))
 }
 
 /// At most 40 characters of `s`, for an error message.
@@ -471,11 +635,12 @@ impl PlatformEntry {
 pub struct LinkedAccount {
     /// The network.
     pub platform: Platform,
-    /// The network's user id (Threads user id, X user id).
+    /// The network's user id (Threads user id, X user id, Bluesky DID).
     pub user_id: String,
-    /// Access token (Threads user token; X OAuth 1.0a access token).
+    /// Access token (Threads user token; X OAuth 1.0a access token; Bluesky `accessJwt`).
     pub access_token: String,
-    /// X OAuth 1.0a access token secret.
+    /// The second secret the network's calls need: X's OAuth 1.0a access token secret,
+    /// Bluesky's `refreshJwt` (the session's renewal token).
     #[serde(default)]
     pub access_token_secret: Option<String>,
     /// Optional handle, used to build post URLs.
@@ -548,7 +713,7 @@ pub struct Post {
     /// Ayrshare-style id.
     pub id: PostId,
     /// The owning profile (its `refId`).
-    pub profile_id: String,
+    pub profile_id: ProfileId,
     /// The text.
     pub text: String,
     /// Overall status.
@@ -689,6 +854,7 @@ mod tests {
             "instagram",
             "tiktok",
             "facebook",
+            "bluesky",
             "linkedin",
         ] {
             assert_eq!(Platform::from(name).as_str(), name);
@@ -732,6 +898,23 @@ mod tests {
             assert!(!ok(bad, Platform::Facebook), "{bad:?}");
         }
         assert!(!ok(&"a".repeat(201), Platform::Instagram));
+        let uri = "at://did:plc:z72i7hdynmk6r22z27h6tvur/app.bsky.feed.post/3k4duaz5vfs2b";
+        assert!(ok(uri, Platform::Bluesky));
+        assert!(!ok("did:plc:z72i7hdynmk6r22z27h6tvur", Platform::Bluesky));
+        for bad in [
+            "at://did:plc:abc/app.bsky.feed.like/3k4",
+            "at://alice.bsky.social/app.bsky.feed.post/3k4",
+            "at://did:plc:abc/app.bsky.feed.post/..",
+            "at://did:plc:abc/app.bsky.feed.post/a?b",
+            "at://did:plc:abc/app.bsky.feed.post/a/b",
+            "at://did:plc:abc/app.bsky.feed.post/",
+            "https://bsky.app/profile/x/post/3k4",
+        ] {
+            assert!(!ok(bad, Platform::Bluesky), "{bad:?}");
+        }
+        let parsed = AtUri::parse(uri).unwrap();
+        assert_eq!(parsed.did, "did:plc:z72i7hdynmk6r22z27h6tvur");
+        assert_eq!(parsed.rkey, "3k4duaz5vfs2b");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Keys are kept only as SHA-256 hashes and compared in constant time. The keys are long
 //! random strings, so a fast hash is enough (there is nothing to brute-force).
 
+use crate::domain::AccountId;
 use rand::distr::Alphanumeric;
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -24,8 +25,8 @@ pub fn hash_key_hex(key: &str) -> String {
 }
 
 /// The account of an API key: derived from its hash, stable across restarts.
-pub fn account_id(hash: &[u8; 32]) -> String {
-    hex::encode(&hash[..16])
+pub fn account_id(hash: &[u8; 32]) -> AccountId {
+    hex::encode(&hash[..16]).into()
 }
 
 /// A new random key: `groups` groups of 7 uppercase letters and digits joined by `-`
@@ -64,12 +65,12 @@ impl ApiKeys {
     }
 
     /// The accounts these keys open.
-    pub fn account_ids(&self) -> Vec<String> {
+    pub fn account_ids(&self) -> Vec<AccountId> {
         self.hashes.iter().map(account_id).collect()
     }
 
     /// The account of `presented`, comparing against every known hash in constant time.
-    pub fn verify(&self, presented: &str) -> Option<String> {
+    pub fn verify(&self, presented: &str) -> Option<AccountId> {
         let h = hash_key(presented);
         let mut found = None;
         for known in &self.hashes {

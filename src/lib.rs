@@ -12,10 +12,12 @@
 //! - [`startup`] — `Application::build(settings)`: store, keys, services, HTTP server on a
 //!   bound port (port 0 in tests), then `run_until_stopped()`. Shutdown has one owner: a
 //!   cancellation token (`shutdown_token()`) and a task tracker for the server, the
-//!   scheduler, recovery and the deletes detached from their requests.
+//!   scheduler, the delete-queue worker, the webhook dispatcher, recovery and the deletes
+//!   detached from their requests.
 //! - [`api`] — the Ayrshare wire layer: actix-web handlers that parse requests into domain
 //!   values, call a service and render a typed answer (`api/answers.rs`); the `Caller`
-//!   extractor (`api/auth.rs`); error codes; the wording of failure classes
+//!   extractor (`api/auth.rs`); webhook registration and event payloads (`api/hook.rs`);
+//!   error codes; the wording of failure classes
 //!   (`api/messages.rs`). The only module that knows Ayrshare field names, and nothing
 //!   outside it (but `startup`'s route table) imports it. It asks the `Networks` registry
 //!   for anything per-network, never matching on a platform. `api/link.rs` serves the linking
@@ -23,34 +25,44 @@
 //!   the networks' OAuth callbacks; `generateJWT` is in `api/profiles.rs`.
 //! - [`keys`] — API keys and profile keys: generated, hashed, compared in constant time.
 //!   No api dependency: startup and the store use it too.
-//! - [`domain`] — `PostId`, `Platform`, `NetworkPostId`, `Post`, per-platform state,
-//!   `LinkedAccount` and `DeleteOutcome`. No I/O.
+//! - [`domain`] — the ids (`PostId`, `ProfileId`, `AccountId`, `NetworkPostId`), `Platform`,
+//!   `Post` and its per-platform state, `LinkedAccount` and `DeleteOutcome`. No I/O.
 //! - [`service`] — the delete orchestrator (plan → claim the durable intent → fan out →
-//!   record, over one planned delete), the publisher, the scheduler, `locks` (one generic
-//!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks),
+//!   record, over one planned delete), the publisher, the scheduler, the durable delete queue
+//!   and its worker (`service/queue.rs`), webhooks with their outbox (`service/webhooks.rs`),
+//!   `locks` (one generic
+//!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks; `hold`
+//!   adds the store's cross-process post lock, so several gateways serialize per post too),
 //!   idempotency keys (`service/idempotency.rs`), history reads, filtered and paged
-//!   (`service/history.rs`), import persistence (`service/import.rs`), and account linking
+//!   (`service/history.rs`), import persistence (`service/import.rs`), the store-backed
+//!   `SessionStore` for renewed network sessions (`service/sessions.rs`), and account linking
 //!   (`service/linking.rs`: the signed linking token, page sessions and CSRF, single-use OAuth
 //!   `state` kept in the store's meta, the callbacks' token exchanges and identity check, the
 //!   Threads token refresher, and `LinkEvent`s for the `social` webhook). It stores
 //!   failure classes; the api layer words them.
 //! - [`store`] — the `Store` trait, its contract suite (`store::contract`, run on every
 //!   backend), the embedded sled implementation and the PostgreSQL one (schema in
-//!   `migrations/`, embedded and run at start-up).
-//! - [`networks`] — one adapter per network (Threads, X) behind the `Network` trait, each
-//!   mapping its answers to a few outcome classes and declaring its rules (delete quota from
-//!   its settings section, text length, auth-failure kind, pre-call requirements); the
-//!   `Networks` registry (platform → adapter) is built in one place; OAuth 1.0a signing for X;
+//!   `migrations/`, embedded and run at start-up); durable jobs (`Job`) hold the delete queue
+//!   and the webhook outbox.
+//! - [`networks`] — one adapter per network (Threads, X, Bluesky) behind the `Network` trait,
+//!   each mapping its answers to a few outcome classes and declaring its rules (delete quota
+//!   from its settings section, text length, auth-failure kind, pre-call requirements, whether
+//!   it links with a password); the `Networks` registry (platform → adapter) is built in one
+//!   place and hands adapters that renew sessions a `SessionStore`; OAuth 1.0a signing for X;
 //!   the linking protocols (Threads OAuth 2.0, X three-legged OAuth 1.0a) in
 //!   `networks/link_flows.rs`, apart from the delete and publish calls.
 //! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that
 //!   sends an export file to a running gateway in batches.
-//! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link through the consent
-//!   screens, publish, delete), [`demo::sandbox_settings`], the one place that points a
-//!   gateway at a sandbox, and [`demo::link_via_consent`], the form-following client.
+//! - [`migrate_store`] — `postgate migrate-store`, the way from sled to PostgreSQL: copies
+//!   every record a store holds (restartable, verified at the end).
+//! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link Threads and X through
+//!   the consent screens and Bluesky with an app password, publish, delete),
+//!   [`demo::sandbox_settings`], the one place that points a gateway at a sandbox, and
+//!   [`demo::link_via_consent`], the form-following client.
 //!
-//! The simulated networks behind `postgate sandbox` (quotas, OAuth 1.0a verification,
-//! injectable latency and faults) are their own crate, `postgate-sandbox` (`sandbox/`),
+//! The simulated networks behind `postgate sandbox` (Threads, X, Bluesky; quotas, OAuth 1.0a
+//! verification, injectable latency and faults, a webhook receiver) are their own crate,
+//! `postgate-sandbox` (`sandbox/`),
 //! which does not depend on this one.
 
 #![warn(missing_docs)]
@@ -61,6 +73,7 @@ pub mod demo;
 pub mod domain;
 pub mod import_cli;
 pub mod keys;
+pub mod migrate_store;
 pub mod networks;
 pub mod service;
 pub mod startup;

@@ -28,6 +28,10 @@ enum Command {
     /// benchmark postgate without real accounts. Prints the URLs, the fake accounts and the
     /// settings that point `postgate serve` at them.
     Sandbox(Box<postgate_sandbox::SandboxOptions>),
+    /// Copy a sled store into a PostgreSQL database (profiles, keys, linked accounts, posts,
+    /// schedules, idempotency keys, quotas), to run several gateways on it. Restartable: run it
+    /// again after an interruption; what is there already is skipped. Verifies at the end.
+    MigrateStore(postgate::migrate_store::MigrateArgs),
     /// The round trip in one command: sandbox + gateway on a temporary store, link, publish,
     /// delete, printing every step.
     Demo,
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         }
         Command::Import(args) => runtime.block_on(postgate::import_cli::import(args)),
         Command::Demo => runtime.block_on(postgate::demo::run()),
+        Command::MigrateStore(args) => runtime.block_on(postgate::migrate_store::run(args)),
         Command::Sandbox(opts) => match runtime.block_on(async {
             let mut signals = Signals::install()?;
             postgate_sandbox::run(*opts, signals.next()).await

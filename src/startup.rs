@@ -6,9 +6,12 @@ use crate::keys::{self, ApiKeys, GENERATED_KEY_META};
 use crate::networks::link_flows::{ThreadsOAuth, XOAuth};
 use crate::networks::{CallContext, ConsumerCredentials, Networks};
 use crate::service::delete::{DeleteConfig, RetryPolicy};
-use crate::service::linking::{LinkingConfig, LinkingService};
+use crate::service::linking::{LinkEvent, LinkingConfig, LinkingService};
+use crate::service::queue::OnFinished;
+use crate::service::webhooks::{WebhookConfig, Webhooks};
 use crate::service::{
-    DeleteService, KeyedLocks, PostLocks, PublishConfig, PublishService, Scheduler, SchedulerHandle,
+    DeleteQueue, DeleteService, KeyedLocks, PostLocks, PublishConfig, PublishService, QueueConfig,
+    QueueWorker, Scheduler, SchedulerHandle,
 };
 use crate::store::{PostgresStore, SledStore, Store, StoreError};
 use actix_web::dev::{Server, ServerHandle};
@@ -17,6 +20,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
@@ -175,6 +179,49 @@ fn spawn_refresher(
     });
 }
 
+/// Sends the linking page's and the refresher's account events as `social` webhooks, the
+/// same payload `POST`/`DELETE /api/profiles/social` emit: linked and unlinked (`source:
+/// "user"`), and an account that must be re-linked (`type: "refresh"`, `source: "system"`).
+/// A renewed token is not an event subscribers are told about.
+fn spawn_link_hooks(
+    tasks: &TaskTracker,
+    stop: CancellationToken,
+    mut events: broadcast::Receiver<LinkEvent>,
+    webhooks: Webhooks,
+) {
+    tasks.spawn(async move {
+        loop {
+            let event = tokio::select! {
+                _ = stop.cancelled() => return,
+                e = events.recv() => e,
+            };
+            let (profile_id, platform, kind, source, details) = match event {
+                Ok(LinkEvent::Linked { profile_id, platform }) => (profile_id, platform, "link", "user", None),
+                Ok(LinkEvent::Unlinked { profile_id, platform }) => (profile_id, platform, "unlink", "user", None),
+                Ok(LinkEvent::NeedsRelink { profile_id, platform }) => {
+                    let details = serde_json::json!({
+                        "status": "error",
+                        "message": format!("The {} token can no longer be renewed: link the account again.", platform.display_name()),
+                    });
+                    (profile_id, platform, "refresh", "system", Some(details))
+                }
+                Ok(LinkEvent::Refreshed { .. }) => continue,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "social webhooks: link events were missed");
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if let Err(e) = webhooks
+                .emit_social(&profile_id, platform.as_str(), kind, source, None, details)
+                .await
+            {
+                tracing::error!(error = %e, "the social webhook could not be queued");
+            }
+        }
+    });
+}
+
 impl Application {
     /// Opens the store, loads keys, builds the services and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
@@ -190,7 +237,9 @@ impl Application {
             store.ensure_primary_profile(&account).await?;
         }
 
-        let networks = Networks::from_settings(&settings);
+        let networks = Networks::from_settings(&settings).with_session_store(Arc::new(
+            crate::service::sessions::StoreSessions(store.clone()),
+        ));
         let locks = PostLocks::default();
         let tasks = TaskTracker::new();
         let shutdown = CancellationToken::new();
@@ -237,13 +286,94 @@ impl Application {
             },
             x_consumer.clone(),
         );
-        // Publishes scheduled posts when due, including those that came due while stopped.
+        let webhooks = Webhooks::new(
+            store.clone(),
+            WebhookConfig {
+                allow_http: settings.webhooks.allow_http,
+                timeout: Duration::from_millis(settings.webhooks.timeout_ms),
+                retry_delays: settings
+                    .webhooks
+                    .retry_delays_ms
+                    .iter()
+                    .map(|ms| Duration::from_millis(*ms))
+                    .collect(),
+                tick: Duration::from_millis(settings.webhooks.tick_ms.max(10)),
+            },
+        );
+        // Publishes scheduled posts when due, including those that came due while stopped;
+        // each one sent fires the `scheduled` webhook.
+        let scheduled_hook = {
+            let (webhooks, networks, store) = (webhooks.clone(), networks.clone(), store.clone());
+            Arc::new(move |post: crate::domain::Post| {
+                let (webhooks, networks, store) =
+                    (webhooks.clone(), networks.clone(), store.clone());
+                Box::pin(async move {
+                    let profile = match store.get_profile(&post.profile_id).await {
+                        Ok(Some(p)) => p,
+                        _ => return,
+                    };
+                    let event = api::hook::scheduled_event(&post, &profile, &networks);
+                    if let Err(e) = webhooks.emit(&profile.id, "scheduled", None, event).await {
+                        tracing::error!(error = %e, "the scheduled webhook could not be queued");
+                    }
+                }) as futures::future::BoxFuture<'static, ()>
+            })
+        };
         let scheduler = Scheduler::new(
             store.clone(),
             publish.clone(),
             Duration::from_millis(settings.scheduler.tick_ms),
             settings.scheduler.batch_size,
+        )
+        .with_lease(Duration::from_secs(settings.scheduler.lease_secs))
+        .on_published(scheduled_hook);
+
+        // Queued deletes, finished in the background; each finished post fires `delete`.
+        let queue = DeleteQueue::new(
+            store.clone(),
+            networks.clone(),
+            QueueConfig {
+                max_per_account: settings.delete.queue_max_per_account,
+                concurrency: settings.delete.queue_concurrency.max(1),
+                tick: Duration::from_millis(settings.delete.queue_tick_ms.max(10)),
+                lease: Duration::from_secs(settings.delete.queue_lease_secs.max(1)),
+                retry: Duration::from_secs(settings.delete.queue_retry_secs.max(1)),
+                max_attempts: settings.delete.queue_max_attempts.max(1),
+            },
         );
+        let delete_hook: OnFinished = {
+            let (webhooks, networks) = (webhooks.clone(), networks.clone());
+            Arc::new(
+                move |profile: String, report: crate::service::DeleteReport| {
+                    let (webhooks, networks) = (webhooks.clone(), networks.clone());
+                    Box::pin(async move {
+                        // The same finish told again (a crash before its items were removed)
+                        // keeps its hookId, so receivers can drop the repeat.
+                        let mut seed = format!("delete:{}", report.post_id.as_str());
+                        for e in &report.entries {
+                            seed.push(':');
+                            seed.push_str(e.platform.as_str());
+                        }
+                        use sha2::Digest;
+                        let hook_id =
+                            hex::encode(sha2::Sha256::digest(seed.as_bytes()))[..24].to_owned();
+                        let event = api::hook::delete_event(&report, &networks);
+                        webhooks
+                            .emit(&profile, "delete", Some(hook_id), event)
+                            .await
+                            .map(|_| ())
+                    })
+                },
+            )
+        };
+        let queue_worker = QueueWorker::new(
+            queue.clone(),
+            delete.clone(),
+            CallContext {
+                x_consumer: x_consumer.clone(),
+            },
+        )
+        .on_finished(delete_hook);
 
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr)
@@ -267,6 +397,7 @@ impl Application {
             XOAuth::from_settings(&settings.x),
         )
         .await?;
+        let link_events = linking.subscribe();
         let account_ids = api_keys.account_ids();
 
         let state = web::Data::new(AppState {
@@ -280,6 +411,9 @@ impl Application {
             body_limit: settings.server.body_limit_bytes,
             bulk_max_ids: settings.delete.bulk_max_ids,
             linking: linking.clone(),
+            queue,
+            queue_default: settings.delete.queue_default,
+            webhooks: webhooks.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -296,15 +430,23 @@ impl Application {
 
         // Started last, once nothing can fail any more: a failed build leaves no task behind.
         let scheduler = scheduler.spawn(&tasks, shutdown.child_token());
+        spawn_link_hooks(
+            &tasks,
+            shutdown.child_token(),
+            link_events,
+            webhooks.clone(),
+        );
         if linking.refreshes_tokens() {
             spawn_refresher(
                 &tasks,
                 shutdown.child_token(),
                 linking,
-                account_ids,
+                account_ids.iter().map(ToString::to_string).collect(),
                 Duration::from_secs(settings.threads.refresh_interval_secs),
             );
         }
+        queue_worker.spawn(&tasks, shutdown.child_token());
+        webhooks.spawn(&tasks, shutdown.child_token());
 
         Ok(Self {
             port,

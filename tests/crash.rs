@@ -21,6 +21,15 @@ fn free_port() -> u16 {
 }
 
 fn spawn_gateway(sb: &SandboxHandle, store: &Path, port: u16) -> Child {
+    spawn_gateway_with(sb, store, port, &[])
+}
+
+fn spawn_gateway_with(
+    sb: &SandboxHandle,
+    store: &Path,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_postgate"))
         .arg("serve")
         .env("POSTGATE__SERVER__PORT", port.to_string())
@@ -30,6 +39,7 @@ fn spawn_gateway(sb: &SandboxHandle, store: &Path, port: u16) -> Child {
         .env("POSTGATE__DELETE__BULK_CONCURRENCY", "5")
         .env("POSTGATE__X__DELETE_LIMIT", "10000")
         .env("RUST_LOG", "warn")
+        .envs(extra.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -299,5 +309,130 @@ async fn a_second_signal_exits_at_once() {
         started.elapsed()
     );
     let _ = bulk.await;
+    sb.stop().await;
+}
+
+/// Queued deletes under SIGKILL: 25 Threads posts at 10 deletes per 2 s, the gateway killed
+/// in the second window and restarted: every post deleted exactly once at the network, the
+/// quota kept, one `delete` webhook per queued post at least once, with a stable `hookId`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_drain_of_the_delete_queue_loses_nothing_and_deletes_once() {
+    let sb = sandbox::start(SandboxOptions::ephemeral()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("db");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let env = [
+        ("POSTGATE__THREADS__DELETE_LIMIT", "10"),
+        ("POSTGATE__THREADS__DELETE_WINDOW_SECS", "2"),
+        ("POSTGATE__DELETE__QUEUE_TICK_MS", "100"),
+        ("POSTGATE__DELETE__QUEUE_LEASE_SECS", "2"),
+        ("POSTGATE__WEBHOOKS__ALLOW_HTTP", "true"),
+        ("POSTGATE__WEBHOOKS__TICK_MS", "50"),
+        ("POSTGATE__WEBHOOKS__RETRY_DELAYS_MS", "200,400"),
+    ];
+    let mut gw = spawn_gateway_with(&sb, &store, port, &env);
+    wait_healthy(&client, &base).await;
+    let t = &sb.accounts.threads[0];
+    let r = client
+        .post(format!("{base}/api/profiles/social"))
+        .bearer_auth(KEY)
+        .json(&json!({"platform": "threads", "userId": t.user_id, "accessToken": t.access_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client
+        .post(format!("{base}/api/hook/webhook"))
+        .bearer_auth(KEY)
+        .json(&json!({"action": "delete", "url": sb.webhook_url(), "secret": "k"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let media = seed(&client, &sb.threads_root(), 25).await;
+    let posts: Vec<Value> = media
+        .iter()
+        .map(|m| json!({"post": "q", "postIds": [{"platform": "threads", "id": m}]}))
+        .collect();
+    let r: Value = client
+        .post(format!("{base}/api/post/import"))
+        .bearer_auth(KEY)
+        .json(&json!({ "posts": posts }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<String> = r["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    let r = client
+        .delete(format!("{base}/api/post"))
+        .bearer_auth(KEY)
+        .json(&json!({"bulk": ids, "queue": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["queuedCount"], 15, "{b}");
+
+    // Mid-drain: the second window under way.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sb.threads_stats().deleted <= 12 {
+        assert!(Instant::now() < deadline, "the queue never drained");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    gw.kill().unwrap(); // SIGKILL
+    gw.wait().unwrap();
+    assert!(sb.threads_stats().deleted < 25, "killed mid-drain");
+
+    let mut gw = spawn_gateway_with(&sb, &store, port, &env);
+    wait_healthy(&client, &base).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let distinct = |sb: &SandboxHandle| -> std::collections::HashMap<String, Vec<String>> {
+        let mut m: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for d in sb.webhook_deliveries() {
+            m.entry(d.body["id"].as_str().unwrap_or_default().to_owned())
+                .or_default()
+                .push(d.body["hookId"].as_str().unwrap_or_default().to_owned());
+        }
+        m
+    };
+    while sb.threads_stats().deleted < 25 || distinct(&sb).len() < 15 {
+        assert!(
+            Instant::now() < deadline,
+            "not finished: {:?} {:?}",
+            sb.threads_stats(),
+            distinct(&sb)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stats = sb.threads_stats();
+    assert_eq!((stats.deleted, stats.live_posts), (25, 0), "{stats:?}");
+    for (post, hooks) in distinct(&sb) {
+        assert!(ids[10..].contains(&post), "{post}");
+        assert!(hooks.iter().all(|h| *h == hooks[0]), "{post}: {hooks:?}");
+    }
+    for id in &ids {
+        let p: Value = client
+            .get(format!("{base}/api/post/{id}"))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(p["status"], "deleted", "{p}");
+    }
+    gw.kill().unwrap();
+    gw.wait().unwrap();
     sb.stop().await;
 }

@@ -10,8 +10,8 @@ use serde_json::json;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -35,8 +35,52 @@ async fn no_secret_reaches_any_log_line() {
         .with_writer(move || writer.clone())
         .init();
 
-    let app = spawn_app().await;
+    // Bluesky: a link with an app password, and a delete whose token expired (renewal).
+    let pds = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/xrpc/com.atproto.server.createSession"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "accessJwt": "bsky-access-jwt-value", "refreshJwt": "bsky-refresh-jwt-value",
+            "handle": "logged.bsky.social", "did": "did:plc:logged"
+        })))
+        .mount(&pds)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/xrpc/com.atproto.server.refreshSession"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "accessJwt": "bsky-renewed-access-value", "refreshJwt": "bsky-renewed-refresh-value",
+            "handle": "logged.bsky.social", "did": "did:plc:logged"
+        })))
+        .mount(&pds)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/xrpc/com.atproto.repo.deleteRecord"))
+        .and(header("authorization", "Bearer bsky-access-jwt-value"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": "ExpiredToken", "message": "Token has expired"})),
+        )
+        .mount(&pds)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/xrpc/com.atproto.repo.deleteRecord"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&pds)
+        .await;
+    let pds_url = pds.uri();
+    let app = spawn_app_with(|s| s.bluesky.base_url = pds_url).await;
     app.link_both(None).await;
+    let r = app
+        .request(reqwest::Method::POST, "/api/profiles/social", None)
+        .json(&json!({"platform": "bluesky", "handle": "logged.bsky.social", "appPassword": "bsky-app-password-value"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let bsky = app
+        .single_platform_post("bluesky", "at://did:plc:logged/app.bsky.feed.post/3k4")
+        .await;
+    assert_eq!(app.delete_post(json!({"id": bsky})).await.status(), 200);
     let (_, profile_key) = app.create_profile("Logged").await;
     app.link_both(Some(&profile_key)).await;
     // A success, a failure on each network, the ambiguous Threads path, BYO headers, bad auth.
@@ -145,6 +189,11 @@ async fn no_secret_reaches_any_log_line() {
         "wrong-key-should-not-log",
         "WRONGPK-1234567",
         "oauth_signature",
+        "bsky-app-password-value",
+        "bsky-access-jwt-value",
+        "bsky-refresh-jwt-value",
+        "bsky-renewed-access-value",
+        "bsky-renewed-refresh-value",
         "access_token=",
         link_token.as_str(),
         session.as_str(),

@@ -149,10 +149,53 @@ async fn a_post_lock_excludes_the_other_store_until_dropped() {
             .is_err(),
         "the other store waits while the lock is held"
     );
+    assert!(
+        b.try_lock_post(&id).await.unwrap().is_none(),
+        "a trial by the other store fails at once while the lock is held"
+    );
+    let other = PostId::generate();
+    assert!(
+        tokio::time::timeout(
+            Duration::from_millis(300),
+            b.lock_posts(&[other.clone(), id.clone()])
+        )
+        .await
+        .is_err(),
+        "a set with one held post waits whole"
+    );
+    assert!(
+        b.try_lock_post(&other).await.unwrap().is_some(),
+        "and took none of the set while waiting"
+    );
     drop(held);
     tokio::time::timeout(Duration::from_secs(5), b.lock_post(&id))
         .await
         .expect("granted once released")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dead_process_releases_its_post_locks() {
+    let Some(url) = server_url() else { return };
+    let options = fresh_database(&url).await;
+    let b = open(options.clone()).await;
+    let id = PostId::generate();
+    {
+        // A store on a runtime of its own, dropped whole: like a process that died.
+        let (opts, id) = (options.clone(), id.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let held = rt.block_on(async { open(opts).await.lock_post(&id).await.unwrap() });
+            drop(rt);
+            // No runtime left to unlock: only its connection closing releases the lock.
+            drop(held);
+        })
+        .join()
+        .unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(10), b.lock_post(&id))
+        .await
+        .expect("the lock of a process that is gone is granted")
         .unwrap();
 }
 

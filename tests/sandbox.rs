@@ -998,3 +998,434 @@ async fn gateway_completes_deletes_whose_answer_was_lost_single_and_bulk() {
     let _ = join.await;
     sb.stop().await;
 }
+
+/// Bluesky XRPC calls against the sandbox PDS.
+struct BlueskyClient<'a> {
+    sb: &'a SandboxHandle,
+    client: Client,
+}
+
+impl<'a> BlueskyClient<'a> {
+    fn new(sb: &'a SandboxHandle) -> Self {
+        Self {
+            sb,
+            client: Client::new(),
+        }
+    }
+
+    fn url(&self, method: &str) -> String {
+        format!("{}/xrpc/{method}", self.sb.bluesky_url)
+    }
+
+    async fn post(&self, method: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut req = self.client.post(self.url(method)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        json_of(req.send().await.unwrap()).await
+    }
+
+    async fn get_record(&self, did: &str, rkey: &str) -> (StatusCode, Value) {
+        json_of(
+            self.client
+                .get(self.url("com.atproto.repo.getRecord"))
+                .query(&[
+                    ("repo", did),
+                    ("collection", "app.bsky.feed.post"),
+                    ("rkey", rkey),
+                ])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn bluesky_sessions_records_and_quotas() {
+    let sb = start(|o| o.bluesky_delete_limit = 2).await;
+    let bs = BlueskyClient::new(&sb);
+    let a = &sb.accounts.bluesky[0];
+
+    let (s, b) = bs
+        .post(
+            "com.atproto.server.createSession",
+            None,
+            json!({"identifier": a.handle, "password": "wrong"}),
+        )
+        .await;
+    assert_eq!(
+        (s.as_u16(), b["error"].as_str()),
+        (401, Some("AuthenticationRequired"))
+    );
+    let (s, session) = bs
+        .post(
+            "com.atproto.server.createSession",
+            None,
+            json!({"identifier": a.handle, "password": a.app_password}),
+        )
+        .await;
+    assert_eq!(s, 200, "{session}");
+    assert_eq!(session["did"], a.did.as_str());
+    let access = session["accessJwt"].as_str().unwrap().to_owned();
+    let refresh = session["refreshJwt"].as_str().unwrap().to_owned();
+
+    // Publish, read, delete, delete again (idempotent), read: RecordNotFound.
+    let (s, created) = bs
+        .post(
+            "com.atproto.repo.createRecord",
+            Some(&access),
+            json!({"repo": a.did, "collection": "app.bsky.feed.post",
+                   "record": {"$type": "app.bsky.feed.post", "text": "hi", "createdAt": "2026-01-01T00:00:00.000Z"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{created}");
+    let uri = created["uri"].as_str().unwrap();
+    let rkey = uri.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(uri, format!("at://{}/app.bsky.feed.post/{rkey}", a.did));
+    assert_eq!(bs.get_record(&a.did, &rkey).await.0, 200);
+    let del = json!({"repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey});
+    for _ in 0..2 {
+        let (s, b) = bs
+            .post("com.atproto.repo.deleteRecord", Some(&access), del.clone())
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (s, b) = bs.get_record(&a.did, &rkey).await;
+    assert_eq!(
+        (s.as_u16(), b["error"].as_str()),
+        (400, Some("RecordNotFound"))
+    );
+    // The third delete is over the quota of 2.
+    let r = bs
+        .client
+        .post(bs.url("com.atproto.repo.deleteRecord"))
+        .bearer_auth(&access)
+        .json(&del)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("ratelimit-reset"));
+    assert_eq!(json_of(r).await.1["error"], "RateLimitExceeded");
+
+    // A 301-grapheme post is refused; 300 emoji with a skin tone are fine.
+    let record = |text: String| {
+        json!({"repo": a.did, "collection": "app.bsky.feed.post",
+               "record": {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-01-01T00:00:00.000Z"}})
+    };
+    let (s, _) = bs
+        .post(
+            "com.atproto.repo.createRecord",
+            Some(&access),
+            record("👍🏽".repeat(300)),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, b) = bs
+        .post(
+            "com.atproto.repo.createRecord",
+            Some(&access),
+            record("👍🏽".repeat(301)),
+        )
+        .await;
+    assert_eq!(
+        (s.as_u16(), b["error"].as_str()),
+        (400, Some("InvalidRecord"))
+    );
+
+    // Renewing rotates the refresh token: the old one is revoked.
+    let (s, renewed) = bs
+        .post(
+            "com.atproto.server.refreshSession",
+            Some(&refresh),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{renewed}");
+    assert_ne!(renewed["refreshJwt"].as_str().unwrap(), refresh);
+    let (s, b) = bs
+        .post(
+            "com.atproto.server.refreshSession",
+            Some(&refresh),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s.as_u16(), b["error"].as_str()),
+        (400, Some("ExpiredToken"))
+    );
+
+    let st = sb.bluesky_stats();
+    assert_eq!(st.network, "bluesky");
+    assert_eq!(
+        (st.published, st.deleted, st.live_posts),
+        (2, 1, 1),
+        "{st:?}"
+    );
+    assert_eq!(st.calls.delete, 3);
+    sb.stop().await;
+}
+
+/// Links the sandbox's first account of each network to the primary profile of `gw`.
+async fn link_all_three(client: &Client, gw: &str, api_key: &str, sb: &SandboxHandle) {
+    let t = &sb.accounts.threads[0];
+    let x = &sb.accounts.x[0];
+    let b = &sb.accounts.bluesky[0];
+    for body in [
+        json!({"platform": "threads", "userId": t.user_id, "accessToken": t.access_token}),
+        json!({"platform": "twitter", "userId": x.user_id, "accessToken": x.access_token, "accessTokenSecret": x.access_token_secret}),
+        json!({"platform": "bluesky", "handle": b.handle, "appPassword": b.app_password}),
+    ] {
+        let (s, v) = json_of(
+            client
+                .post(format!("{gw}/api/profiles/social"))
+                .bearer_auth(api_key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+    }
+}
+
+#[tokio::test]
+async fn gateway_publishes_and_deletes_on_threads_x_and_bluesky() {
+    let sb = start(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let api_key = "SANDBOX-BSKY-KEY-00000000000000000";
+    let s = sandbox_settings(&sb.addrs(), &dir.path().join("db"), api_key).expect("defaults load");
+    let app = postgate::startup::Application::build(s)
+        .await
+        .expect("gateway builds");
+    let gw = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+    let client = Client::new();
+    link_all_three(&client, &gw, api_key, &sb).await;
+
+    let (s, b) = json_of(
+        client
+            .post(format!("{gw}/api/post"))
+            .bearer_auth(api_key)
+            .json(
+                &json!({"post": "three networks", "platforms": ["threads", "twitter", "bluesky"]}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "success", "{b}");
+    let bsky = b["postIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["platform"] == "bluesky")
+        .expect("a bluesky entry")
+        .clone();
+    let did = &sb.accounts.bluesky[0].did;
+    let uri = bsky["id"].as_str().unwrap();
+    assert!(
+        uri.starts_with(&format!("at://{did}/app.bsky.feed.post/")),
+        "{bsky}"
+    );
+    let rkey = uri.rsplit('/').next().unwrap();
+    assert_eq!(
+        bsky["postUrl"],
+        format!(
+            "https://bsky.app/profile/{}/post/{rkey}",
+            sb.accounts.bluesky[0].handle
+        )
+    );
+    let id = b["id"].as_str().unwrap().to_owned();
+    assert_eq!(sb.bluesky_stats().live_posts, 1);
+
+    let (s, b) = json_of(
+        client
+            .delete(format!("{gw}/api/post"))
+            .bearer_auth(api_key)
+            .json(&json!({ "id": id }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "success", "{b}");
+    for p in ["threads", "twitter", "bluesky"] {
+        assert_eq!(b[p]["status"], "success", "{p}: {b}");
+    }
+    assert_eq!(b["bluesky"]["id"], uri);
+    let (ts, xs, bs) = (sb.threads_stats(), sb.x_stats(), sb.bluesky_stats());
+    for st in [&ts, &xs, &bs] {
+        assert_eq!(
+            (st.calls.delete, st.deleted, st.live_posts),
+            (1, 1, 0),
+            "{st:?}"
+        );
+        assert_eq!(st.errors.total, 0, "{st:?}");
+    }
+    handle.stop(true).await;
+    let _ = join.await;
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn gateway_renews_an_expired_bluesky_session_and_keeps_the_new_one() {
+    let sb = start(|o| o.bluesky_access_ttl_secs = 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let api_key = "SANDBOX-BSKY-TTL-00000000000000000";
+    let s = sandbox_settings(&sb.addrs(), &dir.path().join("db"), api_key).expect("defaults load");
+    let app = postgate::startup::Application::build(s)
+        .await
+        .expect("gateway builds");
+    let gw = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+    let client = Client::new();
+    link_all_three(&client, &gw, api_key, &sb).await;
+
+    // Each publish finds the access token expired; the gateway renews the session (which
+    // revokes the refresh token it used) and posts once. The second renewal works only if
+    // the first one's tokens were kept.
+    for round in 0..2 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let (s, b) = json_of(
+            client
+                .post(format!("{gw}/api/post"))
+                .bearer_auth(api_key)
+                .json(&json!({"post": format!("renewed {round}"), "platforms": ["bluesky"]}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((s.as_u16(), &b["status"]), (200, &json!("success")), "{b}");
+    }
+    let st = sb.bluesky_stats();
+    assert_eq!((st.published, st.errors.auth), (2, 2), "{st:?}");
+    handle.stop(true).await;
+    let _ = join.await;
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn a_queued_delete_finishes_in_the_sandbox_and_its_receiver_gets_the_webhook_after_a_failure()
+{
+    let sb = start(|_| {}).await;
+    let t = ThreadsClient::new(&sb, 0);
+    let mut media = Vec::new();
+    for i in 0..3 {
+        media.push(t.publish(&format!("queued {i}")).await);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let api_key = "SANDBOX-QUEUE-KEY-0000000000000000";
+    let mut s =
+        sandbox_settings(&sb.addrs(), &dir.path().join("db"), api_key).expect("defaults load");
+    s.threads.delete_limit = 2;
+    s.threads.delete_window_secs = 2;
+    s.delete.queue_tick_ms = 100;
+    s.webhooks.allow_http = true;
+    s.webhooks.tick_ms = 20;
+    s.webhooks.retry_delays_ms = vec![100, 200];
+    let app = postgate::startup::Application::build(s)
+        .await
+        .expect("gateway builds");
+    let gw = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+    let client = Client::new();
+    let call = |m: Method, p: &str, body: Value| {
+        client
+            .request(m, format!("{gw}{p}"))
+            .bearer_auth(api_key)
+            .json(&body)
+            .send()
+    };
+    let acc = &sb.accounts.threads[0];
+    let (st, b) = json_of(
+        call(
+            Method::POST,
+            "/api/profiles/social",
+            json!({"platform": "threads", "userId": acc.user_id, "accessToken": acc.access_token}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, b) = json_of(
+        call(
+            Method::POST,
+            "/api/hook/webhook",
+            json!({"action": "delete", "url": sb.webhook_url(), "secret": "sandbox-secret"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    // The receiver fails the first delivery on demand.
+    let r = client
+        .put(format!("{}/__sandbox/webhooks/fail", sb.threads_root()))
+        .json(&json!({"count": 1, "status": 503}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let posts: Vec<Value> = media
+        .iter()
+        .map(|m| json!({"post": "q", "postIds": [{"platform": "threads", "id": m}]}))
+        .collect();
+    let (st, b) = json_of(
+        call(Method::POST, "/api/post/import", json!({ "posts": posts }))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    let ids: Vec<String> = b["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (st, b) = json_of(
+        call(
+            Method::DELETE,
+            "/api/post",
+            json!({"bulk": ids, "queue": true}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 202, "{b}");
+    assert_eq!(b["queuedCount"], 1, "{b}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sb.webhook_deliveries().len() < 2 {
+        assert!(Instant::now() < deadline, "{:?}", sb.webhook_deliveries());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = sb.webhook_deliveries();
+    assert_eq!(got.iter().map(|d| d.status).collect::<Vec<_>>(), [503, 200]);
+    assert_eq!(got[0].body, got[1].body, "a retry resends the same event");
+    assert_eq!(got[1].body["action"], "delete");
+    assert_eq!(got[1].body["id"], ids[2].as_str());
+    assert_eq!(got[1].body["threads"]["status"], "success");
+    assert!(got[1].signature.is_some() && got[1].timestamp.is_some());
+    // The sandbox and the gateway agree: all three gone, each deleted once.
+    let ts = sb.threads_stats();
+    assert_eq!(
+        (ts.calls.delete, ts.deleted, ts.live_posts),
+        (3, 3, 0),
+        "{ts:?}"
+    );
+    handle.stop(true).await;
+    join.await.unwrap().unwrap();
+}

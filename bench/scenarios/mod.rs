@@ -1,5 +1,6 @@
 //! One module per benchmark table section.
 
 pub mod bulk;
+pub mod postgres;
 pub mod single;
 pub mod store_scale;

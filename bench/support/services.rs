@@ -15,10 +15,11 @@ pub(crate) struct Sandbox {
     /// Threads server root (where `/__sandbox/*` lives).
     pub(crate) threads_root: String,
     pub(crate) x_url: String,
+    pub(crate) bluesky_url: String,
 }
 
 pub(crate) async fn start_sandbox(client: &reqwest::Client, dir: &Path) -> Res<Sandbox> {
-    let ports = free_ports(2)?;
+    let ports = free_ports(3)?;
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir)
         .env("RUST_LOG", "warn")
@@ -26,12 +27,14 @@ pub(crate) async fn start_sandbox(client: &reqwest::Client, dir: &Path) -> Res<S
         .args(["--host", "127.0.0.1"])
         .args(["--threads-port", &ports[0].to_string()])
         .args(["--x-port", &ports[1].to_string()])
+        .args(["--bluesky-port", &ports[2].to_string()])
         .args(["--threads-delete-limit", "0", "--x-delete-limit", "0"])
         .args(["--threads-post-limit", "0", "--x-post-limit", "0"])
         .args(["--x-read-limit", "0"]);
     let mut proc = Proc::spawn("postgate sandbox", cmd, dir.join("sandbox.log"))?;
     let threads_root = format!("http://127.0.0.1:{}", ports[0]);
     let x_url = format!("http://127.0.0.1:{}", ports[1]);
+    let bluesky_url = format!("http://127.0.0.1:{}", ports[2]);
     wait_ready(
         client,
         &format!("{threads_root}/__sandbox/stats"),
@@ -39,11 +42,13 @@ pub(crate) async fn start_sandbox(client: &reqwest::Client, dir: &Path) -> Res<S
     )
     .await?;
     wait_ready(client, &format!("{x_url}/__sandbox/stats"), &mut proc).await?;
+    wait_ready(client, &format!("{bluesky_url}/__sandbox/stats"), &mut proc).await?;
     Ok(Sandbox {
         proc,
         threads_url: format!("{threads_root}/v1.0"),
         threads_root,
         x_url,
+        bluesky_url,
     })
 }
 
@@ -53,6 +58,7 @@ impl Sandbox {
         SandboxAddrs {
             threads_url: self.threads_url.clone(),
             x_url: self.x_url.clone(),
+            bluesky_url: self.bluesky_url.clone(),
             x_app: SandboxOptions::default().accounts().x_app,
         }
     }
@@ -126,6 +132,18 @@ pub(crate) async fn start_gateway(
     sandbox: &Sandbox,
     log_name: &str,
 ) -> Res<Gateway> {
+    start_gateway_with(client, dir, store, sandbox, log_name, &[]).await
+}
+
+/// [`start_gateway`] with more settings (e.g. the PostgreSQL store), as variables.
+pub(crate) async fn start_gateway_with(
+    client: &reqwest::Client,
+    dir: &Path,
+    store: &Path,
+    sandbox: &Sandbox,
+    log_name: &str,
+    extra: &[(&str, &str)],
+) -> Res<Gateway> {
     let port = free_ports(1)?[0];
     let mut cmd = Command::new(BIN);
     // The cwd has no settings.toml: built-in defaults plus these variables.
@@ -148,6 +166,7 @@ pub(crate) async fn start_gateway(
             MAX_IN_FLIGHT.to_string(),
         )
         .env("POSTGATE__X__MAX_IN_FLIGHT", MAX_IN_FLIGHT.to_string())
+        .envs(extra.iter().copied())
         .arg("serve");
     let mut proc = Proc::spawn("postgate serve", cmd, dir.join(log_name))?;
     let base = format!("http://127.0.0.1:{port}");

@@ -1,4 +1,4 @@
-//! `postgate sandbox`: simulated Threads and X APIs on loopback, one port each, so postgate
+//! `postgate sandbox`: simulated Threads, X and Bluesky APIs on loopback, one port each, so postgate
 //! can be tried, tested and benchmarked without real accounts.
 //!
 //! This crate does not depend on postgate: what it checks (OAuth 1.0a signatures above all)
@@ -8,14 +8,20 @@
 //! flow, reads, deletes, token checks, `code 100 / error_subcode 33` for missing or foreign
 //! objects and the publishing-limit endpoint; X's v2 `POST/GET/DELETE /2/tweets`, v1.1
 //! `statuses/destroy`, OAuth 1.0a (HMAC-SHA1) verification against the URL actually called,
-//! `x-rate-limit-*` headers and 429s. State lives in memory and is lost on exit.
+//! `x-rate-limit-*` headers and 429s; Bluesky's XRPC sessions (`createSession` with a handle
+//! and app password, `refreshSession` rotating the refresh token, `getSession`) and post
+//! records (`createRecord`, idempotent `deleteRecord`, `getRecord` answering
+//! `RecordNotFound`), with 429 `RateLimitExceeded` and `ratelimit-*` headers. State lives in
+//! memory and is lost on exit.
 //!
 //! Besides the simulated APIs each server answers:
 //! - `GET /__sandbox/stats` — call counters ([`StatsSnapshot`]);
 //! - `GET|PUT /__sandbox/faults` — read or replace the injected [`Faults`] (JSON);
 //! - `POST /__sandbox/seed?count=N[&user_id=ID][&text=T]` — create N live posts at once (no
 //!   quotas, no stats), answering `{"ids":[…]}`;
-//! - `POST /__sandbox/reset` — zero the counters and the quota windows (posts stay).
+//! - `POST /__sandbox/reset` — zero the counters and the quota windows (posts stay);
+//! - `/__sandbox/webhooks*` — a webhook receiver that records deliveries and fails on demand
+//!   ([`webhooks`]; one receiver shared by both servers).
 //!
 //! Choices where the real APIs are undocumented (see the reference's UNCONFIRMED items):
 //! - Threads delete quota exhausted: HTTP 400 `{"error":{"message":"(#17) User request limit
@@ -35,13 +41,18 @@
 //! - Identity: Threads `GET /v1.0/me?fields=id,username` and X `GET /2/users/me` (signed like
 //!   any other call) answer the account the token belongs to; neither counts against a quota.
 //! - Quotas and limits of 0 are off.
+//! - Bluesky: access tokens expire after `--bluesky-access-ttl-secs` (`ExpiredToken`); a
+//!   revoked or unknown refresh token answers 400 `ExpiredToken`; writing to another
+//!   account's repository answers 400 `InvalidRequest`; only `app.bsky.feed.post` records.
 //! - The lose-response fault (`--threads-lose-response-rate`) performs a Threads delete, then
 //!   closes the connection without writing any answer, as a network losing a response does.
 
+mod bluesky;
 pub mod consent;
 mod faults;
 pub mod oauth;
 mod threads;
+pub mod webhooks;
 mod x;
 
 pub use consent::OAuthFaults;
@@ -68,6 +79,9 @@ pub struct SandboxOptions {
     /// Port of the simulated X API (0 picks a free one).
     #[arg(long, default_value_t = 9102)]
     pub x_port: u16,
+    /// Port of the simulated Bluesky PDS (0 picks a free one).
+    #[arg(long, default_value_t = 9103)]
+    pub bluesky_port: u16,
     /// Accounts per network. Account 1 has the credentials below; account k (2..=N) appends
     /// `-k` to each token and secret, `_k` to the username, and adds k-1 to the user id.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -93,6 +107,25 @@ pub struct SandboxOptions {
     /// X access token secret of account 1.
     #[arg(long, default_value = "sandbox-x-token-secret")]
     pub x_token_secret: String,
+    /// Bluesky handle of account 1 (account k: `{first label}-k.{rest}`).
+    #[arg(long, default_value = "sandbox.bsky.social")]
+    pub bluesky_handle: String,
+    /// Bluesky DID of account 1 (account k appends `-k`).
+    #[arg(long, default_value = "did:plc:sandboxbluesky")]
+    pub bluesky_did: String,
+    /// Bluesky app password of account 1 (account k appends `-k`).
+    #[arg(long, default_value = "sand-box0-blue-sky0")]
+    pub bluesky_app_password: String,
+    /// Lifetime of a Bluesky access token, in seconds (then `ExpiredToken`).
+    #[arg(long, default_value_t = 7200)]
+    pub bluesky_access_ttl_secs: u64,
+    /// Bluesky deletes per account per moving window (0: no limit). Bluesky's budget is
+    /// 5,000 points an hour, a delete costing 1.
+    #[arg(long, default_value_t = 5000)]
+    pub bluesky_delete_limit: u32,
+    /// Length of the Bluesky delete window, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub bluesky_delete_window_secs: u64,
     /// The X app's consumer (API) key.
     #[arg(long, default_value = "sandbox-x-consumer-key")]
     pub x_consumer_key: String,
@@ -148,6 +181,18 @@ pub struct SandboxOptions {
     /// Accept X calls and never answer them.
     #[arg(long)]
     pub x_hang: bool,
+    /// Fixed latency added to every Bluesky call, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub bluesky_latency_ms: u64,
+    /// Random extra latency (0..=N ms) added to every Bluesky call.
+    #[arg(long, default_value_t = 0)]
+    pub bluesky_latency_jitter_ms: u64,
+    /// Share of Bluesky calls (0.0–1.0) answered with a transient 500 or 503.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    pub bluesky_error_rate: f64,
+    /// Accept Bluesky calls and never answer them.
+    #[arg(long)]
+    pub bluesky_hang: bool,
     /// HTTP worker threads per server (default: one per core).
     #[arg(long)]
     pub workers: Option<usize>,
@@ -181,6 +226,7 @@ impl SandboxOptions {
         Self {
             threads_port: 0,
             x_port: 0,
+            bluesky_port: 0,
             ..Self::default()
         }
     }
@@ -203,6 +249,17 @@ impl SandboxOptions {
             jitter_ms: self.x_latency_jitter_ms,
             error_rate: self.x_error_rate,
             hang: self.x_hang,
+            lose_response_rate: 0.0,
+        }
+    }
+
+    /// The injected faults of the Bluesky server.
+    pub fn bluesky_faults(&self) -> Faults {
+        Faults {
+            latency_ms: self.bluesky_latency_ms,
+            jitter_ms: self.bluesky_latency_jitter_ms,
+            error_rate: self.bluesky_error_rate,
+            hang: self.bluesky_hang,
             lose_response_rate: 0.0,
         }
     }
@@ -231,6 +288,20 @@ impl SandboxOptions {
                     username: suffix(&self.x_username, k, '_'),
                     access_token: suffix(&self.x_token, k, '-'),
                     access_token_secret: suffix(&self.x_token_secret, k, '-'),
+                })
+                .collect(),
+            bluesky: (1..=n)
+                .map(|k| BlueskyAccount {
+                    did: suffix(&self.bluesky_did, k, '-'),
+                    handle: if k == 1 {
+                        self.bluesky_handle.clone()
+                    } else {
+                        match self.bluesky_handle.split_once('.') {
+                            Some((first, rest)) => format!("{first}-{k}.{rest}"),
+                            None => format!("{}-{k}", self.bluesky_handle),
+                        }
+                    },
+                    app_password: suffix(&self.bluesky_app_password, k, '-'),
                 })
                 .collect(),
             x_app: XApp {
@@ -265,6 +336,17 @@ pub struct XAccount {
     pub access_token_secret: String,
 }
 
+/// A simulated Bluesky account. The credentials are fake and meant to be copy-pasted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlueskyAccount {
+    /// The account's DID (its repository).
+    pub did: String,
+    /// Handle.
+    pub handle: String,
+    /// The app password `createSession` accepts.
+    pub app_password: String,
+}
+
 /// The simulated X app.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct XApp {
@@ -281,6 +363,8 @@ pub struct SandboxAccounts {
     pub threads: Vec<ThreadsAccount>,
     /// X accounts; the first is the one printed and flag-configured.
     pub x: Vec<XAccount>,
+    /// Bluesky accounts; the first is the one printed and flag-configured.
+    pub bluesky: Vec<BlueskyAccount>,
     /// The X app every X account authorized.
     pub x_app: XApp,
 }
@@ -399,6 +483,8 @@ pub struct SandboxAddrs {
     pub threads_url: String,
     /// X base URL (what `x.base_url` expects).
     pub x_url: String,
+    /// Bluesky PDS URL (what `bluesky.base_url` expects).
+    pub bluesky_url: String,
     /// The simulated X app.
     pub x_app: XApp,
 }
@@ -411,6 +497,7 @@ impl SandboxAddrs {
         [
             ("POSTGATE__THREADS__BASE_URL", &self.threads_url),
             ("POSTGATE__X__BASE_URL", &self.x_url),
+            ("POSTGATE__BLUESKY__BASE_URL", &self.bluesky_url),
             ("POSTGATE__X__CONSUMER_KEY", &self.x_app.consumer_key),
             ("POSTGATE__X__CONSUMER_SECRET", &self.x_app.consumer_secret),
             (
@@ -444,7 +531,7 @@ impl SandboxAddrs {
     }
 }
 
-/// A running sandbox: both servers, their URLs and accounts.
+/// A running sandbox: its servers, their URLs and accounts.
 pub struct SandboxHandle {
     /// Threads base URL including `/v1.0` (what `threads.base_url` expects).
     pub threads_url: String,
@@ -454,10 +541,16 @@ pub struct SandboxHandle {
     pub threads_port: u16,
     /// Bound X port.
     pub x_port: u16,
+    /// Bluesky PDS URL (what `bluesky.base_url` expects).
+    pub bluesky_url: String,
+    /// Bound Bluesky port.
+    pub bluesky_port: u16,
     /// The known accounts.
     pub accounts: SandboxAccounts,
     threads: web::Data<threads::ThreadsSim>,
     x: web::Data<x::XSim>,
+    bluesky: web::Data<bluesky::BlueskySim>,
+    webhooks: web::Data<webhooks::WebhookReceiver>,
     servers: Vec<(
         actix_web::dev::ServerHandle,
         tokio::task::JoinHandle<io::Result<()>>,
@@ -471,6 +564,16 @@ impl SandboxHandle {
         self.threads_url.trim_end_matches("/v1.0").to_owned()
     }
 
+    /// The webhook receiver's deliveries so far.
+    pub fn webhook_deliveries(&self) -> Vec<webhooks::Delivery> {
+        self.webhooks.deliveries()
+    }
+
+    /// Where to register a webhook to have this sandbox receive it.
+    pub fn webhook_url(&self) -> String {
+        format!("{}/__sandbox/webhooks/receive", self.threads_root())
+    }
+
     /// The Threads counters.
     pub fn threads_stats(&self) -> StatsSnapshot {
         self.threads.stats()
@@ -479,6 +582,16 @@ impl SandboxHandle {
     /// The X counters.
     pub fn x_stats(&self) -> StatsSnapshot {
         self.x.stats()
+    }
+
+    /// The Bluesky counters.
+    pub fn bluesky_stats(&self) -> StatsSnapshot {
+        self.bluesky.stats()
+    }
+
+    /// Replaces the faults injected into Bluesky calls.
+    pub fn set_bluesky_faults(&self, faults: Faults) {
+        self.bluesky.faults().set(faults);
     }
 
     /// Replaces the faults injected into Threads calls.
@@ -503,6 +616,7 @@ impl SandboxHandle {
         SandboxAddrs {
             threads_url: self.threads_url.clone(),
             x_url: self.x_url.clone(),
+            bluesky_url: self.bluesky_url.clone(),
             x_app: self.accounts.x_app.clone(),
         }
     }
@@ -521,14 +635,16 @@ impl SandboxHandle {
     pub fn banner(&self) -> String {
         let t = &self.accounts.threads[0];
         let x = &self.accounts.x[0];
+        let b = &self.accounts.bluesky[0];
         let app = &self.accounts.x_app;
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "postgate sandbox: simulated Threads and X APIs (in memory, fake credentials)\n"
+            "postgate sandbox: simulated Threads, X and Bluesky APIs (in memory, fake credentials)\n"
         );
         let _ = writeln!(s, "  Threads  {}", self.threads_url);
-        let _ = writeln!(s, "  X        {}\n", self.x_url);
+        let _ = writeln!(s, "  X        {}", self.x_url);
+        let _ = writeln!(s, "  Bluesky  {}\n", self.bluesky_url);
         let _ = writeln!(
             s,
             "Threads account  userId {}  username {}\n                 accessToken {}",
@@ -544,6 +660,11 @@ impl SandboxHandle {
             "X account        userId {}  username {}\n                 accessToken {}  accessTokenSecret {}",
             x.user_id, x.username, x.access_token, x.access_token_secret
         );
+        let _ = writeln!(
+            s,
+            "Bluesky account  did {}  handle {}\n                 appPassword {}",
+            b.did, b.handle, b.app_password
+        );
         let n = self.accounts.threads.len();
         if n > 1 {
             let tl = &self.accounts.threads[n - 1];
@@ -557,9 +678,10 @@ impl SandboxHandle {
         let _ = writeln!(s, "\nQuotas: {}", self.limits);
         let _ = writeln!(
             s,
-            "Faults: Threads {}; X {}",
+            "Faults: Threads {}; X {}; Bluesky {}",
             self.threads.faults().get().describe(),
-            self.x.faults().get().describe()
+            self.x.faults().get().describe(),
+            self.bluesky.faults().get().describe()
         );
         let _ = writeln!(
             s,
@@ -580,6 +702,11 @@ impl SandboxHandle {
             "  curl -s -X POST http://127.0.0.1:8080/api/profiles/social -H \"Authorization: Bearer $POSTGATE_API_KEY\" -H 'Content-Type: application/json' -d '{{\"platform\":\"twitter\",\"userId\":\"{}\",\"accessToken\":\"{}\",\"accessTokenSecret\":\"{}\"}}'",
             x.user_id, x.access_token, x.access_token_secret
         );
+        let _ = writeln!(
+            s,
+            "  curl -s -X POST http://127.0.0.1:8080/api/profiles/social -H \"Authorization: Bearer $POSTGATE_API_KEY\" -H 'Content-Type: application/json' -d '{{\"platform\":\"bluesky\",\"handle\":\"{}\",\"appPassword\":\"{}\"}}'",
+            b.handle, b.app_password
+        );
         let _ = writeln!(s, "\nPublish directly:");
         let _ = writeln!(
             s,
@@ -593,14 +720,15 @@ impl SandboxHandle {
         );
         let _ = writeln!(
             s,
-            "\nCounters: {}/__sandbox/stats and {}/__sandbox/stats   (Ctrl-C stops)",
+            "\nCounters: {}/__sandbox/stats, {}/__sandbox/stats and {}/__sandbox/stats   (Ctrl-C stops)",
             self.threads_root(),
-            self.x_url
+            self.x_url,
+            self.bluesky_url
         );
         s
     }
 
-    /// Stops both servers (open and hung calls are dropped).
+    /// Stops every server (open and hung calls are dropped).
     pub async fn stop(self) {
         for (server, _) in &self.servers {
             server.stop(false).await;
@@ -630,6 +758,7 @@ fn spawn_server<N: SimNetwork>(
     listener: TcpListener,
     state: web::Data<N>,
     routes: fn(&mut web::ServiceConfig),
+    receiver: web::Data<webhooks::WebhookReceiver>,
     workers: Option<usize>,
 ) -> io::Result<(
     actix_web::dev::ServerHandle,
@@ -638,7 +767,9 @@ fn spawn_server<N: SimNetwork>(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(receiver.clone())
             .configure(admin_routes::<N>)
+            .configure(webhooks::routes)
             .configure(routes)
     })
     .disable_signals()
@@ -652,9 +783,13 @@ fn spawn_server<N: SimNetwork>(
     Ok((handle, tokio::spawn(server)))
 }
 
-/// Binds both servers and starts them on the current tokio runtime.
+/// Binds every server and starts them on the current tokio runtime.
 pub async fn start(opts: SandboxOptions) -> io::Result<SandboxHandle> {
-    for f in [opts.threads_faults(), opts.x_faults()] {
+    for f in [
+        opts.threads_faults(),
+        opts.x_faults(),
+        opts.bluesky_faults(),
+    ] {
         f.validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     }
@@ -671,10 +806,18 @@ pub async fn start(opts: SandboxOptions) -> io::Result<SandboxHandle> {
             format!("X port {}:{}: {e}", opts.host, opts.x_port),
         )
     })?;
+    let bl = TcpListener::bind((opts.host.as_str(), opts.bluesky_port)).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("Bluesky port {}:{}: {e}", opts.host, opts.bluesky_port),
+        )
+    })?;
+    let ba = bl.local_addr()?;
     let ta = tl.local_addr()?;
     let xa = xl.local_addr()?;
     let threads = web::Data::new(threads::ThreadsSim::new(&opts, &accounts.threads));
     let x = web::Data::new(x::XSim::new(&opts, &accounts));
+    let bluesky = web::Data::new(bluesky::BlueskySim::new(&opts, &accounts.bluesky));
     let limit = |n: u32, what: &str, secs: u64| {
         if n == 0 {
             format!("{what} unlimited")
@@ -683,7 +826,7 @@ pub async fn start(opts: SandboxOptions) -> io::Result<SandboxHandle> {
         }
     };
     let limits = format!(
-        "Threads {}, {} per account; X {}, {}, {} per user",
+        "Threads {}, {} per account; X {}, {}, {} per user; Bluesky {} per account",
         limit(
             opts.threads_delete_limit,
             "deletes",
@@ -693,9 +836,28 @@ pub async fn start(opts: SandboxOptions) -> io::Result<SandboxHandle> {
         limit(opts.x_delete_limit, "deletes", opts.x_delete_window_secs),
         limit(opts.x_post_limit, "posts", 900),
         limit(opts.x_read_limit, "reads", 900),
+        limit(
+            opts.bluesky_delete_limit,
+            "deletes",
+            opts.bluesky_delete_window_secs
+        ),
     );
-    let ts = spawn_server(tl, threads.clone(), threads::routes, opts.workers)?;
-    let xs = spawn_server(xl, x.clone(), x::routes, opts.workers)?;
+    let receiver = web::Data::new(webhooks::WebhookReceiver::default());
+    let ts = spawn_server(
+        tl,
+        threads.clone(),
+        threads::routes,
+        receiver.clone(),
+        opts.workers,
+    )?;
+    let xs = spawn_server(xl, x.clone(), x::routes, receiver.clone(), opts.workers)?;
+    let bs = spawn_server(
+        bl,
+        bluesky.clone(),
+        bluesky::routes,
+        receiver.clone(),
+        opts.workers,
+    )?;
     Ok(SandboxHandle {
         threads_url: format!(
             "http://{}:{}/v1.0",
@@ -705,15 +867,19 @@ pub async fn start(opts: SandboxOptions) -> io::Result<SandboxHandle> {
         x_url: format!("http://{}:{}", display_host(&opts.host, &xa), xa.port()),
         threads_port: ta.port(),
         x_port: xa.port(),
+        bluesky_url: format!("http://{}:{}", display_host(&opts.host, &ba), ba.port()),
+        bluesky_port: ba.port(),
         accounts,
         threads,
         x,
-        servers: vec![ts, xs],
+        bluesky,
+        webhooks: receiver,
+        servers: vec![ts, xs, bs],
         limits,
     })
 }
 
-/// `postgate sandbox`: starts both servers, prints the banner, runs until `stop` resolves
+/// `postgate sandbox`: starts every server, prints the banner, runs until `stop` resolves
 /// (the binary passes its SIGTERM/SIGINT listener, so one signal implementation serves both
 /// the gateway and the sandbox).
 pub async fn run(

@@ -112,9 +112,12 @@ impl<T: Serialize> Serialize for PlatformMap<T> {
 pub struct PlatformDelete {
     /// Always `"delete"`.
     pub action: &'static str,
-    /// `success` or `error`.
+    /// `success`, `error`, or `queued` (postgate extension: finished later by the queue).
     pub status: &'static str,
-    /// Why it failed (absent on success).
+    /// When a queued platform is retried (ISO 8601).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
+    /// Why it failed, or why it was queued (absent on success).
     #[serde(flatten)]
     pub failure: Option<Failure>,
     /// The network had it deleted already (now or by an earlier request).
@@ -134,7 +137,8 @@ pub struct PlatformDelete {
 /// The answer for one post's delete: `{"status",["code"],"id","<platform>":{...},["errors"]}`.
 #[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
 pub struct DeleteAnswer {
-    /// `success` when every platform succeeded, else `error`.
+    /// `success` when every platform succeeded, `queued` when the others are queued, else
+    /// `error`.
     pub status: &'static str,
     /// 200 on success.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,6 +184,15 @@ pub struct BulkAnswer {
     pub code: Option<u16>,
     /// One answer per id, in request order.
     pub posts: Vec<DeleteItem>,
+    /// Platforms queued by this request (only when it asked for a queue).
+    #[serde(rename = "queuedCount", skip_serializing_if = "Option::is_none")]
+    pub queued_count: Option<usize>,
+    /// When the queue should have finished them (ISO 8601; only when some were queued).
+    #[serde(
+        rename = "estimatedCompletion",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub estimated_completion: Option<String>,
 }
 
 /// `deleteAllScheduled`.
@@ -284,8 +297,12 @@ pub struct PostIdView {
     /// The media type (imported).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
-    /// postgate extension: where this platform's copy stands, deletion included.
+    /// postgate extension: where this platform's copy stands, deletion included (`queued`:
+    /// its delete waits in the queue).
     pub state: &'static str,
+    /// When a queued delete is retried (ISO 8601).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
     /// When it was deleted there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
@@ -525,6 +542,7 @@ mod tests {
         let entry = PlatformDelete {
             action: "delete",
             status: "error",
+            retry_at: None,
             failure: Some(Failure {
                 retry_after: Some(9),
                 ..Failure::new(903, "slow down")
@@ -549,4 +567,71 @@ mod tests {
             r#"{"status":"error","id":"P","threads":{"action":"delete","status":"error","code":903,"message":"slow down","retryAfter":9,"id":"5"},"errors":[{"action":"delete","status":"error","code":903,"message":"slow down","retryAfter":9,"id":"5","platform":"threads"}]}"#
         );
     }
+}
+
+/// `POST /api/hook/webhook`: a webhook registered.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookRegistered {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// The action.
+    pub action: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// The profile.
+    pub ref_id: String,
+}
+
+/// `DELETE /api/hook/webhook`: a webhook unregistered (also when none was registered).
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookUnregistered {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// The action.
+    pub action: String,
+    /// The profile.
+    pub ref_id: String,
+}
+
+/// One registered webhook (its secret is never answered).
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView {
+    /// The action.
+    pub action: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// Whether deliveries are signed.
+    pub signed: bool,
+    /// When it was registered.
+    pub created: String,
+}
+
+/// `GET /api/hook/webhook`: the profile's webhooks.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookList {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// The webhooks, by action.
+    pub webhooks: Vec<WebhookView>,
+    /// The profile.
+    pub ref_id: String,
+}
+
+/// The `delete` webhook: queued platforms of a post that finished
+/// (`{action, id, status, <platform>: {...}}`).
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+pub struct DeleteEvent {
+    /// Always `"delete"`.
+    pub action: &'static str,
+    /// The post.
+    pub id: String,
+    /// `success` when every platform listed is deleted, else `error`.
+    pub status: &'static str,
+    /// One entry per finished platform, as in a delete answer.
+    #[serde(flatten)]
+    pub platforms: PlatformMap<PlatformDelete>,
 }

@@ -3,6 +3,7 @@
 
 use super::error::ApiError;
 use super::AppState;
+use crate::domain::AccountId;
 use crate::keys::hash_key_hex;
 use crate::networks::{CallContext, ConsumerCredentials};
 use crate::store::Profile;
@@ -14,7 +15,7 @@ use std::pin::Pin;
 #[derive(Clone, Debug)]
 pub struct Caller {
     /// The account (API key).
-    pub account_id: String,
+    pub account_id: AccountId,
     /// The profile the request acts for (the primary one without a `Profile-Key`).
     pub profile: Profile,
     /// Whether a `Profile-Key` header selected the profile.

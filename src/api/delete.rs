@@ -10,6 +10,7 @@ use super::error::{codes, ApiError};
 use super::{json_response, read_body, AppState};
 use crate::domain::{DeleteFailure, DeleteOutcome, Platform};
 use crate::networks::{AuthCode, Networks};
+use crate::service::queue::{Enqueued, QueueMark, QueueReason};
 use crate::service::{DeleteResult, EntryReport, ManualResult};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -17,6 +18,27 @@ use serde_json::Value;
 
 /// Ayrshare's message for code 382.
 pub const NOT_MANUALLY_DELETED_MSG: &str = "The post was not manually deleted at the social network. By using the markManualDeleted option, you are responsible for deleting the post at the social network. Please delete the post and try again.";
+
+/// The postgate extension `"queue"`: `None` when not sent (the setting decides).
+fn queue_flag(body: &[u8]) -> Result<Option<bool>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(o)) => match o.get("queue") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::invalid(
+                "delete",
+                "Field 'queue' must be a boolean.",
+            )),
+        },
+        // parse_request has answered these already.
+        _ => Ok(None),
+    }
+}
+
+/// ISO 8601 with milliseconds, as every time postgate answers.
+fn iso(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
 
 /// What a delete request asks for, after validation.
 #[derive(Debug, PartialEq, Eq)]
@@ -138,15 +160,48 @@ fn failure(platform: &Platform, f: &DeleteFailure, networks: &Networks) -> Failu
     out
 }
 
-/// One platform's entry of a delete answer.
-fn platform_entry(e: &EntryReport, networks: &Networks) -> PlatformDelete {
-    let (status, failure) = match &e.outcome {
-        DeleteOutcome::Failed(f) => ("error", Some(failure(&e.platform, f, networks))),
+/// One platform's entry of a delete answer; `mark` says whether its failure was queued.
+pub fn platform_entry(
+    e: &EntryReport,
+    networks: &Networks,
+    mark: Option<&QueueMark>,
+) -> PlatformDelete {
+    let mut retry_at = None;
+    let (status, failure) = match (&e.outcome, mark) {
+        (
+            DeleteOutcome::Failed(_),
+            Some(QueueMark::Queued {
+                retry_at: at,
+                reason,
+            }),
+        ) => {
+            retry_at = Some(iso(at));
+            let (code, why) = match reason {
+                QueueReason::RateLimited => (codes::RATE_LIMITED, "the rate limit is reached"),
+                QueueReason::Transient => (codes::NETWORK_TRANSIENT, "the network failed for now"),
+            };
+            let message = format!(
+                "Queued: {} {why}; postgate deletes it in the background from {} and reports it to the 'delete' webhook.",
+                e.platform.display_name(),
+                iso(at)
+            );
+            ("queued", Some(Failure::new(code, message)))
+        }
+        (DeleteOutcome::Failed(f), Some(QueueMark::Full { max })) => {
+            let mut out = failure(&e.platform, f, networks);
+            out.message = format!(
+                "{} Not queued: this account's delete queue is full ({max} waiting, delete.queue_max_per_account); retry later.",
+                out.message
+            );
+            ("error", Some(out))
+        }
+        (DeleteOutcome::Failed(f), None) => ("error", Some(failure(&e.platform, f, networks))),
         _ => ("success", None),
     };
     PlatformDelete {
         action: "delete",
         status,
+        retry_at,
         failure,
         already_deleted: matches!(
             e.outcome,
@@ -159,8 +214,12 @@ fn platform_entry(e: &EntryReport, networks: &Networks) -> PlatformDelete {
     }
 }
 
-/// Renders one id's result: (all succeeded, answer).
-fn render_result(result: &DeleteResult, networks: &Networks) -> (bool, DeleteItem) {
+/// Renders one id's result: (no platform failed, answer). A platform queued is not a failure.
+fn render_result(
+    result: &DeleteResult,
+    networks: &Networks,
+    queued: &Enqueued,
+) -> (bool, DeleteItem) {
     match result {
         DeleteResult::Internal(raw) => (false, DeleteItem::Error(internal_item(raw))),
         DeleteResult::NotFound(raw) => (
@@ -180,19 +239,26 @@ fn render_result(result: &DeleteResult, networks: &Networks) -> (bool, DeleteIte
             )),
         ),
         DeleteResult::Done(report) => {
-            let ok = report.all_succeeded();
+            let all = report.all_succeeded();
             let entries: Vec<(String, PlatformDelete)> = report
                 .entries
                 .iter()
-                .map(|e| (e.platform.as_str().to_owned(), platform_entry(e, networks)))
+                .map(|e| {
+                    let mark = queued.mark(&report.post_id, &e.platform);
+                    (
+                        e.platform.as_str().to_owned(),
+                        platform_entry(e, networks, mark),
+                    )
+                })
                 .collect();
+            let ok = entries
+                .iter()
+                .all(|(_, p)| p.status == "success" || p.status == "queued");
             let errors = (!ok).then(|| {
-                report
-                    .entries
+                entries
                     .iter()
-                    .zip(&entries)
-                    .filter(|(e, _)| !e.outcome.is_success())
-                    .map(|(_, (platform, entry))| PlatformDelete {
+                    .filter(|(_, p)| p.status == "error")
+                    .map(|(platform, entry)| PlatformDelete {
                         platform: Some(platform.clone()),
                         ..entry.clone()
                     })
@@ -201,8 +267,12 @@ fn render_result(result: &DeleteResult, networks: &Networks) -> (bool, DeleteIte
             (
                 ok,
                 DeleteItem::Done(DeleteAnswer {
-                    status: if ok { "success" } else { "error" },
-                    code: ok.then_some(200),
+                    status: match (all, ok) {
+                        (true, _) => "success",
+                        (false, true) => "queued",
+                        (false, false) => "error",
+                    },
+                    code: all.then_some(200),
                     id: report.post_id.as_str().to_owned(),
                     platforms: PlatformMap(entries),
                     errors,
@@ -282,18 +352,36 @@ fn http_status(ok: bool) -> StatusCode {
     }
 }
 
-fn answer((ok, item): (bool, DeleteItem)) -> HttpResponse {
-    json_response(http_status(ok), &item)
+fn is_queued(item: &DeleteItem) -> bool {
+    matches!(item, DeleteItem::Done(a) if a.status == "queued")
 }
 
-fn bulk_answer(items: Vec<(bool, DeleteItem)>) -> HttpResponse {
+/// 202 Accepted when nothing failed but something waits in the queue.
+fn answer((ok, item): (bool, DeleteItem)) -> HttpResponse {
+    let status = if ok && is_queued(&item) {
+        StatusCode::ACCEPTED
+    } else {
+        http_status(ok)
+    };
+    json_response(status, &item)
+}
+
+fn bulk_answer(items: Vec<(bool, DeleteItem)>, queued: Option<&Enqueued>) -> HttpResponse {
     let ok = items.iter().all(|(ok, _)| *ok);
+    let some_queued = items.iter().any(|(_, item)| is_queued(item));
+    let (status, http) = match (ok, some_queued) {
+        (true, false) => ("success", StatusCode::OK),
+        (true, true) => ("queued", StatusCode::ACCEPTED),
+        (false, _) => ("error", StatusCode::BAD_REQUEST),
+    };
     json_response(
-        http_status(ok),
+        http,
         &BulkAnswer {
-            status: if ok { "success" } else { "error" },
-            code: ok.then_some(200),
+            status,
+            code: (status == "success").then_some(200),
             posts: items.into_iter().map(|(_, item)| item).collect(),
+            queued_count: queued.map(|q| q.count),
+            estimated_completion: queued.and_then(|q| q.estimated_completion.as_ref().map(iso)),
         },
     )
 }
@@ -306,6 +394,7 @@ pub async fn delete_post(
 ) -> Result<HttpResponse, ApiError> {
     let bytes = read_body(payload, state.body_limit).await?;
     let (work, manual) = parse_request(&bytes, state.bulk_max_ids)?;
+    let queue = queue_flag(&bytes)?.unwrap_or(state.queue_default) && !manual;
     let ctx = caller.call_context(&state);
     let profile = caller.profile.id.as_str();
     Ok(match (work, manual) {
@@ -321,17 +410,32 @@ pub async fn delete_post(
                 },
             )
         }
-        (Work::One(id), false) => answer(render_result(
-            &state.delete.delete(profile, &id, &ctx).await?,
-            &state.networks,
-        )),
+        (Work::One(id), false) => {
+            let result = state.delete.delete(profile, &id, &ctx).await?;
+            let queued = if queue {
+                state
+                    .queue
+                    .enqueue(profile, std::slice::from_ref(&result))
+                    .await?
+            } else {
+                Enqueued::default()
+            };
+            answer(render_result(&result, &state.networks, &queued))
+        }
         (Work::Bulk(ids), false) => {
             let results = state.delete.delete_bulk(profile, &ids, &ctx).await?;
+            let queued = if queue {
+                Some(state.queue.enqueue(profile, &results).await?)
+            } else {
+                None
+            };
+            let none = Enqueued::default();
             bulk_answer(
                 results
                     .iter()
-                    .map(|r| render_result(r, &state.networks))
+                    .map(|r| render_result(r, &state.networks, queued.as_ref().unwrap_or(&none)))
                     .collect(),
+                queued.as_ref(),
             )
         }
         (Work::One(id), true) => answer(render_manual(
@@ -348,6 +452,7 @@ pub async fn delete_post(
                     .iter()
                     .map(|r| render_manual(r, &state.networks))
                     .collect(),
+                None,
             )
         }
     })

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod delete;
 pub mod error;
 pub mod history;
+pub mod hook;
 pub mod link;
 pub mod messages;
 pub mod posts;
@@ -16,7 +17,8 @@ pub mod publish;
 
 use crate::keys::ApiKeys;
 use crate::networks::{ConsumerCredentials, Networks};
-use crate::service::{DeleteService, KeyedLocks, LinkingService, PublishService};
+use crate::service::webhooks::Webhooks;
+use crate::service::{DeleteQueue, DeleteService, KeyedLocks, LinkingService, PublishService};
 use crate::store::Store;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -48,6 +50,12 @@ pub struct AppState {
     pub bulk_max_ids: usize,
     /// Linking tokens, the linking page's flows.
     pub linking: LinkingService,
+    /// The durable delete queue (`"queue": true`).
+    pub queue: DeleteQueue,
+    /// Whether deletes queue by default (`delete.queue_default`).
+    pub queue_default: bool,
+    /// Webhook registrations and deliveries.
+    pub webhooks: Webhooks,
 }
 
 /// A JSON answer with Ayrshare's `Content-Type: application/json; charset=utf-8`.
@@ -178,6 +186,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/post/{id}")
                 .route(web::get().to(posts::get_post))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/hook/webhook")
+                .route(web::post().to(hook::register))
+                .route(web::delete().to(hook::unregister))
+                .route(web::get().to(hook::list))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(

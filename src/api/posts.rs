@@ -78,6 +78,7 @@ pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> PostV
             post_type: e.post_type.clone(),
             media_type: e.media_type.clone(),
             state: e.state.as_str(),
+            retry_at: None,
             deleted_at: e.deleted_at.as_ref().map(ts),
             last_error: e
                 .error
@@ -107,7 +108,7 @@ pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> PostV
             PostKind::Scheduled => "scheduled",
         },
         created: ts(&post.created),
-        ref_id: profile.id.clone(),
+        ref_id: profile.id.to_string(),
         profile_title: profile.title.clone(),
         schedule_date: post.schedule_date.as_ref().map(ts),
     }
@@ -121,6 +122,25 @@ fn has_unknown_publish(post: &Post) -> bool {
             .entries
             .iter()
             .any(|e| e.state == EntryState::Publishing && e.error.is_some())
+}
+
+/// [`render_post`], with the platforms whose delete waits in the queue as `queued` and
+/// their `retryAt`.
+async fn with_queued(
+    state: &AppState,
+    post: &Post,
+    profile: &Profile,
+) -> Result<super::answers::PostView, ApiError> {
+    let mut view = render_post(post, profile, &state.networks);
+    for (platform, retry_at) in state.queue.queued_for_post(&post.id).await? {
+        for v in view.post_ids.iter_mut() {
+            if v.platform == platform.as_str() && v.state != "deleted" {
+                v.state = "queued";
+                v.retry_at = Some(ts(&retry_at));
+            }
+        }
+    }
+    Ok(view)
 }
 
 /// `GET /api/post/{id}`
@@ -142,12 +162,12 @@ pub async fn get_post(
                 .unwrap_or(post);
             Ok(json_response(
                 StatusCode::OK,
-                &render_post(&post, &caller.profile, &state.networks),
+                &with_queued(&state, &post, &caller.profile).await?,
             ))
         }
         Some(post) => Ok(json_response(
             StatusCode::OK,
-            &render_post(&post, &caller.profile, &state.networks),
+            &with_queued(&state, &post, &caller.profile).await?,
         )),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -355,7 +375,7 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
     }
     Ok(Post {
         id,
-        profile_id: profile_id.to_owned(),
+        profile_id: profile_id.into(),
         text: item.post,
         status: post_status,
         kind,

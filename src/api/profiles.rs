@@ -10,7 +10,7 @@ use super::{json_body, json_response, AppState};
 use crate::domain::{DeleteFailure, ErrorKind, Platform};
 use crate::keys::{generate_key, hash_key_hex};
 use crate::networks::link_flows::THREADS_DELETE_SCOPE;
-use crate::networks::{AuthCode, NetworkError};
+use crate::networks::{AuthCode, Network, NetworkError};
 use crate::service::linking::MAX_EXPIRES_MINUTES;
 use crate::store::{LinkedAccount, Profile, StoreError, TokenLife};
 use actix_web::http::StatusCode;
@@ -48,7 +48,7 @@ pub async fn create_profile(
     }
     let profile_key = generate_key(4);
     let profile = Profile {
-        id: hex::encode(rand::random::<[u8; 16]>()),
+        id: hex::encode(rand::random::<[u8; 16]>()).into(),
         account_id: caller.account_id.clone(),
         title: title.clone(),
         primary: false,
@@ -61,7 +61,7 @@ pub async fn create_profile(
             &ProfileCreated {
                 status: "success",
                 title: p.title,
-                ref_id: p.id,
+                ref_id: p.id.into(),
                 profile_key,
             },
         )),
@@ -92,7 +92,7 @@ pub async fn list_profiles(
         profiles.push(ProfileItem {
             status: "active",
             title: p.title,
-            ref_id: p.id,
+            ref_id: p.id.into(),
             primary: p.primary,
             created: p.created.to_rfc3339_opts(SecondsFormat::Secs, true),
             active_social_accounts: active,
@@ -150,7 +150,7 @@ pub async fn delete_profile(
         StatusCode::OK,
         &ProfileDeleted {
             status: "success",
-            ref_id: target.id,
+            ref_id: target.id.into(),
             title: target.title,
         },
     ))
@@ -162,11 +162,18 @@ struct LinkSocial {
     platform: String,
     #[serde(default)]
     user_id: Option<String>,
-    access_token: String,
+    #[serde(default)]
+    access_token: Option<String>,
     #[serde(default)]
     access_token_secret: Option<String>,
     #[serde(default)]
     username: Option<String>,
+    /// For networks that link with a password: the account's handle.
+    #[serde(default)]
+    handle: Option<String>,
+    /// For networks that link with a password: an app password (never stored).
+    #[serde(default)]
+    app_password: Option<String>,
 }
 
 /// The answer to a link whose identity check failed: nothing was stored.
@@ -217,11 +224,12 @@ fn describe(f: &DeleteFailure) -> String {
     }
 }
 
-/// `POST /api/profiles/social` — links a Threads or X account (postgate extension).
+/// `POST /api/profiles/social` — links a Threads, X or Bluesky account (postgate extension).
 ///
 /// The account linked is the network's answer to "whose token is this?" (Threads `GET /me`,
-/// X `GET /2/users/me`): a `userId` that does not match is refused (925), an omitted one is
-/// taken from the network, and nothing is stored unless the network confirmed the token.
+/// X `GET /2/users/me`, Bluesky's `createSession` for a handle and app password): a `userId`
+/// that does not match is refused (925), an omitted one is taken from the network, and
+/// nothing is stored unless the network confirmed the credentials.
 pub async fn link_social(
     state: web::Data<AppState>,
     caller: Caller,
@@ -241,7 +249,11 @@ pub async fn link_social(
             ),
         ));
     };
-    if body.access_token.trim().is_empty() {
+    if network.links_with_password() {
+        return link_with_password(&state, &caller, network.as_ref(), &platform, body).await;
+    }
+    let access_token = body.access_token.as_deref().map(str::trim).unwrap_or("");
+    if access_token.is_empty() {
         return Err(ApiError::invalid(
             "social",
             "Field 'accessToken' must not be empty.",
@@ -269,7 +281,7 @@ pub async fn link_social(
     let mut account = LinkedAccount {
         platform: platform.clone(),
         user_id: String::new(),
-        access_token: body.access_token.trim().to_owned(),
+        access_token: access_token.to_owned(),
         access_token_secret: secret.map(|s| s.trim().to_owned()),
         username: body.username.filter(|u| !u.trim().is_empty()),
         linked_at: Utc::now(),
@@ -297,6 +309,16 @@ pub async fn link_social(
     if account.username.is_none() {
         account.username = me.username;
     }
+    store_link(&state, &caller, account).await
+}
+
+/// Stores a verified account and answers the link.
+async fn store_link(
+    state: &AppState,
+    caller: &Caller,
+    account: LinkedAccount,
+) -> Result<HttpResponse, ApiError> {
+    let platform = account.platform.clone();
     let user_id = account.user_id.clone();
     let username = account.username.clone();
     state
@@ -304,6 +326,14 @@ pub async fn link_social(
         .link_account(&caller.profile.id, account)
         .await?;
     tracing::info!(platform = %platform, profile = %caller.profile.id, "account linked");
+    super::hook::emit_social(
+        state,
+        &caller.profile.id,
+        platform.as_str(),
+        "link",
+        username.as_deref(),
+    )
+    .await;
     Ok(json_response(
         StatusCode::OK,
         &Linked {
@@ -311,9 +341,77 @@ pub async fn link_social(
             platform: platform.as_str().to_owned(),
             user_id,
             username,
-            ref_id: caller.profile.id.clone(),
+            ref_id: caller.profile.id.to_string(),
         },
     ))
+}
+
+/// Links an account of a network that signs in with a handle (or `userId`) and an app
+/// password: the network's session is the account (its user id, its handle), its tokens are
+/// stored, the password is not — it is needed only to start a session, and a lost session
+/// is re-linked with a new one.
+async fn link_with_password(
+    state: &AppState,
+    caller: &Caller,
+    network: &dyn Network,
+    platform: &Platform,
+    body: LinkSocial,
+) -> Result<HttpResponse, ApiError> {
+    let trimmed = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let claimed = trimmed(&body.user_id);
+    let Some(identifier) = trimmed(&body.handle).or_else(|| claimed.clone()) else {
+        return Err(ApiError::invalid(
+            "social",
+            format!(
+                "Field 'handle' (or 'userId') is required for {}.",
+                platform.as_str()
+            ),
+        ));
+    };
+    let Some(password) = body.app_password.filter(|p| !p.trim().is_empty()) else {
+        return Err(ApiError::invalid(
+            "social",
+            format!(
+                "Field 'appPassword' is required for {} (create one in the app's settings).",
+                platform.as_str()
+            ),
+        ));
+    };
+    let signed_in = network
+        .sign_in(&identifier, password.trim(), &caller.call_context(state))
+        .await
+        .map_err(|e| identity_error(platform, e, network.auth_code()))?;
+    let me = signed_in.identity;
+    let matches = |c: &String| *c == me.user_id || me.username.as_ref() == Some(c);
+    if let Some(claimed) = claimed.filter(|c| !matches(c)) {
+        tracing::warn!(platform = %platform, profile = %caller.profile.id, "link refused: userId does not match the session's account");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "social",
+            codes::USER_ID_MISMATCH,
+            format!(
+                "userId does not match the account that signed in: the {} session belongs to user {}, not {}. Nothing was linked.",
+                platform.display_name(),
+                me.user_id,
+                claimed.chars().take(40).collect::<String>()
+            ),
+        ));
+    }
+    let account = LinkedAccount {
+        platform: platform.clone(),
+        user_id: me.user_id,
+        access_token: signed_in.access_token,
+        access_token_secret: signed_in.refresh_token,
+        username: me.username,
+        linked_at: Utc::now(),
+        life: Default::default(),
+    };
+    store_link(state, caller, account).await
 }
 
 #[derive(Deserialize)]
@@ -341,12 +439,20 @@ pub async fn unlink_social(
             format!("{} is not linked to this profile.", platform.display_name()),
         ));
     }
+    super::hook::emit_social(
+        &state,
+        &caller.profile.id,
+        platform.as_str(),
+        "unlink",
+        None,
+    )
+    .await;
     Ok(json_response(
         StatusCode::OK,
         &Unlinked {
             status: "success",
             platform: platform.as_str().to_owned(),
-            ref_id: caller.profile.id.clone(),
+            ref_id: caller.profile.id.to_string(),
         },
     ))
 }
@@ -383,7 +489,7 @@ pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
                     }
                 })
                 .collect(),
-            ref_id: caller.profile.id.clone(),
+            ref_id: caller.profile.id.to_string(),
             title: caller.profile.title.clone(),
             created: caller
                 .profile

@@ -22,7 +22,7 @@ use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind}
 use crate::networks::Networks;
 use crate::service::idempotency::{Held, Idempotency, StoredAnswer};
 use crate::service::NewPost;
-use crate::store::Profile;
+use crate::store::{Profile, StoreError};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
@@ -190,7 +190,7 @@ fn validate(
     }
     Ok(NewPost {
         id,
-        profile_id: profile_id.to_owned(),
+        profile_id: profile_id.into(),
         text,
         platforms,
         schedule_date: parse_schedule_date(body.schedule_date)?,
@@ -255,7 +255,7 @@ pub fn render_answer(
             .as_ref()
             .filter(|_| post.kind == PostKind::Scheduled)
             .map(ts),
-        ref_id: profile.id.clone(),
+        ref_id: profile.id.to_string(),
         post: post.text.clone(),
         profile_title: via_profile_key.then(|| profile.title.clone()),
     };
@@ -400,7 +400,22 @@ pub async fn publish_post(
                 };
             }
         }
-        let post = state.publish.create(new, &ctx).await?;
+        let post = match (state.publish.create(new, &ctx).await, &key) {
+            // The key's post, claimed by another gateway sharing the store, was written by it
+            // meanwhile (before anything was sent here): answer as a repeat of that request.
+            (Err(StoreError::DuplicatePost(id)), Some(k)) if claimed => {
+                return match idem.look_up(profile_id, k).await? {
+                    Some(held) => {
+                        match answer_held(&idem, &state.networks, &caller, k, held).await? {
+                            Ok(outcome) => Ok(outcome),
+                            Err(other) => Err(in_progress(&other, k)),
+                        }
+                    }
+                    None => Err(in_progress(&id, k)),
+                };
+            }
+            (r, _) => r?,
+        };
         let (status, reply) = render_answer(
             &post,
             &caller.profile,

@@ -1,11 +1,13 @@
 //! Network adapters: one per social network, behind [`Network`]. Each maps its network's
 //! answers onto the small set of classes in [`NetworkError`]; none knows Ayrshare's wire format.
 
+mod bluesky;
 pub mod link_flows;
 mod text;
 mod threads;
 mod x;
 
+pub use bluesky::{bluesky_length, Bluesky, BLUESKY_MAX_BYTES, BLUESKY_MAX_GRAPHEMES};
 pub use text::TextRule;
 pub use threads::{threads_length, Threads, THREADS_MAX};
 pub use x::{sign_oauth1, sign_oauth1_flow, x_weighted_length, X, X_MAX_WEIGHTED, X_URL_WEIGHT};
@@ -144,6 +146,38 @@ pub struct Identity {
     pub username: Option<String>,
 }
 
+/// An account a network signed in with an identifier and a password: who it is, and the
+/// session tokens postgate calls with from then on (the password itself is not kept).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The account, as the network answered.
+    pub identity: Identity,
+    /// The token calls are made with.
+    pub access_token: String,
+    /// The token that renews the session when the access token expires.
+    pub refresh_token: Option<String>,
+}
+
+impl fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Durable storage for session tokens a network rotates on its own (Bluesky's
+/// `refreshSession` revokes the refresh token it was called with): without it a rotated
+/// session would be lost on restart and the account would need re-linking. Keys and values
+/// are the adapter's; the values carry secrets and must never be logged.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// The value saved under `key`, if any.
+    async fn load(&self, key: &str) -> Result<Option<String>, String>;
+    /// Saves `value` under `key`, replacing what was there.
+    async fn save(&self, key: &str, value: &str) -> Result<(), String>;
+}
+
 /// A network call that did not succeed, by class.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NetworkError {
@@ -245,6 +279,31 @@ pub trait Network: Send + Sync + 'static {
         false
     }
 
+    /// Whether an account is linked with an identifier (handle) and a password (an app
+    /// password) that postgate exchanges for a session ([`Network::sign_in`]), instead of
+    /// with tokens the caller obtained.
+    fn links_with_password(&self) -> bool {
+        false
+    }
+
+    /// Exchanges `identifier` and `password` for a session (only for networks that
+    /// [`Network::links_with_password`]).
+    async fn sign_in(
+        &self,
+        _identifier: &str,
+        _password: &str,
+        _ctx: &CallContext,
+    ) -> Result<SignedIn, NetworkError> {
+        Err(NetworkError::Rejected(format!(
+            "{} links with an access token, not a password",
+            self.platform().display_name()
+        )))
+    }
+
+    /// Gives the adapter durable storage for the session tokens it rotates. The default
+    /// keeps nothing: tokens that never change need none.
+    fn use_session_store(&self, _store: Arc<dyn SessionStore>) {}
+
     /// Why this network's API cannot delete `entry` (a kind of post it offers no delete
     /// for), if it cannot. The default: every post can be deleted.
     fn delete_unsupported(&self, _entry: &PlatformEntry) -> Option<String> {
@@ -316,7 +375,17 @@ impl Networks {
         Self::new([
             Arc::new(Threads::new(&settings.threads)) as Arc<dyn Network>,
             Arc::new(X::new(&settings.x)),
+            Arc::new(Bluesky::new(&settings.bluesky)),
         ])
+    }
+
+    /// Hands `store` to every adapter that rotates session tokens, so a renewed session
+    /// survives a restart (and is shared by gateway processes on one store).
+    pub fn with_session_store(self, store: Arc<dyn SessionStore>) -> Self {
+        for network in self.by_platform.values() {
+            network.use_session_store(store.clone());
+        }
+        self
     }
 
     /// A registry of `adapters`, each under the platform it declares (a later adapter for
@@ -542,8 +611,8 @@ mod tests {
         );
         // No adapter, no quota of another network's.
         assert!(networks.get(&Platform::Other("linkedin".into())).is_none());
-        assert_eq!(networks.names(""), "threads and twitter");
-        assert_eq!(networks.names("'"), "'threads' and 'twitter'");
+        assert_eq!(networks.names(""), "bluesky, threads and twitter");
+        assert_eq!(networks.names("'"), "'bluesky', 'threads' and 'twitter'");
     }
 
     #[test]

@@ -374,10 +374,35 @@ impl DeleteService {
         raw_id: &str,
         ctx: &CallContext,
     ) -> Result<DeleteResult, StoreError> {
+        self.delete_only(profile_id, raw_id, ctx, None).await
+    }
+
+    /// Deletes only the `platforms` of one post (the queue worker's way in), through the
+    /// same lock, plan, claim and record as any delete: a platform deleted meanwhile (by a
+    /// synchronous delete or `markManualDeleted`) is not called again. The report lists only
+    /// those platforms.
+    pub async fn delete_platforms(
+        &self,
+        profile_id: &str,
+        post_id: &PostId,
+        platforms: &[Platform],
+        ctx: &CallContext,
+    ) -> Result<DeleteResult, StoreError> {
+        self.delete_only(profile_id, post_id.as_str(), ctx, Some(platforms))
+            .await
+    }
+
+    async fn delete_only(
+        &self,
+        profile_id: &str,
+        raw_id: &str,
+        ctx: &CallContext,
+        only: Option<&[Platform]>,
+    ) -> Result<DeleteResult, StoreError> {
         let Some(post) = self.owned_post(profile_id, raw_id).await? else {
             return Ok(DeleteResult::NotFound(raw_id.to_owned()));
         };
-        let _guard = self.locks.lock(&post.id).await;
+        let _held = self.locks.hold(self.store.as_ref(), &post.id).await?;
         // Re-read under the lock: whoever held it before may have changed the post.
         let Some(post) = self.store.get_post(&post.id).await? else {
             return Ok(DeleteResult::NotFound(raw_id.to_owned()));
@@ -388,19 +413,33 @@ impl DeleteService {
         if post.status == PostStatus::Pending {
             return self.cancel_scheduled(post).await.map(DeleteResult::Done);
         }
-        let mut plan = self.plan(post, ctx).await?;
+        let mut plan = self.plan(post, ctx, only).await?;
         if plan.has_calls() {
             self.claim(&mut plan).await?;
             let answers = self.fan_out(&plan, ctx).await;
             self.settle(&mut plan, answers).await?;
         }
-        self.record(plan).await.map(DeleteResult::Done)
+        let mut report = self.record(plan).await?;
+        if let Some(only) = only {
+            report.entries.retain(|e| only.contains(&e.platform));
+        }
+        Ok(DeleteResult::Done(report))
     }
 
     /// Decides each entry's step: an outcome known without a call, or a call to make.
-    async fn plan(&self, post: Post, ctx: &CallContext) -> Result<PlannedDelete, StoreError> {
+    async fn plan(
+        &self,
+        post: Post,
+        ctx: &CallContext,
+        only: Option<&[Platform]>,
+    ) -> Result<PlannedDelete, StoreError> {
         let mut steps = Vec::with_capacity(post.entries.len());
         for entry in &post.entries {
+            // Left as it is (no call, no error written); left out of the report.
+            if only.is_some_and(|only| !only.contains(&entry.platform)) {
+                steps.push(Step::Settled(DeleteOutcome::NotPublished));
+                continue;
+            }
             let step = match entry.state {
                 EntryState::Deleted | EntryState::ManualDeleted => {
                     Step::Settled(DeleteOutcome::PreviouslyDeleted)
@@ -694,7 +733,10 @@ impl DeleteService {
                 .map(|p| p.id)
                 .collect();
             if !candidates.is_empty() {
-                let _guards = self.locks.lock_many(&candidates).await;
+                let _held = self
+                    .locks
+                    .hold_many(self.store.as_ref(), &candidates)
+                    .await?;
                 let mut cancelled = Vec::new();
                 for id in &candidates {
                     if let Some(mut post) = self.store.get_post(id).await? {
@@ -732,7 +774,7 @@ impl DeleteService {
         let Some(post) = self.owned_post(profile_id, raw_id).await? else {
             return Ok(ManualResult::NotFound(raw_id.to_owned()));
         };
-        let _guard = self.locks.lock(&post.id).await;
+        let _held = self.locks.hold(self.store.as_ref(), &post.id).await?;
         let Some(mut post) = self.store.get_post(&post.id).await? else {
             return Ok(ManualResult::NotFound(raw_id.to_owned()));
         };
@@ -804,11 +846,21 @@ impl DeleteService {
     }
 
     /// Finishes deletes whose intent was recorded but whose outcome was not (a crash between
-    /// the two). The networks are asked again; "already gone" completes them.
+    /// the two). The networks are asked again; "already gone" completes them. A post another
+    /// gateway process holds is left to it (its delete is running, not interrupted); one it
+    /// takes meanwhile is re-read under the lock, so its intents are finished once.
     pub async fn recover(&self, ctx: &CallContext) -> Result<usize, StoreError> {
         let ids = self.store.in_flight_posts().await?;
         let mut finished = 0;
         for id in ids {
+            if self
+                .locks
+                .try_hold(self.store.as_ref(), &id)
+                .await?
+                .is_none()
+            {
+                continue;
+            }
             let Some(post) = self.store.get_post(&id).await? else {
                 continue;
             };

@@ -288,7 +288,7 @@ impl LinkingService {
         let claims = LinkClaims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
-            sub: profile.id.clone(),
+            sub: profile.id.to_string(),
             iat: now.timestamp(),
             exp: now.timestamp() + i64::from(minutes) * 60,
             jti: hex::encode(rand::random::<[u8; 16]>()),

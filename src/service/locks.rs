@@ -1,8 +1,10 @@
 //! Keyed async locks: every path that changes a post (delete, publish, scheduler) holds its
 //! post's lock, and two requests with one idempotency key run one after the other, so those
-//! paths serialize per key while different keys run in parallel.
+//! paths serialize per key while different keys run in parallel. [`KeyedLocks::hold`] adds
+//! the store's cross-process post lock, so the same holds across gateways sharing a database.
 
 use crate::domain::PostId;
+use crate::store::{PostLock, Store, StoreError};
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::future::Future;
@@ -114,6 +116,55 @@ impl<K: Hash + Eq + Clone> KeyedLocks<K> {
     /// Whether no key is locked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A post held by this task: its in-process lock, then the store's lock across processes
+/// ([`Store::lock_post`]; nothing more with a store one process owns). Released when dropped.
+pub struct HeldPost {
+    _shared: PostLock,
+    _local: Vec<PostGuard>,
+}
+
+impl KeyedLocks<PostId> {
+    /// Holds post `id` against every other task of this process (the fast path, so one
+    /// process waits on the store with at most one task per post) and then against every
+    /// other process sharing `store`. Re-read the post after: whoever held it may have
+    /// changed it.
+    pub async fn hold(&self, store: &dyn Store, id: &PostId) -> Result<HeldPost, StoreError> {
+        let local = self.lock(id).await;
+        Ok(HeldPost {
+            _shared: store.lock_post(id).await?,
+            _local: vec![local],
+        })
+    }
+
+    /// [`KeyedLocks::hold`] for several posts, all at once (in a fixed order, so two callers
+    /// cannot deadlock).
+    pub async fn hold_many(
+        &self,
+        store: &dyn Store,
+        ids: &[PostId],
+    ) -> Result<HeldPost, StoreError> {
+        let local = self.lock_many(ids).await;
+        Ok(HeldPost {
+            _shared: store.lock_posts(ids).await?,
+            _local: local,
+        })
+    }
+
+    /// [`KeyedLocks::hold`], but `None` at once if another process holds the post (it is
+    /// working on it: start-up recovery leaves it to that process).
+    pub async fn try_hold(
+        &self,
+        store: &dyn Store,
+        id: &PostId,
+    ) -> Result<Option<HeldPost>, StoreError> {
+        let local = self.lock(id).await;
+        Ok(store.try_lock_post(id).await?.map(|shared| HeldPost {
+            _shared: shared,
+            _local: vec![local],
+        }))
     }
 }
 

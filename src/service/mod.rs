@@ -1,5 +1,6 @@
-//! The service layer: the delete orchestrator, the publisher, the scheduler, idempotency
-//! keys, history reads and imports. It knows
+//! The service layer: the delete orchestrator, the publisher, the scheduler, the delete
+//! queue and its worker, webhooks, idempotency keys, history reads, imports and renewed
+//! network sessions. It knows
 //! neither HTTP wire formats nor sled; it talks to [`crate::store::Store`] and
 //! [`crate::networks::Network`].
 
@@ -10,10 +11,14 @@ pub mod import;
 pub mod linking;
 pub mod locks;
 pub mod publish;
+pub mod queue;
 pub mod scheduler;
+pub mod sessions;
+pub mod webhooks;
 
 pub use delete::{DeleteReport, DeleteResult, DeleteService, EntryReport, ManualResult};
 pub use linking::{LinkEvent, LinkingService};
 pub use locks::{KeyedLocks, PostLocks};
 pub use publish::{NewPost, PublishConfig, PublishService};
+pub use queue::{DeleteQueue, QueueConfig, QueueWorker};
 pub use scheduler::{Scheduler, SchedulerHandle};

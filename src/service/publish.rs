@@ -17,6 +17,7 @@
 use super::locks::PostLocks;
 use crate::domain::{
     EntryError, EntryState, ErrorKind, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
+    ProfileId,
 };
 use crate::networks::{
     AuthCode, CallContext, ConsumerCredentials, NetworkError, Networks, PublishCheck, PublishError,
@@ -41,7 +42,7 @@ pub struct NewPost {
     /// be claimed for it first.
     pub id: PostId,
     /// The owning profile.
-    pub profile_id: String,
+    pub profile_id: ProfileId,
     /// The text (validated: not empty, within every requested network's limit).
     pub text: String,
     /// The requested platforms, without duplicates.
@@ -226,7 +227,7 @@ impl PublishService {
                 .collect(),
             idempotency_key: new.idempotency_key,
         };
-        let _guard = self.locks.lock(&post.id).await;
+        let _held = self.locks.hold(self.store.as_ref(), &post.id).await?;
         // At schedule time the scheduler's own credentials decide whether X can work later.
         let plan_ctx = if scheduled {
             self.scheduler_context()
@@ -268,7 +269,7 @@ impl PublishService {
     /// lock and re-reads it first: a post cancelled by a delete is left alone. Returns the
     /// post as stored after publishing, or `None` when there was nothing to do.
     pub async fn publish_due(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
-        let _guard = self.locks.lock(id).await;
+        let _held = self.locks.hold(self.store.as_ref(), id).await?;
         let Some(mut post) = self.store.get_post(id).await? else {
             return Ok(None);
         };
@@ -300,7 +301,11 @@ impl PublishService {
     pub async fn recover_interrupted(&self) -> Result<usize, StoreError> {
         let mut repaired = 0;
         for id in self.store.in_flight_posts().await? {
-            let _guard = self.locks.lock(&id).await;
+            // A post another gateway process holds is being published right now, not
+            // interrupted: left alone.
+            let Some(_held) = self.locks.try_hold(self.store.as_ref(), &id).await? else {
+                continue;
+            };
             let Some(mut post) = self.store.get_post(&id).await? else {
                 continue;
             };
@@ -340,7 +345,7 @@ impl PublishService {
         id: &PostId,
         ctx: &CallContext,
     ) -> Result<Option<Post>, StoreError> {
-        let _guard = self.locks.lock(id).await;
+        let _held = self.locks.hold(self.store.as_ref(), id).await?;
         let Some(mut post) = self.store.get_post(id).await? else {
             return Ok(None);
         };

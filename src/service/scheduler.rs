@@ -1,8 +1,9 @@
 //! The scheduler: a task inside `postgate serve` that publishes scheduled posts when due.
 //!
-//! Every tick it reads the durable schedule index ([`Store::due_posts`]) and hands each due
-//! post to [`PublishService::publish_due`], which takes the post's lock, re-reads it and
-//! publishes only if it is still pending. The index lives in the store, so scheduling
+//! Every tick it claims due posts from the durable schedule index ([`Store::claim_due_posts`]:
+//! with several gateways on one database, each due post goes to one scheduler for a lease) and
+//! hands each to [`PublishService::publish_due`], which takes the post's lock (in-process and
+//! across processes), re-reads it and publishes only if it is still pending. The index lives in the store, so scheduling
 //! survives a restart, and posts that came due while the gateway was down are published on
 //! the first tick after start-up.
 
@@ -20,13 +21,22 @@ use tokio_util::task::TaskTracker;
 /// Due posts published at once within one tick.
 const CONCURRENCY: usize = 8;
 
+/// Told about each scheduled post once it was sent (the `scheduled` webhook).
+pub type OnPublished =
+    Arc<dyn Fn(crate::domain::Post) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// Publishes due scheduled posts.
 #[derive(Clone)]
 pub struct Scheduler {
+    on_published: Option<OnPublished>,
     store: Arc<dyn Store>,
     publisher: PublishService,
     tick: Duration,
     batch_size: usize,
+    /// Who claims due posts: this process, distinct from every other gateway's scheduler.
+    holder: String,
+    /// How long a claim keeps other schedulers off a post.
+    lease: Duration,
     /// Cancelled when the gateway stops: the loop ends and a tick starts no further post.
     shutdown: CancellationToken,
 }
@@ -75,12 +85,31 @@ impl Scheduler {
         batch_size: usize,
     ) -> Self {
         Self {
+            on_published: None,
             store,
             publisher,
             tick: tick.max(Duration::from_millis(10)),
             batch_size: batch_size.max(1),
+            holder: format!(
+                "{}-{}",
+                std::process::id(),
+                crate::domain::PostId::generate().as_str()
+            ),
+            lease: Duration::from_secs(600),
             shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Tells `f` about each post this scheduler sent.
+    pub fn on_published(mut self, f: OnPublished) -> Self {
+        self.on_published = Some(f);
+        self
+    }
+
+    /// Claims due posts for `lease` (`scheduler.lease_secs`) instead of the default 10 min.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// Publishes the posts due now, at most `batch_size` of them; returns how many were
@@ -88,7 +117,7 @@ impl Scheduler {
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let due = self
             .store
-            .due_posts_limited(Utc::now(), self.batch_size)
+            .claim_due_posts(Utc::now(), self.batch_size, &self.holder, self.lease)
             .await?;
         if due.is_empty() {
             return Ok(0);
@@ -99,6 +128,7 @@ impl Scheduler {
             .take_while(move |_| futures::future::ready(!shutdown.is_cancelled()))
             .map(|id| {
                 let publisher = self.publisher.clone();
+                let on_published = self.on_published.clone();
                 async move {
                     // Not a separate task, so that a stop past its grace cuts every publish
                     // off; a panic in one post is still caught here and cannot cut another
@@ -109,6 +139,9 @@ impl Scheduler {
                     match r {
                         Ok(Ok(Some(post))) => {
                             tracing::info!(post_id = %post.id, status = post.status.as_str(), "scheduled post sent");
+                            if let Some(f) = on_published {
+                                f(post).await;
+                            }
                             true
                         }
                         Ok(Ok(None)) => false,

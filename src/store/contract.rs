@@ -7,7 +7,8 @@
 //! precision every backend keeps.
 
 use super::{
-    IdempotencyRecord, LinkedAccount, Profile, QuotaDecision, Store, StoreError, TokenLife,
+    IdempotencyRecord, Job, JobPut, LinkedAccount, Profile, QuotaDecision, QuotaState, Store,
+    StoreError, TokenLife,
 };
 use crate::domain::{
     primary_profile_id, EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
@@ -39,6 +40,8 @@ where
     token_life(make().await).await;
     post_locks(make().await).await;
     claimed_schedule(make().await).await;
+    jobs(make().await).await;
+    whole_store_reads(make().await).await;
 }
 
 /// A fixed instant, whole milliseconds.
@@ -656,9 +659,29 @@ pub async fn post_locks(store: Arc<dyn Store>) {
         .unwrap();
     drop(first);
     drop(other);
-    tokio::time::timeout(within, store.lock_post(&id(1)))
+    let again = tokio::time::timeout(within, store.lock_post(&id(1)))
         .await
         .expect("post locks: a dropped lock is released")
+        .unwrap();
+    drop(again);
+    let both = tokio::time::timeout(within, store.lock_posts(&[id(2), id(1), id(2)]))
+        .await
+        .expect("post locks: several free posts are granted at once")
+        .unwrap();
+    drop(both);
+    let tried = tokio::time::timeout(within, store.try_lock_post(&id(3)))
+        .await
+        .expect("post locks: trying never waits")
+        .unwrap();
+    assert!(
+        tried.is_some(),
+        "post locks: a free post is granted on trial"
+    );
+    drop(tried);
+    // Released on a spawned task by some backends: granted again once that ran.
+    tokio::time::timeout(within, store.lock_posts(&[id(1), id(3)]))
+        .await
+        .expect("post locks: released locks are granted together")
         .unwrap();
 }
 
@@ -682,5 +705,271 @@ pub async fn claimed_schedule(store: Arc<dyn Store>) {
         store.claim_due_posts(now, 2, "gw-1", lease).await.unwrap(),
         vec![id(2), id(3)],
         "claimed schedule: limited; the holder keeps its own claims"
+    );
+}
+
+fn a_job(kind: &str, key: &str, group: &str, due: DateTime<Utc>) -> Job {
+    Job {
+        kind: kind.into(),
+        key: key.into(),
+        group: group.into(),
+        due,
+        attempts: 0,
+        payload: serde_json::json!({ "key": key, "nested": [1, "two"] }),
+    }
+}
+
+/// Background jobs: bounded groups, replacement, due-order claims with leases, removal.
+pub async fn jobs(store: Arc<dyn Store>) {
+    let t = t0();
+    let lease = std::time::Duration::from_secs(60);
+    // Added in an order unlike their due order.
+    for (key, secs) in [("p2:x", 20), ("p1:threads", 10), ("p3:threads", 30)] {
+        let put = store
+            .put_job(
+                &a_job("delete", key, "bucket-a", t + Duration::seconds(secs)),
+                3,
+            )
+            .await
+            .unwrap();
+        assert_eq!(put, JobPut::Added, "jobs: {key} is new");
+    }
+    assert_eq!(store.count_jobs("delete", "bucket-a").await.unwrap(), 3);
+    assert_eq!(store.count_jobs("delete", "bucket-b").await.unwrap(), 0);
+    assert_eq!(store.count_jobs("webhook", "bucket-a").await.unwrap(), 0);
+    // The group is full: a new key is refused, a known key is replaced.
+    assert_eq!(
+        store
+            .put_job(&a_job("delete", "p4:threads", "bucket-a", t), 3)
+            .await
+            .unwrap(),
+        JobPut::GroupFull
+    );
+    assert!(store
+        .jobs_with_prefix("delete", "p4:")
+        .await
+        .unwrap()
+        .is_empty());
+    // Another kind with the same key and group is a different job.
+    assert_eq!(
+        store
+            .put_job(&a_job("webhook", "p1:threads", "bucket-a", t), 1)
+            .await
+            .unwrap(),
+        JobPut::Added
+    );
+    let got = store.jobs_with_prefix("delete", "p1:").await.unwrap();
+    assert_eq!(
+        got,
+        vec![a_job(
+            "delete",
+            "p1:threads",
+            "bucket-a",
+            t + Duration::seconds(10)
+        )],
+        "jobs: read back as written"
+    );
+
+    // Claims: due ones only, in due order, each once while its lease runs.
+    let claimed = store
+        .claim_jobs("delete", t + Duration::seconds(25), 10, lease)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = claimed.iter().map(|j| j.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["p1:threads", "p2:x"],
+        "jobs: due order, due ones only"
+    );
+    assert!(store
+        .claim_jobs("delete", t + Duration::seconds(26), 10, lease)
+        .await
+        .unwrap()
+        .is_empty());
+    // The limit holds.
+    let limited = store
+        .claim_jobs("delete", t + Duration::seconds(35), 1, lease)
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 1);
+    assert_eq!(limited[0].key, "p3:threads");
+    // A lease that ran out hands the job out again.
+    let again = store
+        .claim_jobs("delete", t + Duration::seconds(90), 10, lease)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = again.iter().map(|j| j.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["p1:threads", "p2:x"],
+        "jobs: expired leases are taken over"
+    );
+
+    // Replacing a claimed job releases its claim and moves it in due order.
+    let mut moved = a_job(
+        "delete",
+        "p1:threads",
+        "bucket-a",
+        t + Duration::seconds(40),
+    );
+    moved.attempts = 2;
+    assert_eq!(store.put_job(&moved, 3).await.unwrap(), JobPut::Replaced);
+    assert_eq!(store.count_jobs("delete", "bucket-a").await.unwrap(), 3);
+    let claimed = store
+        .claim_jobs("delete", t + Duration::seconds(92), 10, lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed,
+        vec![moved.clone()],
+        "jobs: replaced job claimable at once"
+    );
+
+    // Moving a job to another group counts it there.
+    let regrouped = a_job("delete", "p2:x", "bucket-b", t);
+    assert_eq!(
+        store.put_job(&regrouped, 3).await.unwrap(),
+        JobPut::Replaced
+    );
+    assert_eq!(store.count_jobs("delete", "bucket-a").await.unwrap(), 2);
+    assert_eq!(store.count_jobs("delete", "bucket-b").await.unwrap(), 1);
+
+    // Removal.
+    assert!(store.remove_job("delete", "p1:threads").await.unwrap());
+    assert!(!store.remove_job("delete", "p1:threads").await.unwrap());
+    assert_eq!(store.count_jobs("delete", "bucket-a").await.unwrap(), 1);
+    assert!(store
+        .jobs_with_prefix("delete", "p1:")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .jobs_with_prefix("webhook", "p1:")
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "jobs: kinds are separate"
+    );
+    store.flush().await.unwrap();
+}
+
+/// Everything can be read back whole (what `postgate migrate-store` copies): profiles of
+/// every account, every post a page at a time, idempotency keys, quota states (and a quota
+/// state written back replaces, never adds), metadata.
+pub async fn whole_store_reads(store: Arc<dyn Store>) {
+    let primary = store.ensure_primary_profile("acct-a").await.unwrap();
+    let user = store
+        .create_profile(user_profile("acct-b", "user-1", "One", t0()))
+        .await
+        .unwrap();
+    let mut profiles = store.all_profiles().await.unwrap();
+    profiles.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = vec![primary, user];
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        profiles, expected,
+        "whole store: every profile of every account"
+    );
+
+    for n in [3, 1, 5, 2, 4] {
+        let p = post(
+            n,
+            if n % 2 == 0 { "prof-a" } else { "prof-b" },
+            t0(),
+            vec![published(Platform::Threads, &format!("1801{n}"))],
+        );
+        store.insert_post(&p).await.unwrap();
+    }
+    let first = store.posts_after(None, 2).await.unwrap();
+    assert_eq!(
+        first.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        vec![id(1), id(2)],
+        "whole store: posts by id, a page at a time"
+    );
+    assert_eq!(first[0], store.get_post(&id(1)).await.unwrap().unwrap());
+    let rest = store.posts_after(Some(&id(2)), 10).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        vec![id(3), id(4), id(5)]
+    );
+    assert!(store
+        .posts_after(Some(&id(5)), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    store
+        .claim_idempotency_key("prof-a", "k1", &id(1), t0())
+        .await
+        .unwrap();
+    store
+        .remember_answer("prof-b", "k2", &serde_json::json!({"httpStatus": 200}))
+        .await
+        .unwrap();
+    let keys = store.all_idempotency_keys().await.unwrap();
+    assert_eq!(keys.len(), 2, "whole store: idempotency keys");
+    assert_eq!(
+        (keys[0].profile_id.as_str(), keys[0].key.as_str()),
+        ("prof-a", "k1")
+    );
+    assert_eq!(
+        keys[0].record,
+        IdempotencyRecord::Claimed {
+            post_id: id(1),
+            claimed_at: t0()
+        }
+    );
+    assert_eq!(
+        keys[1].record,
+        IdempotencyRecord::Answered(serde_json::json!({"httpStatus": 200}))
+    );
+
+    store.take_quota("q:1", 10, 3600, t0()).await.unwrap();
+    store
+        .take_quota("q:1", 10, 3600, t0() + Duration::seconds(1))
+        .await
+        .unwrap();
+    store
+        .block_until("q:2", t0() + Duration::minutes(5))
+        .await
+        .unwrap();
+    let quotas = store.all_quotas().await.unwrap();
+    assert_eq!(
+        quotas,
+        vec![
+            QuotaState {
+                bucket: "q:1".into(),
+                calls: vec![t0(), t0() + Duration::seconds(1)],
+                blocked_until: None,
+            },
+            QuotaState {
+                bucket: "q:2".into(),
+                calls: vec![],
+                blocked_until: Some(t0() + Duration::minutes(5)),
+            },
+        ],
+        "whole store: quota states"
+    );
+    let copied = QuotaState {
+        bucket: "q:3".into(),
+        calls: vec![t0(), t0() + Duration::seconds(2)],
+        blocked_until: Some(t0() + Duration::minutes(1)),
+    };
+    store.restore_quota(&copied).await.unwrap();
+    store.restore_quota(&copied).await.unwrap();
+    assert_eq!(
+        store.all_quotas().await.unwrap()[2],
+        copied,
+        "whole store: a quota state written twice is there once"
+    );
+
+    store.set_meta("b", "2").await.unwrap();
+    store.set_meta("a", "1").await.unwrap();
+    assert_eq!(
+        store.all_meta().await.unwrap(),
+        vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+        "whole store: metadata"
     );
 }

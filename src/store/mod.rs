@@ -14,7 +14,7 @@ pub use sled_store::SledStore;
 
 pub use crate::domain::{LinkedAccount, TokenLife};
 
-use crate::domain::{Platform, Post, PostId};
+use crate::domain::{AccountId, Platform, Post, PostId, ProfileId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     /// Ayrshare's `refId`; also the profile's key in the store.
-    pub id: String,
+    pub id: ProfileId,
     /// The account (API key) it belongs to.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Title, unique per account.
     pub title: String,
     /// Whether this is the account's primary profile.
@@ -42,8 +42,8 @@ impl Profile {
     /// [`crate::domain::primary_profile_id`], so every backend and every process agree on it.
     pub fn primary(account_id: &str, now: DateTime<Utc>) -> Self {
         Self {
-            id: crate::domain::primary_profile_id(account_id),
-            account_id: account_id.to_owned(),
+            id: crate::domain::primary_profile_id(account_id).into(),
+            account_id: account_id.into(),
             title: "Primary Profile".into(),
             primary: true,
             key_hash: None,
@@ -100,6 +100,29 @@ pub enum QuotaDecision {
     },
 }
 
+/// A quota bucket's whole state, to copy it from one store to another
+/// (`postgate migrate-store`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaState {
+    /// The bucket.
+    pub bucket: String,
+    /// The calls counted in its window (whole milliseconds), oldest first.
+    pub calls: Vec<DateTime<Utc>>,
+    /// The network's own block on it, if one was recorded.
+    pub blocked_until: Option<DateTime<Utc>>,
+}
+
+/// One idempotency key and what it holds (for copying a whole store).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdempotencyEntry {
+    /// The profile the key belongs to.
+    pub profile_id: String,
+    /// The key.
+    pub key: String,
+    /// Its claim or its answer.
+    pub record: IdempotencyRecord,
+}
+
 /// Where a page of a profile's posts stopped: pass it back to read the next (older) page.
 /// Opaque to callers; each store encodes its own position.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +156,36 @@ impl PostLock {
     pub fn is_shared(&self) -> bool {
         self.0.is_some()
     }
+}
+
+/// Background work kept durably so a restart neither loses nor repeats it beyond
+/// at-least-once: a queued delete (kind `delete`), a webhook delivery (kind `webhook`).
+/// The store only keeps, orders and claims jobs; what a payload means is the service's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    /// Which worker runs it (`delete`, `webhook`).
+    pub kind: String,
+    /// Unique within its kind: putting a job with a known key replaces that job.
+    pub key: String,
+    /// What [`Store::put_job`]'s bound counts (a queued delete's quota bucket).
+    pub group: String,
+    /// Not run before this time; claims take jobs in `due` order.
+    pub due: DateTime<Utc>,
+    /// Runs that ended without finishing it.
+    pub attempts: u32,
+    /// The worker's own description of the work.
+    pub payload: serde_json::Value,
+}
+
+/// What [`Store::put_job`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobPut {
+    /// A new job.
+    Added,
+    /// A job with this key existed; it was replaced (and its claim released).
+    Replaced,
+    /// Nothing written: the group holds its most jobs already.
+    GroupFull,
 }
 
 /// Everything postgate persists.
@@ -268,6 +321,21 @@ pub trait Store: Send + Sync + 'static {
         Ok(PostLock::local())
     }
 
+    /// [`Store::lock_post`] for several posts at once, all or none (for a change that must
+    /// be atomic over a set of posts, like cancelling a profile's schedule). Take it inside
+    /// the in-process locks of the same posts.
+    async fn lock_posts(&self, ids: &[PostId]) -> Result<PostLock, StoreError> {
+        let _ = ids;
+        Ok(PostLock::local())
+    }
+
+    /// [`Store::lock_post`] without waiting: `None` while another process holds the post
+    /// (it is working on it, so e.g. start-up recovery leaves it alone).
+    async fn try_lock_post(&self, id: &PostId) -> Result<Option<PostLock>, StoreError> {
+        let _ = id;
+        Ok(Some(PostLock::local()))
+    }
+
     /// At most `limit` ids of due posts (as [`Store::due_posts_limited`]) claimed for
     /// `holder` until `now + lease`: a post another holder claimed is skipped until its lease
     /// expires (so a holder that died is taken over). Every scheduler instance calls this;
@@ -282,6 +350,45 @@ pub trait Store: Send + Sync + 'static {
         let _ = (holder, lease);
         self.due_posts_limited(now, limit).await
     }
+
+    /// Writes `job`: replaces the job of its kind and key if there is one (releasing its
+    /// claim), else adds it if its group holds fewer than `max_in_group` jobs of its kind.
+    /// Call [`Store::flush`] after.
+    async fn put_job(&self, job: &Job, max_in_group: usize) -> Result<JobPut, StoreError>;
+    /// The jobs of `kind` whose key starts with `key_prefix`, in key order.
+    async fn jobs_with_prefix(&self, kind: &str, key_prefix: &str) -> Result<Vec<Job>, StoreError>;
+    /// How many jobs of `kind` are in `group`.
+    async fn count_jobs(&self, kind: &str, group: &str) -> Result<usize, StoreError>;
+    /// At most `limit` jobs of `kind` due at or before `now`, in `due` order, claimed until
+    /// `now + lease`: a claimed job is not handed out again before its lease ends (then it
+    /// is, so the work of a holder that died is taken over).
+    async fn claim_jobs(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// Removes a job (finished or dropped). Returns whether it existed.
+    async fn remove_job(&self, kind: &str, key: &str) -> Result<bool, StoreError>;
+    /// Every profile (primary and user profiles of every account), by id: for copying a
+    /// whole store.
+    async fn all_profiles(&self) -> Result<Vec<Profile>, StoreError>;
+    /// At most `limit` posts with an id greater than `after` (from the first when `None`),
+    /// by id: every post of every profile, a page at a time, for copying a whole store.
+    async fn posts_after(
+        &self,
+        after: Option<&PostId>,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError>;
+    /// Every idempotency key with its claim or answer, by profile and key.
+    async fn all_idempotency_keys(&self) -> Result<Vec<IdempotencyEntry>, StoreError>;
+    /// Every quota bucket's state, by bucket.
+    async fn all_quotas(&self) -> Result<Vec<QuotaState>, StoreError>;
+    /// Replaces a bucket's state with `state` (copying is repeatable: no call counted twice).
+    async fn restore_quota(&self, state: &QuotaState) -> Result<(), StoreError>;
+    /// Every metadata value, by name.
+    async fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     /// A small metadata value.
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -9,8 +9,8 @@
 //! Times are kept to the microsecond (PostgreSQL's `timestamptz`).
 
 use super::{
-    IdempotencyRecord, LinkedAccount, PostCursor, PostLock, PostPage, Profile, QuotaDecision,
-    Store, StoreError, TokenLife,
+    IdempotencyEntry, IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostLock,
+    PostPage, Profile, QuotaDecision, QuotaState, Store, StoreError, TokenLife,
 };
 use crate::configuration::{redact_password, StoreSettings};
 use crate::domain::{
@@ -20,10 +20,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::migrate::Migrator;
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The schema migrations, compiled into the binary.
@@ -33,6 +33,8 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Where this store's post locks are held.
+    locks: Arc<LockSession>,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -70,6 +72,23 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// The columns of a `jobs` row, in [`JOB_COLUMNS`] order.
+type JobRow = (String, String, String, DateTime<Utc>, i32, String);
+
+const JOB_COLUMNS: &str = "kind, key, grp, due, attempts, payload";
+
+fn job(row: JobRow) -> Result<Job, StoreError> {
+    let (kind, key, group, due, attempts, payload) = row;
+    Ok(Job {
+        kind,
+        key,
+        group,
+        due,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        payload: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
+}
+
 impl PostgresStore {
     /// Connects with `store.url`, `store.pool_size` and `store.statement_timeout_ms`, then
     /// brings the schema up to date (or refuses a schema newer than this binary).
@@ -104,6 +123,7 @@ impl PostgresStore {
             "statement_timeout",
             statement_timeout.as_millis().to_string(),
         )]);
+        let locks = Arc::new(LockSession::new(options.clone()));
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
             .acquire_timeout(Duration::from_secs(10))
@@ -112,7 +132,7 @@ impl PostgresStore {
             .map_err(|e| {
                 StoreError::Open(format!("cannot connect to PostgreSQL at {where_}: {e}"))
             })?;
-        let store = Self { pool };
+        let store = Self { pool, locks };
         store.migrate().await?;
         Ok(store)
     }
@@ -211,7 +231,7 @@ async fn write_post(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {conflict}"
     ))
     .bind(post.id.as_str())
-    .bind(&post.profile_id)
+    .bind(post.profile_id.as_str())
     .bind(&post.text)
     .bind(to_text(&post.status)?)
     .bind(to_text(&post.kind)?)
@@ -294,7 +314,7 @@ fn entry_from_row(r: &PgRow) -> Result<PlatformEntry, StoreError> {
 fn post_from_row(r: &PgRow, entries: Vec<PlatformEntry>) -> Result<Post, StoreError> {
     Ok(Post {
         id: post_id(r.try_get("id").map_err(db)?)?,
-        profile_id: r.try_get("profile_id").map_err(db)?,
+        profile_id: r.try_get::<String, _>("profile_id").map_err(db)?.into(),
         text: r.try_get("text").map_err(db)?,
         status: from_text(r.try_get("status").map_err(db)?)?,
         kind: from_text(r.try_get("kind").map_err(db)?)?,
@@ -307,8 +327,8 @@ fn post_from_row(r: &PgRow, entries: Vec<PlatformEntry>) -> Result<Post, StoreEr
 
 fn profile_from_row(r: &PgRow) -> Result<Profile, StoreError> {
     Ok(Profile {
-        id: r.try_get("id").map_err(db)?,
-        account_id: r.try_get("account_id").map_err(db)?,
+        id: r.try_get::<String, _>("id").map_err(db)?.into(),
+        account_id: r.try_get::<String, _>("account_id").map_err(db)?.into(),
         title: r.try_get("title").map_err(db)?,
         primary: r.try_get("is_primary").map_err(db)?,
         key_hash: r.try_get("key_hash").map_err(db)?,
@@ -380,36 +400,162 @@ fn decode_cursor(c: &PostCursor) -> Option<(DateTime<Utc>, String)> {
 /// only makes two posts wait for each other.
 const POST_LOCK_CLASS: i32 = 0x706f_7374;
 
-/// A session advisory lock on a connection taken out of the pool for as long as it is held.
-/// Dropping it unlocks (on a spawned task) and returns the connection; if that fails, or no
-/// runtime is left, the connection is closed, which releases the lock too. A process that
-/// dies loses its connections and so its locks.
-struct AdvisoryLock {
-    conn: Option<PoolConnection<Postgres>>,
+/// The one connection that holds every post lock of this store, as session advisory locks.
+///
+/// One connection for all locks, not one per lock: a lock held across a post's network calls
+/// would otherwise keep a pooled connection out of the pool, and a bulk delete working on more
+/// posts at once than the pool has connections would starve its own queries. Session locks
+/// are reentrant, so two holders in this process could share one key: the in-process post
+/// lock, taken first, rules that out (and a hash collision between two posts only shares a
+/// lock this process holds anyway). A process that dies loses the connection and so its locks.
+struct LockSession {
+    options: PgConnectOptions,
+    /// The connection and its generation (bumped at each reconnect, so a guard of a lost
+    /// connection never unlocks what a newer holder took on the next one).
+    conn: tokio::sync::Mutex<(Option<PgConnection>, u64)>,
 }
 
-impl Drop for AdvisoryLock {
-    fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
-            return;
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                rt.spawn(async move {
-                    // `unlock_all`: also right when the lock was granted but its answer lost
-                    // to a cancelled wait; this connection holds no other session lock.
-                    if sqlx::query("SELECT pg_advisory_unlock_all()")
-                        .execute(&mut *conn)
-                        .await
-                        .is_err()
-                    {
-                        conn.close_on_drop();
-                    }
-                });
-            }
-            Err(_) => conn.close_on_drop(),
+impl LockSession {
+    fn new(options: PgConnectOptions) -> Self {
+        Self {
+            options,
+            conn: tokio::sync::Mutex::new((None, 0)),
         }
     }
+
+    /// Takes the locks of all `keys` (post ids) or none of them. `Some(generation)` if taken.
+    async fn try_lock(&self, keys: &[String]) -> Result<Option<u64>, StoreError> {
+        let mut slot = self.conn.lock().await;
+        if slot.0.is_none() {
+            let conn = PgConnection::connect_with(&self.options)
+                .await
+                .map_err(|e| StoreError::Backend(format!("post lock connection: {e}")))?;
+            slot.0 = Some(conn);
+            slot.1 += 1;
+        }
+        let generation = slot.1;
+        let Some(conn) = slot.0.as_mut() else {
+            return Err(StoreError::Backend("post lock connection lost".into()));
+        };
+        let mut taken = 0;
+        let mut failed = None;
+        for key in keys {
+            let got: Result<bool, _> =
+                sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+                    .bind(POST_LOCK_CLASS)
+                    .bind(key)
+                    .fetch_one(&mut *conn)
+                    .await;
+            match got {
+                Ok(true) => taken += 1,
+                Ok(false) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failed {
+            // Its locks go with it: no holder in this process can be sure of them any more.
+            tracing::error!(error = %e, "the post lock connection failed; reconnecting");
+            slot.0 = None;
+            return Err(db(e));
+        }
+        if taken == keys.len() {
+            return Ok(Some(generation));
+        }
+        let undo = keys[..taken].to_vec();
+        drop(slot);
+        self.unlock(&undo, generation).await;
+        Ok(None)
+    }
+
+    /// Releases `keys` taken on connection `generation` (nothing if it was lost since).
+    async fn unlock(&self, keys: &[String], generation: u64) {
+        let mut slot = self.conn.lock().await;
+        if slot.1 != generation {
+            return;
+        }
+        let Some(conn) = slot.0.as_mut() else {
+            return;
+        };
+        for key in keys {
+            let r = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
+                .bind(POST_LOCK_CLASS)
+                .bind(key)
+                .execute(&mut *conn)
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "the post lock connection failed while unlocking; reconnecting");
+                slot.0 = None;
+                return;
+            }
+        }
+    }
+
+    /// Takes the locks of `keys` (all or none), polling until granted when `wait`. Runs on a
+    /// task of its own: a caller that gives up (a cancelled request) cannot leave a lock
+    /// granted by the server but owned by nobody; what it would have got is released.
+    async fn acquire(
+        self: &Arc<Self>,
+        keys: Vec<String>,
+        wait: bool,
+    ) -> Result<Option<PostLock>, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let session = self.clone();
+        tokio::spawn(async move {
+            // Polls rather than waiting in `pg_advisory_lock`: a wait would hold the one lock
+            // connection, and one longer than `statement_timeout` would fail.
+            let mut pause = Duration::from_millis(1);
+            let answer = loop {
+                match session.try_lock(&keys).await {
+                    Ok(Some(generation)) => {
+                        break Ok(Some(PostLock::held(Box::new(SessionGuard {
+                            session: session.clone(),
+                            keys: keys.clone(),
+                            generation,
+                        }))))
+                    }
+                    Ok(None) if wait && !tx.is_closed() => {}
+                    Ok(None) => break Ok(None),
+                    Err(e) => break Err(e),
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(10));
+            };
+            // If the caller is gone, the guard comes back here and is dropped: released.
+            let _ = tx.send(answer);
+        });
+        rx.await
+            .unwrap_or_else(|_| Err(StoreError::Backend("post lock task failed".into())))
+    }
+}
+
+/// Post locks held on the [`LockSession`]; dropping it releases them (on a spawned task).
+struct SessionGuard {
+    session: Arc<LockSession>,
+    keys: Vec<String>,
+    generation: u64,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        let keys = std::mem::take(&mut self.keys);
+        let (session, generation) = (self.session.clone(), self.generation);
+        // Without a runtime the process is ending: its connection, and so its locks, go too.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { session.unlock(&keys, generation).await });
+        }
+    }
+}
+
+/// Post ids as lock keys: sorted and distinct, so that two callers taking several never
+/// hold parts of each other's set in a different order.
+fn lock_keys(ids: &[PostId]) -> Vec<String> {
+    let mut keys: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 const PROFILE_COLUMNS: &str = "id, account_id, title, is_primary, key_hash, created";
@@ -423,8 +569,8 @@ impl Store for PostgresStore {
             "INSERT INTO profiles (id, account_id, title, title_key, is_primary, key_hash, created)
              VALUES ($1, $2, $3, $4, true, NULL, $5) ON CONFLICT (id) DO NOTHING",
         )
-        .bind(&p.id)
-        .bind(&p.account_id)
+        .bind(p.id.as_str())
+        .bind(p.account_id.as_str())
         .bind(&p.title)
         .bind(profile_title_key(&p.title))
         .bind(p.created)
@@ -441,8 +587,8 @@ impl Store for PostgresStore {
             "INSERT INTO profiles (id, account_id, title, title_key, is_primary, key_hash, created)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(&profile.id)
-        .bind(&profile.account_id)
+        .bind(profile.id.as_str())
+        .bind(profile.account_id.as_str())
         .bind(&profile.title)
         .bind(profile_title_key(&profile.title))
         .bind(profile.primary)
@@ -891,28 +1037,20 @@ impl Store for PostgresStore {
     }
 
     async fn lock_post(&self, id: &PostId) -> Result<PostLock, StoreError> {
-        // Polls with `pg_try_advisory_lock` rather than waiting in `pg_advisory_lock`: a wait
-        // longer than `statement_timeout` would fail, and a poll is cancellable.
-        let mut lock = AdvisoryLock {
-            conn: Some(self.pool.acquire().await.map_err(db)?),
-        };
-        let mut pause = Duration::from_millis(5);
-        loop {
-            let Some(conn) = lock.conn.as_mut() else {
-                return Err(StoreError::Backend("post lock lost its connection".into()));
-            };
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-                .bind(POST_LOCK_CLASS)
-                .bind(id.as_str())
-                .fetch_one(&mut **conn)
-                .await
-                .map_err(db)?;
-            if got {
-                return Ok(PostLock::held(Box::new(std::sync::Mutex::new(lock))));
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(100));
+        self.lock_posts(std::slice::from_ref(id)).await
+    }
+
+    async fn lock_posts(&self, ids: &[PostId]) -> Result<PostLock, StoreError> {
+        match self.locks.acquire(lock_keys(ids), true).await? {
+            Some(lock) => Ok(lock),
+            None => Err(StoreError::Backend("post lock not granted".into())),
         }
+    }
+
+    async fn try_lock_post(&self, id: &PostId) -> Result<Option<PostLock>, StoreError> {
+        self.locks
+            .acquire(lock_keys(std::slice::from_ref(id)), false)
+            .await
     }
 
     async fn claim_due_posts(
@@ -944,6 +1082,235 @@ impl Store for PostgresStore {
         .map_err(db)?;
         claimed.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         claimed.into_iter().map(|(id, _)| post_id(id)).collect()
+    }
+
+    async fn all_profiles(&self) -> Result<Vec<Profile>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(profile_from_row)
+        .collect()
+    }
+
+    async fn posts_after(
+        &self,
+        after: Option<&PostId>,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM posts WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.map_or("", PostId::as_str))
+            .bind(self::limit(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        self.posts_with_entries(rows).await
+    }
+
+    async fn all_idempotency_keys(&self) -> Result<Vec<IdempotencyEntry>, StoreError> {
+        sqlx::query("SELECT * FROM idempotency_keys ORDER BY profile_id, key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| {
+                Ok(IdempotencyEntry {
+                    profile_id: r.try_get("profile_id").map_err(db)?,
+                    key: r.try_get("key").map_err(db)?,
+                    record: idempotency_from_row(r)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn all_quotas(&self) -> Result<Vec<QuotaState>, StoreError> {
+        let at = |ms: i64| {
+            DateTime::from_timestamp_millis(ms)
+                .ok_or_else(|| StoreError::Corrupt(format!("quota time {ms}")))
+        };
+        let buckets: Vec<(String, i64)> =
+            sqlx::query_as("SELECT bucket, blocked_until_ms FROM quotas ORDER BY bucket")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        let calls: Vec<(String, i64)> =
+            sqlx::query_as("SELECT bucket, at_ms FROM quota_calls ORDER BY bucket, at_ms, id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        let mut by_bucket: std::collections::HashMap<String, Vec<DateTime<Utc>>> =
+            std::collections::HashMap::new();
+        for (bucket, ms) in calls {
+            by_bucket.entry(bucket).or_default().push(at(ms)?);
+        }
+        buckets
+            .into_iter()
+            .map(|(bucket, blocked)| {
+                Ok(QuotaState {
+                    calls: by_bucket.remove(&bucket).unwrap_or_default(),
+                    blocked_until: if blocked > 0 {
+                        Some(at(blocked)?)
+                    } else {
+                        None
+                    },
+                    bucket,
+                })
+            })
+            .collect()
+    }
+
+    async fn restore_quota(&self, state: &QuotaState) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO quotas (bucket, blocked_until_ms) VALUES ($1, $2)
+             ON CONFLICT (bucket) DO UPDATE SET blocked_until_ms = EXCLUDED.blocked_until_ms",
+        )
+        .bind(&state.bucket)
+        .bind(state.blocked_until.map_or(0, millis).max(0))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query("DELETE FROM quota_calls WHERE bucket = $1")
+            .bind(&state.bucket)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let calls: Vec<i64> = state.calls.iter().map(|t| millis(*t)).collect();
+        sqlx::query("INSERT INTO quota_calls (bucket, at_ms) SELECT $1, unnest($2::bigint[])")
+            .bind(&state.bucket)
+            .bind(&calls)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query_as("SELECT key, value FROM meta ORDER BY key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn put_job(&self, job: &Job, max_in_group: usize) -> Result<JobPut, StoreError> {
+        let payload = job.payload.to_string();
+        let attempts = i32::try_from(job.attempts).unwrap_or(i32::MAX);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // One writer per group at a time, so two gateways cannot both take its last place.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 14))")
+            .bind(format!("{}/{}", job.kind, job.group))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let replaced = sqlx::query(
+            "UPDATE jobs SET grp = $3, due = $4, attempts = $5, payload = $6, claimed_until = NULL
+             WHERE kind = $1 AND key = $2",
+        )
+        .bind(&job.kind)
+        .bind(&job.key)
+        .bind(&job.group)
+        .bind(job.due)
+        .bind(attempts)
+        .bind(&payload)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected()
+            > 0;
+        if !replaced {
+            let n: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = $1 AND grp = $2")
+                    .bind(&job.kind)
+                    .bind(&job.group)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if n >= limit(max_in_group) {
+                return Ok(JobPut::GroupFull);
+            }
+            sqlx::query(
+                "INSERT INTO jobs (kind, key, grp, due, attempts, payload) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&job.kind)
+            .bind(&job.key)
+            .bind(&job.group)
+            .bind(job.due)
+            .bind(attempts)
+            .bind(&payload)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(if replaced {
+            JobPut::Replaced
+        } else {
+            JobPut::Added
+        })
+    }
+
+    async fn jobs_with_prefix(&self, kind: &str, key_prefix: &str) -> Result<Vec<Job>, StoreError> {
+        let rows: Vec<JobRow> = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND starts_with(key, $2) ORDER BY key"
+        ))
+        .bind(kind)
+        .bind(key_prefix)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(job).collect()
+    }
+
+    async fn count_jobs(&self, kind: &str, group: &str) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = $1 AND grp = $2")
+            .bind(kind)
+            .bind(group)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    async fn claim_jobs(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut rows: Vec<JobRow> = sqlx::query_as(&format!(
+            "UPDATE jobs SET claimed_until = $4
+             WHERE (kind, key) IN (
+                 SELECT kind, key FROM jobs
+                 WHERE kind = $1 AND due <= $2 AND (claimed_until IS NULL OR claimed_until <= $2)
+                 ORDER BY due, key LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(kind)
+        .bind(now)
+        .bind(self::limit(limit))
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.sort_by(|a, b| (a.3, &a.1).cmp(&(b.3, &b.1)));
+        rows.into_iter().map(job).collect()
+    }
+
+    async fn remove_job(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM jobs WHERE kind = $1 AND key = $2")
+            .bind(kind)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?
+            .rows_affected()
+            > 0)
     }
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -11,10 +11,12 @@
 //! - `idempotency`: profile id, 0x00, key → JSON answer `{"httpStatus","body"}`, or while
 //!   no answer is recorded its claim `{"claim":{"postId","claimedAt"}}`
 //! - `quotas`: bucket → JSON window; `meta`: name → value
+//! - `jobs`: kind, 0x00, key → JSON [`StoredJob`]; `job_due`: kind, 0x00, due millis (BE),
+//!   key → (); `job_groups`: kind, 0x00, group, 0x00, key → ()
 
 use super::{
-    IdempotencyRecord, LinkedAccount, PostCursor, PostPage, Profile, QuotaDecision, Store,
-    StoreError,
+    IdempotencyEntry, IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostPage, Profile,
+    QuotaDecision, QuotaState, Store, StoreError,
 };
 use crate::domain::{profile_title_key, Platform, Post, PostId};
 use async_trait::async_trait;
@@ -38,6 +40,53 @@ pub struct SledStore {
     idempotency: Tree,
     quotas: Tree,
     meta: Tree,
+    jobs: Tree,
+    job_due: Tree,
+    job_groups: Tree,
+    /// Serializes job writes: a group's count and a claim's scan are outside sled's
+    /// transactions, and one process owns the store.
+    job_lock: std::sync::Arc<std::sync::Mutex<()>>,
+}
+
+/// A job as stored in the `jobs` tree (kind and key are its tree key).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredJob {
+    group: String,
+    due_ms: u64,
+    attempts: u32,
+    payload: serde_json::Value,
+    claimed_until_ms: Option<u64>,
+}
+
+fn job_key(kind: &str, key: &str) -> Vec<u8> {
+    format!("{kind}\0{key}").into_bytes()
+}
+
+fn job_due_key(kind: &str, due_ms: u64, key: &str) -> Vec<u8> {
+    let mut k = format!("{kind}\0").into_bytes();
+    k.extend_from_slice(&due_ms.to_be_bytes());
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+fn job_group_key(kind: &str, group: &str, key: &str) -> Vec<u8> {
+    format!("{kind}\0{group}\0{key}").into_bytes()
+}
+
+fn from_millis(ms: u64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX)).unwrap_or_default()
+}
+
+fn job_of(kind: &str, key: &str, j: StoredJob) -> Job {
+    Job {
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        group: j.group,
+        due: from_millis(j.due_ms),
+        attempts: j.attempts,
+        payload: j.payload,
+    }
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -257,6 +306,10 @@ impl SledStore {
             idempotency: tree("idempotency")?,
             quotas: tree("quotas")?,
             meta: tree("meta")?,
+            jobs: tree("jobs")?,
+            job_due: tree("job_due")?,
+            job_groups: tree("job_groups")?,
+            job_lock: Default::default(),
             db,
         })
     }
@@ -726,6 +779,240 @@ impl Store for SledStore {
                 Ok(())
             })
             .map_err(tx_err)
+    }
+
+    async fn all_profiles(&self) -> Result<Vec<Profile>, StoreError> {
+        let profiles = self.profiles.clone();
+        blocking(move || {
+            profiles
+                .iter()
+                .map(|r| from_json(&r.map_err(db)?.1))
+                .collect()
+        })
+        .await
+    }
+
+    async fn posts_after(
+        &self,
+        after: Option<&PostId>,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError> {
+        let posts = self.posts.clone();
+        let after = after.map(|id| id.as_str().as_bytes().to_vec());
+        blocking(move || {
+            let range = match after {
+                Some(a) => posts.range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+                None => posts.iter(),
+            };
+            range
+                .take(limit)
+                .map(|r| from_json(&r.map_err(db)?.1))
+                .collect()
+        })
+        .await
+    }
+
+    async fn all_idempotency_keys(&self) -> Result<Vec<IdempotencyEntry>, StoreError> {
+        let tree = self.idempotency.clone();
+        blocking(move || {
+            tree.iter()
+                .map(|r| {
+                    let (k, v) = r.map_err(db)?;
+                    let k = String::from_utf8_lossy(&k).into_owned();
+                    let Some((profile_id, key)) = k.split_once('\0') else {
+                        return Err(StoreError::Corrupt(format!("idempotency key {k:?}")));
+                    };
+                    Ok(IdempotencyEntry {
+                        profile_id: profile_id.to_owned(),
+                        key: key.to_owned(),
+                        record: decode_idempotency(&v)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn all_quotas(&self) -> Result<Vec<QuotaState>, StoreError> {
+        let tree = self.quotas.clone();
+        let at = |ms: u64| {
+            DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+                .ok_or_else(|| StoreError::Corrupt(format!("quota time {ms}")))
+        };
+        blocking(move || {
+            tree.iter()
+                .map(|r| {
+                    let (k, v) = r.map_err(db)?;
+                    let mut w: Window = from_json(&v)?;
+                    w.calls.sort_unstable();
+                    Ok(QuotaState {
+                        bucket: String::from_utf8_lossy(&k).into_owned(),
+                        calls: w.calls.into_iter().map(at).collect::<Result<_, _>>()?,
+                        blocked_until: match w.blocked_until {
+                            0 => None,
+                            b => Some(at(b)?),
+                        },
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn restore_quota(&self, state: &QuotaState) -> Result<(), StoreError> {
+        let w = Window {
+            calls: state.calls.iter().map(|t| millis(*t)).collect(),
+            blocked_until: state.blocked_until.map_or(0, millis),
+        };
+        self.quotas
+            .insert(state.bucket.as_bytes(), to_json(&w))
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.meta
+            .iter()
+            .map(|r| {
+                let (k, v) = r.map_err(db)?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    async fn put_job(&self, job: &Job, max_in_group: usize) -> Result<JobPut, StoreError> {
+        let this = self.clone();
+        let job = job.clone();
+        blocking(move || {
+            let _held = this.job_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let key = job_key(&job.kind, &job.key);
+            let old: Option<StoredJob> = match this.jobs.get(&key).map_err(db)? {
+                Some(v) => Some(from_json(&v)?),
+                None => None,
+            };
+            if old.is_none() {
+                let prefix = job_group_key(&job.kind, &job.group, "");
+                if this.job_groups.scan_prefix(prefix).count() >= max_in_group {
+                    return Ok(JobPut::GroupFull);
+                }
+            }
+            let new = StoredJob {
+                group: job.group.clone(),
+                due_ms: millis(job.due),
+                attempts: job.attempts,
+                payload: job.payload.clone(),
+                claimed_until_ms: None,
+            };
+            (&this.jobs, &this.job_due, &this.job_groups)
+                .transaction(|(tj, td, tg)| {
+                    if let Some(old) = &old {
+                        td.remove(job_due_key(&job.kind, old.due_ms, &job.key))?;
+                        tg.remove(job_group_key(&job.kind, &old.group, &job.key))?;
+                    }
+                    tj.insert(key.clone(), to_json(&new))?;
+                    td.insert(job_due_key(&job.kind, new.due_ms, &job.key), &[])?;
+                    tg.insert(job_group_key(&job.kind, &job.group, &job.key), &[])?;
+                    Ok(())
+                })
+                .map_err(tx_err)?;
+            Ok(if old.is_some() {
+                JobPut::Replaced
+            } else {
+                JobPut::Added
+            })
+        })
+        .await
+    }
+
+    async fn jobs_with_prefix(&self, kind: &str, key_prefix: &str) -> Result<Vec<Job>, StoreError> {
+        let (this, kind, key_prefix) = (self.clone(), kind.to_owned(), key_prefix.to_owned());
+        blocking(move || {
+            let skip = kind.len() + 1;
+            this.jobs
+                .scan_prefix(job_key(&kind, &key_prefix))
+                .map(|kv| {
+                    let (k, v) = kv.map_err(db)?;
+                    let key = String::from_utf8_lossy(&k[skip..]).into_owned();
+                    Ok(job_of(&kind, &key, from_json(&v)?))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn count_jobs(&self, kind: &str, group: &str) -> Result<usize, StoreError> {
+        let (this, prefix) = (self.clone(), job_group_key(kind, group, ""));
+        blocking(move || Ok(this.job_groups.scan_prefix(prefix).count())).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Job>, StoreError> {
+        let (this, kind) = (self.clone(), kind.to_owned());
+        let now_ms = millis(now);
+        let until_ms = now_ms.saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
+        blocking(move || {
+            let _held = this.job_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let prefix = format!("{kind}\0").into_bytes();
+            let mut claimed = Vec::new();
+            for kv in this.job_due.scan_prefix(&prefix) {
+                if claimed.len() >= limit {
+                    break;
+                }
+                let (k, _) = kv.map_err(db)?;
+                let rest = &k[prefix.len()..];
+                let Some((due, key)) = rest.split_at_checked(8) else {
+                    continue;
+                };
+                let due_ms = u64::from_be_bytes(due.try_into().unwrap_or_default());
+                if due_ms > now_ms {
+                    break;
+                }
+                let key = String::from_utf8_lossy(key).into_owned();
+                let Some(v) = this.jobs.get(job_key(&kind, &key)).map_err(db)? else {
+                    continue;
+                };
+                let mut j: StoredJob = from_json(&v)?;
+                if j.claimed_until_ms.is_some_and(|c| c > now_ms) {
+                    continue;
+                }
+                j.claimed_until_ms = Some(until_ms);
+                this.jobs
+                    .insert(job_key(&kind, &key), to_json(&j))
+                    .map_err(db)?;
+                claimed.push(job_of(&kind, &key, j));
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn remove_job(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
+        let (this, kind, key) = (self.clone(), kind.to_owned(), key.to_owned());
+        blocking(move || {
+            let _held = this.job_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(v) = this.jobs.get(job_key(&kind, &key)).map_err(db)? else {
+                return Ok(false);
+            };
+            let old: StoredJob = from_json(&v)?;
+            (&this.jobs, &this.job_due, &this.job_groups)
+                .transaction(|(tj, td, tg)| {
+                    tj.remove(job_key(&kind, &key))?;
+                    td.remove(job_due_key(&kind, old.due_ms, &key))?;
+                    tg.remove(job_group_key(&kind, &old.group, &key))?;
+                    Ok(())
+                })
+                .map_err(tx_err)?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -419,7 +419,7 @@ async fn generated_key_is_stored_hashed_and_written_0600() {
     }
     assert!(!found, "the plain key must not be in the store");
     // A second start generates nothing and the key still works.
-    let app = postgate::startup::Application::build(s).await.unwrap();
+    let app = crate::helpers::build(&s).await;
     assert!(app.generated_api_key.is_none());
 }
 

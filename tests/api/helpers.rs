@@ -168,7 +168,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 /// Builds the app, waiting for a store directory that a dropped handle of this process still
 /// holds: sled releases its lock once the last handle is gone, which background tasks (a
 /// stopped gateway's, or a store a test prepared) may delay by a moment.
-async fn build(settings: &Settings) -> Application {
+pub async fn build(settings: &Settings) -> Application {
     let mut last = None;
     for _ in 0..50 {
         match Application::build(settings.clone()).await {

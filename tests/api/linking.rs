@@ -813,3 +813,40 @@ async fn sandbox_denied_consent_and_expired_codes_link_nothing() {
     assert_eq!(user["activeSocialAccounts"], json!([]));
     sb.stop().await;
 }
+
+#[tokio::test]
+async fn the_linking_page_emits_social_webhooks_like_the_api() {
+    let app = spawn_app_with(|s| {
+        s.webhooks.allow_http = true;
+        s.webhooks.tick_ms = 20;
+    })
+    .await;
+    let (hooks, deliveries) = crate::queue::receiver(0).await;
+    crate::queue::register(&app, &hooks, "social", None).await;
+    app.link_both(None).await;
+    let (_, body) = generate_jwt(&app, json!({}), None).await;
+    let (session, csrf, _) = open_page(&app, body["url"].as_str().unwrap()).await;
+    let r = post_form(
+        &app,
+        "/link/disconnect",
+        &[("jwt", &session), ("csrf", &csrf), ("platform", "twitter")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let unlink = || {
+        deliveries
+            .all()
+            .into_iter()
+            .map(|(_, r)| serde_json::from_slice::<Value>(&r.body).unwrap())
+            .find(|v| v["type"] == "unlink")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while unlink().is_none() {
+        assert!(std::time::Instant::now() < deadline, "no unlink webhook");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let v = unlink().unwrap();
+    assert_eq!(v["action"], "social");
+    assert_eq!(v["platform"], "twitter");
+    assert_eq!(v["source"], "user");
+}

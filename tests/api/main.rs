@@ -1,6 +1,7 @@
 //! One integration-test binary (one link step) with a module per area.
 
 mod adversarial;
+mod bluesky;
 mod bounded;
 mod bulk;
 mod delete;
@@ -9,7 +10,9 @@ mod helpers;
 mod linking;
 mod publish;
 mod publish_unknown;
+mod queue;
 mod resilience;
 mod tenancy;
 mod truth;
+mod webhooks;
 mod wire;

@@ -397,7 +397,7 @@ async fn crashed_store(
             .unwrap(),
         Some(IdempotencyRecord::Claimed { post_id, .. }) if post_id == id
     ));
-    if let Some(p) = post(profile.id.clone(), id.clone()) {
+    if let Some(p) = post(profile.id.to_string(), id.clone()) {
         store.insert_post(&p).await.unwrap();
     }
     store.flush().await.unwrap();
@@ -408,7 +408,7 @@ async fn crashed_store(
 fn stored_post(profile_id: String, id: PostId, status: PostStatus, entry: PlatformEntry) -> Post {
     Post {
         id,
-        profile_id,
+        profile_id: profile_id.into(),
         text: "crash".into(),
         status,
         kind: PostKind::Now,

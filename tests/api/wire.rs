@@ -862,7 +862,7 @@ POST /api/profiles/social
 == link, unsupported platform
 POST /api/profiles/social
 400
-{"action":"social","status":"error","code":902,"message":"Platform 'instagram' cannot be linked: this gateway supports 'threads' and 'twitter'."}
+{"action":"social","status":"error","code":902,"message":"Platform 'instagram' cannot be linked: this gateway supports 'bluesky', 'threads' and 'twitter'."}
 == link twitter without secret
 POST /api/profiles/social
 400
@@ -956,7 +956,7 @@ POST /api/post
 == publish now, X refuses
 POST /api/post
 400
-{"status":"error","errors":[{"action":"post","status":"error","code":902,"message":"Instagram is not supported by this gateway: postgate publishes to threads and twitter only.","platform":"instagram"},{"action":"post","status":"error","code":110,"message":"Status is a duplicate.","platform":"twitter"}],"postIds":[{"status":"success","id":"18020000000000001","platform":"threads","postUrl":"https://www.threads.net/@postgate_test/post/18020000000000001"}],"id":"<partial>","refId":"<primary>","post":"hello"}
+{"status":"error","errors":[{"action":"post","status":"error","code":902,"message":"Instagram is not supported by this gateway: postgate publishes to bluesky, threads and twitter only.","platform":"instagram"},{"action":"post","status":"error","code":110,"message":"Status is a duplicate.","platform":"twitter"}],"postIds":[{"status":"success","id":"18020000000000001","platform":"threads","postUrl":"https://www.threads.net/@postgate_test/post/18020000000000001"}],"id":"<partial>","refId":"<primary>","post":"hello"}
 == schedule
 POST /api/post
 200
@@ -996,7 +996,7 @@ POST /api/post
 == read the partial post
 GET /api/post/<partial>
 200
-{"id":"<partial>","status":"error","post":"hello","platforms":["instagram","threads","twitter"],"postIds":[{"status":"success","id":"18020000000000001","platform":"threads","postUrl":"https://www.threads.net/@postgate_test/post/18020000000000001","state":"published"}],"errors":[{"action":"post","status":"error","code":902,"message":"Instagram is not supported by this gateway: postgate publishes to threads and twitter only.","platform":"instagram"},{"action":"post","status":"error","code":110,"message":"Status is a duplicate.","platform":"twitter"}],"type":"now","created":"<ts>","refId":"<primary>","profileTitle":"Primary Profile"}
+{"id":"<partial>","status":"error","post":"hello","platforms":["instagram","threads","twitter"],"postIds":[{"status":"success","id":"18020000000000001","platform":"threads","postUrl":"https://www.threads.net/@postgate_test/post/18020000000000001","state":"published"}],"errors":[{"action":"post","status":"error","code":902,"message":"Instagram is not supported by this gateway: postgate publishes to bluesky, threads and twitter only.","platform":"instagram"},{"action":"post","status":"error","code":110,"message":"Status is a duplicate.","platform":"twitter"}],"type":"now","created":"<ts>","refId":"<primary>","profileTitle":"Primary Profile"}
 "##;
 const DELETE: &str = r##"== import
 POST /api/post/import

@@ -302,6 +302,23 @@ const steps = [
     const page = await fetch(url);
     if (page.status !== 200) c.fail(`the linking page answered ${page.status}`);
   }],
+  ["n. registerWebhook, listWebhooks, unregisterWebhook", async () => {
+    // `feed` never fires in postgate, so nothing is ever sent to this URL.
+    const url = `https://example.com/postgate-sdk-${runId}`;
+    let c = new Check(await call("registerWebhook", primary.registerWebhook({ action: "feed", url })));
+    c.eq("status", "success");
+    c.eq("action", "feed");
+    c.eq("url", url);
+    c.has("refId");
+    c = new Check(await call("listWebhooks", primary.listWebhooks()));
+    c.eq("status", "success");
+    const hooks = c.array("webhooks");
+    c.true(hooks.some((h) => h.action === "feed" && h.url === url), "expected the feed webhook listed");
+    c = new Check(await call("unregisterWebhook", primary.unregisterWebhook({ action: "feed" })));
+    c.eq("status", "success");
+    c = new Check(await call("listWebhooks", primary.listWebhooks()));
+    c.true(!c.array("webhooks").some((h) => h.action === "feed"), "expected the feed webhook gone");
+  }],
 ];
 
 console.log(`node SDK social-media-api, base ${base}`);

@@ -326,6 +326,25 @@ def main():
         with urllib.request.urlopen(url, timeout=10) as page:
             c.true(page.status == 200, f"the linking page answered {page.status}")
 
+    def m_webhooks():
+        # `feed` never fires in postgate, so nothing is ever sent to this URL.
+        url = f"https://example.com/postgate-sdk-{run_id}"
+        c = Check(call("registerWebhook", primary.registerWebhook, {"action": "feed", "url": url}))
+        c.eq("status", "success")
+        c.eq("action", "feed")
+        c.eq("url", url)
+        c.has("refId")
+        c = Check(call("listWebhooks", primary.listWebhooks))
+        c.eq("status", "success")
+        hooks = c.array("webhooks")
+        c.true(any(h.get("action") == "feed" and h.get("url") == url for h in hooks),
+               "expected the feed webhook listed")
+        c = Check(call("unregisterWebhook", primary.unregisterWebhook, {"action": "feed"}))
+        c.eq("status", "success")
+        c = Check(call("listWebhooks", primary.listWebhooks))
+        c.true(not any(h.get("action") == "feed" for h in c.array("webhooks")),
+               "expected the feed webhook gone")
+
     steps = [
         ("a. createProfile", a_create_profile),
         ("b1. profile instance: getPost unknown id -> error", b1_profile_get_unknown),
@@ -342,6 +361,7 @@ def main():
         ("k. delete unknown id -> 114", k_delete_unknown),
         ("l. deleteProfile", l_delete_profile),
         ("m. generateJWT -> the linking page's URL", m_generate_jwt),
+        ("n. registerWebhook, listWebhooks, unregisterWebhook", m_webhooks),
     ]
 
     print(f"python SDK social-post-api, base {base}")
