@@ -45,6 +45,30 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// Grace period for in-flight requests on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Externally reachable base URL (linking page, OAuth callbacks); empty means
+    /// `http://{host}:{port}` with the port actually bound ([`ServerSettings::public_url`]).
+    #[serde(default)]
+    pub public_url: String,
+}
+
+impl ServerSettings {
+    /// The base URL users and networks reach this gateway at, without a trailing slash;
+    /// `bound_port` stands in for a configured port 0.
+    pub fn public_url(&self, bound_port: u16) -> String {
+        if !self.public_url.trim().is_empty() {
+            return self.public_url.trim().trim_end_matches('/').to_owned();
+        }
+        let port = if self.port == 0 {
+            bound_port
+        } else {
+            self.port
+        };
+        let host = match self.host.as_str() {
+            "0.0.0.0" | "::" | "" => "127.0.0.1",
+            h => h,
+        };
+        format!("http://{host}:{port}")
+    }
 }
 
 /// `[store]`
@@ -188,7 +212,7 @@ pub struct SchedulerSettings {
 }
 
 /// `[threads]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct ThreadsSettings {
     /// Graph API base, e.g. `https://graph.threads.net/v1.0`.
     pub base_url: String,
@@ -202,6 +226,46 @@ pub struct ThreadsSettings {
     pub delete_limit: u32,
     /// Window length, seconds.
     pub delete_window_secs: u64,
+    /// The operator's Threads app id (OAuth `client_id`); empty: linking Threads is off.
+    #[serde(default)]
+    pub app_id: String,
+    /// The Threads app secret. Never printed.
+    #[serde(default)]
+    pub app_secret: String,
+    /// Base of the consent page, `{oauth_base_url}/oauth/authorize`.
+    pub oauth_base_url: String,
+    /// Tokens within this many days of expiry are refreshed.
+    pub refresh_before_days: u64,
+    /// How often the refresher runs, seconds.
+    pub refresh_interval_secs: u64,
+}
+
+// The app secret must not reach a log line through `{:?}` of the settings.
+impl std::fmt::Debug for ThreadsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadsSettings")
+            .field("base_url", &self.base_url)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("delete_limit", &self.delete_limit)
+            .field("delete_window_secs", &self.delete_window_secs)
+            .field("app_id", &self.app_id)
+            .field("app_secret", &redacted(&self.app_secret))
+            .field("oauth_base_url", &self.oauth_base_url)
+            .field("refresh_before_days", &self.refresh_before_days)
+            .field("refresh_interval_secs", &self.refresh_interval_secs)
+            .finish()
+    }
+}
+
+/// `"[redacted]"` for a set secret, `""` for an unset one (so a log still tells which).
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() {
+        ""
+    } else {
+        "[redacted]"
+    }
 }
 
 /// X API version used for deletes.
@@ -216,7 +280,7 @@ pub enum XApi {
 }
 
 /// `[x]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct XSettings {
     /// API base, e.g. `https://api.x.com`.
     pub base_url: String,
@@ -238,6 +302,23 @@ pub struct XSettings {
     pub delete_limit: u32,
     /// Window length, seconds.
     pub delete_window_secs: u64,
+}
+
+// The consumer secret must not reach a log line through `{:?}` of the settings.
+impl std::fmt::Debug for XSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XSettings")
+            .field("base_url", &self.base_url)
+            .field("api", &self.api)
+            .field("consumer_key", &self.consumer_key)
+            .field("consumer_secret", &redacted(&self.consumer_secret))
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("delete_limit", &self.delete_limit)
+            .field("delete_window_secs", &self.delete_window_secs)
+            .finish()
+    }
 }
 
 /// `[bluesky]`
@@ -312,6 +393,7 @@ impl Settings {
         self.auth.api_keys.retain(|k| !k.trim().is_empty());
         for (key, url) in [
             ("threads.base_url", &self.threads.base_url),
+            ("threads.oauth_base_url", &self.threads.oauth_base_url),
             ("x.base_url", &self.x.base_url),
             ("bluesky.base_url", &self.bluesky.base_url),
         ] {
@@ -358,6 +440,27 @@ impl Settings {
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(SettingsError(format!("{key} must be greater than 0")));
         }
+        if !self.server.public_url.trim().is_empty() {
+            match reqwest::Url::parse(self.server.public_url.trim()) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => {
+                    return Err(SettingsError(format!(
+                        "server.public_url = {:?} is not an http(s) URL",
+                        self.server.public_url
+                    )))
+                }
+            }
+        }
+        if self.threads.app_id.is_empty() != self.threads.app_secret.is_empty() {
+            return Err(SettingsError(
+                "threads.app_id and threads.app_secret must be set together".into(),
+            ));
+        }
+        if self.threads.refresh_interval_secs == 0 {
+            return Err(SettingsError(
+                "threads.refresh_interval_secs must be greater than 0".into(),
+            ));
+        }
         if self.x.consumer_key.is_empty() != self.x.consumer_secret.is_empty() {
             return Err(SettingsError(
                 "x.consumer_key and x.consumer_secret must be set together".into(),
@@ -388,6 +491,15 @@ impl ThreadsSettings {
     /// Whole-call timeout.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The Graph host the token endpoints live on: `base_url` without its path
+    /// (`https://graph.threads.net/v1.0` → `https://graph.threads.net`).
+    pub fn graph_host(&self) -> String {
+        match reqwest::Url::parse(&self.base_url) {
+            Ok(u) => u.origin().ascii_serialization(),
+            Err(_) => self.base_url.trim_end_matches('/').to_owned(),
+        }
     }
 }
 
@@ -456,6 +568,39 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("db:5432"), "{shown}");
+    }
+
+    #[test]
+    fn linking_settings_default_and_hide_secrets() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.threads.oauth_base_url, "https://threads.net");
+        assert_eq!(s.threads.refresh_before_days, 7);
+        assert_eq!(s.threads.graph_host(), "https://graph.threads.net");
+        assert_eq!(s.server.public_url(8080), "http://127.0.0.1:8080");
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("POSTGATE__SERVER__PORT", "0"),
+                ("POSTGATE__THREADS__APP_ID", "1234"),
+                ("POSTGATE__THREADS__APP_SECRET", "threads-hunter2"),
+                ("POSTGATE__X__CONSUMER_KEY", "ck"),
+                ("POSTGATE__X__CONSUMER_SECRET", "x-hunter2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.public_url(4321), "http://127.0.0.1:4321");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let e = Settings::load_with_env(None, env(&[("POSTGATE__THREADS__APP_ID", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("threads.app_secret"), "{e}");
+        let s = Settings::load_with_env(
+            None,
+            env(&[("POSTGATE__SERVER__PUBLIC_URL", "https://gw.example.com/")]),
+        )
+        .unwrap();
+        assert_eq!(s.server.public_url(1), "https://gw.example.com");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `postgate demo`: the newcomer's round trip in one command. It starts the sandbox and a
-//! gateway on a temporary store (both on free loopback ports), links the sandbox accounts,
-//! publishes a post to Threads, X and Bluesky, deletes it, deletes it again, and prints every request
+//! gateway on a temporary store (both on free loopback ports), links the sandbox Threads and X
+//! accounts through the linking page and the networks' consent screens (OAuth, as a user
+//! would) and the Bluesky account with its app password, publishes a post to Threads, X and
+//! Bluesky, deletes it, deletes it again, and prints every request
 //! and answer.
 
 use crate::configuration::{Settings, SettingsError};
@@ -24,6 +26,124 @@ pub fn sandbox_settings(
     s.store.path = store.to_path_buf();
     s.auth.api_keys = vec![api_key.to_owned()];
     Ok(s)
+}
+
+/// The `<input type="hidden">` fields of an HTML page, in order, unescaped. Enough for the
+/// gateway's linking page and the sandbox's consent screens (no JavaScript on either).
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let unescape = |s: &str| {
+        s.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<input type=\"hidden\" name=\"") {
+        rest = &rest[i + 27..];
+        let Some(end) = rest.find('"') else { break };
+        let name = unescape(&rest[..end]);
+        rest = &rest[end..];
+        let Some(v) = rest.find("value=\"") else {
+            break;
+        };
+        rest = &rest[v + 7..];
+        let Some(end) = rest.find('"') else { break };
+        out.push((name, unescape(&rest[..end])));
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// Links `platform` to the primary profile of `api_key` the way a person would: generateJWT,
+/// open the linking page, press Connect, press Allow (or Deny) on the network's consent
+/// screen, follow the redirects back. Returns the linking page shown at the end.
+pub async fn link_via_consent(
+    gateway: &str,
+    api_key: &str,
+    platform: &str,
+    allow: bool,
+) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let err = |e: reqwest::Error| e.without_url().to_string();
+    let location = |r: &reqwest::Response| -> Result<String, String> {
+        r.headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("HTTP {} without a redirect", r.status()))
+    };
+    let jwt: Value = client
+        .post(format!("{gateway}/api/profiles/generateJWT"))
+        .bearer_auth(api_key)
+        .json(&json!({"domain": "postgate-demo"}))
+        .send()
+        .await
+        .map_err(err)?
+        .json()
+        .await
+        .map_err(err)?;
+    let url = jwt["url"].as_str().ok_or("generateJWT gave no url")?;
+    let page = client
+        .get(url)
+        .send()
+        .await
+        .map_err(err)?
+        .text()
+        .await
+        .map_err(err)?;
+    let mut form: Vec<(String, String)> = hidden_fields(&page)
+        .into_iter()
+        .filter(|(k, _)| k == "jwt" || k == "csrf")
+        .take(2)
+        .collect();
+    form.push(("platform".into(), platform.into()));
+    let r = client
+        .post(format!("{gateway}/link/connect"))
+        .form(&form)
+        .send()
+        .await
+        .map_err(err)?;
+    let consent_url = location(&r)?;
+    let consent = client.get(&consent_url).send().await.map_err(err)?;
+    if !consent.status().is_success() {
+        return Err(format!(
+            "the consent screen answered HTTP {}",
+            consent.status()
+        ));
+    }
+    let consent = consent.text().await.map_err(err)?;
+    let mut decision = hidden_fields(&consent);
+    decision.push(("account".into(), "0".into()));
+    decision.push((
+        "decision".into(),
+        if allow { "allow" } else { "deny" }.into(),
+    ));
+    let origin = reqwest::Url::parse(&consent_url)
+        .map_err(|e| e.to_string())?
+        .origin()
+        .ascii_serialization();
+    let r = client
+        .post(format!("{origin}/oauth/authorize"))
+        .form(&decision)
+        .send()
+        .await
+        .map_err(err)?;
+    let callback = location(&r)?;
+    let r = client.get(&callback).send().await.map_err(err)?;
+    let back = location(&r)?;
+    client
+        .get(format!("{gateway}{back}"))
+        .send()
+        .await
+        .map_err(err)?
+        .text()
+        .await
+        .map_err(err)
 }
 
 async fn step(
@@ -93,15 +213,19 @@ async fn demo() -> Result<(), String> {
     let b = &sb.accounts.bluesky[0];
     let post = reqwest::Method::POST;
     let delete = reqwest::Method::DELETE;
-    let social = format!("{base}/api/profiles/social");
     let result = async {
-        step(&client, 1, "Link the sandbox Threads account", post.clone(), &social, &key,
-            Some(json!({"platform": "threads", "userId": t.user_id, "accessToken": t.access_token, "username": t.username}))).await?;
-        step(&client, 2, "Link the sandbox X account", post.clone(), &social, &key,
-            Some(json!({"platform": "twitter", "userId": x.user_id, "accessToken": x.access_token, "accessTokenSecret": x.access_token_secret, "username": x.username}))).await?;
+        for (n, platform, name, handle) in [(1, "threads", "Threads", &t.username), (2, "twitter", "X", &x.username)] {
+            println!("\n{n}. Link the sandbox {name} account (@{handle}) as a user would: generateJWT, open the linking page, Connect, Allow on the {name} consent screen");
+            let page = link_via_consent(&base, &key, platform, true).await?;
+            if !page.contains("is linked.") {
+                return Err(format!("linking {name} through its consent screen did not succeed"));
+            }
+            println!("   → the linking page says: {name} is linked.");
+        }
+        let social = format!("{base}/api/profiles/social");
         step(&client, 3, "Link the sandbox Bluesky account (handle + app password)", post.clone(), &social, &key,
             Some(json!({"platform": "bluesky", "handle": b.handle, "appPassword": b.app_password}))).await?;
-        let published = step(&client, 4, "Publish to all three", post.clone(), &format!("{base}/api/post"), &key,
+        let published = step(&client, 4, "Publish to all three", post, &format!("{base}/api/post"), &key,
             Some(json!({"post": "Hello from postgate", "platforms": ["threads", "twitter", "bluesky"]}))).await?;
         let id = published["id"].as_str().ok_or("publishing gave no id")?.to_owned();
         if published["status"] != "success" {

@@ -648,6 +648,38 @@ pub struct LinkedAccount {
     pub username: Option<String>,
     /// When it was linked.
     pub linked_at: DateTime<Utc>,
+    /// What postgate knows of the token's life (expiry, scopes, refresh); empty for accounts
+    /// linked by hand before it was recorded, so old records load unchanged.
+    #[serde(default)]
+    pub life: TokenLife,
+}
+
+/// The life of a linked account's token, as learnt from the OAuth flow and the refresher.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenLife {
+    /// When the token stops working (Threads long-lived tokens: 60 days); `None` when it
+    /// does not expire (X OAuth 1.0a) or is unknown.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When the token was issued or last refreshed: Threads refuses to refresh a token
+    /// younger than 24 h.
+    #[serde(default)]
+    pub refreshed_at: Option<DateTime<Utc>>,
+    /// The scopes the user granted, when the network said; empty when unknown.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The token can no longer be refreshed (or was refused): the user must link again.
+    #[serde(default)]
+    pub needs_relink: bool,
+}
+
+impl TokenLife {
+    /// Whether the grant is known to lack a scope the network needs for deletes (Threads'
+    /// `threads_delete`): the account is linked, but deletes will fail.
+    pub fn lacks_scope(&self, scope: &str) -> bool {
+        !self.scopes.is_empty() && !self.scopes.iter().any(|s| s == scope)
+    }
 }
 
 // Tokens must never reach a log line, even through `{:?}`.
@@ -659,6 +691,7 @@ impl fmt::Debug for LinkedAccount {
             .field("access_token", &"[redacted]")
             .field("access_token_secret", &"[redacted]")
             .field("username", &self.username)
+            .field("life", &self.life)
             .finish()
     }
 }

@@ -20,7 +20,9 @@
 //!   error codes; the wording of failure classes
 //!   (`api/messages.rs`). The only module that knows Ayrshare field names, and nothing
 //!   outside it (but `startup`'s route table) imports it. It asks the `Networks` registry
-//!   for anything per-network, never matching on a platform.
+//!   for anything per-network, never matching on a platform. `api/link.rs` serves the linking
+//!   page (`GET /link?jwt=…`, maud templates, no JavaScript), its Connect/Disconnect forms and
+//!   the networks' OAuth callbacks; `generateJWT` is in `api/profiles.rs`.
 //! - [`keys`] — API keys and profile keys: generated, hashed, compared in constant time.
 //!   No api dependency: startup and the store use it too.
 //! - [`domain`] — the ids (`PostId`, `ProfileId`, `AccountId`, `NetworkPostId`), `Platform`,
@@ -32,8 +34,11 @@
 //!   `KeyedLocks` for the per-post locks they share and the idempotency-key locks; `hold`
 //!   adds the store's cross-process post lock, so several gateways serialize per post too),
 //!   idempotency keys (`service/idempotency.rs`), history reads, filtered and paged
-//!   (`service/history.rs`), import persistence (`service/import.rs`), and the store-backed
-//!   `SessionStore` for renewed network sessions (`service/sessions.rs`). It stores
+//!   (`service/history.rs`), import persistence (`service/import.rs`), the store-backed
+//!   `SessionStore` for renewed network sessions (`service/sessions.rs`), and account linking
+//!   (`service/linking.rs`: the signed linking token, page sessions and CSRF, single-use OAuth
+//!   `state` kept in the store's meta, the callbacks' token exchanges and identity check, the
+//!   Threads token refresher, and `LinkEvent`s for the `social` webhook). It stores
 //!   failure classes; the api layer words them.
 //! - [`store`] — the `Store` trait, its contract suite (`store::contract`, run on every
 //!   backend), the embedded sled implementation and the PostgreSQL one (schema in
@@ -43,13 +48,17 @@
 //!   each mapping its answers to a few outcome classes and declaring its rules (delete quota
 //!   from its settings section, text length, auth-failure kind, pre-call requirements, whether
 //!   it links with a password); the `Networks` registry (platform → adapter) is built in one
-//!   place and hands adapters that renew sessions a `SessionStore`; OAuth 1.0a signing for X.
+//!   place and hands adapters that renew sessions a `SessionStore`; OAuth 1.0a signing for X;
+//!   the linking protocols (Threads OAuth 2.0, X three-legged OAuth 1.0a) in
+//!   `networks/link_flows.rs`, apart from the delete and publish calls.
 //! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that
 //!   sends an export file to a running gateway in batches.
 //! - [`migrate_store`] — `postgate migrate-store`, the way from sled to PostgreSQL: copies
 //!   every record a store holds (restartable, verified at the end).
-//! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link, publish, delete), and
-//!   [`demo::sandbox_settings`], the one place that points a gateway at a sandbox.
+//! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link Threads and X through
+//!   the consent screens and Bluesky with an app password, publish, delete),
+//!   [`demo::sandbox_settings`], the one place that points a gateway at a sandbox, and
+//!   [`demo::link_via_consent`], the form-following client.
 //!
 //! The simulated networks behind `postgate sandbox` (Threads, X, Bluesky; quotas, OAuth 1.0a
 //! verification, injectable latency and faults, a webhook receiver) are their own crate,

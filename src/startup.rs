@@ -3,8 +3,10 @@
 use crate::api::{self, AppState};
 use crate::configuration::{Settings, StoreBackend};
 use crate::keys::{self, ApiKeys, GENERATED_KEY_META};
+use crate::networks::link_flows::{ThreadsOAuth, XOAuth};
 use crate::networks::{CallContext, ConsumerCredentials, Networks};
 use crate::service::delete::{DeleteConfig, RetryPolicy};
+use crate::service::linking::{LinkEvent, LinkingConfig, LinkingService};
 use crate::service::queue::OnFinished;
 use crate::service::webhooks::{WebhookConfig, Webhooks};
 use crate::service::{
@@ -18,9 +20,48 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing_actix_web::TracingLogger;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
+
+/// The request spans of the access log. The linking pages carry credentials in their query
+/// string (the linking token, OAuth codes and verifiers): their spans record the path alone.
+/// Every other request is logged as `tracing-actix-web` does by default.
+pub struct RedactedLinkSpans;
+
+impl RootSpanBuilder for RedactedLinkSpans {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        let path = request.path();
+        if path != "/link" && !path.starts_with("/link/") {
+            return DefaultRootSpanBuilder::on_request_start(request);
+        }
+        use actix_web::HttpMessage;
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %path,
+            http.target = %path,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +149,77 @@ async fn load_keys(
     store.flush().await?;
     keys.add_hash(hash);
     Ok((keys, Some((key, path))))
+}
+
+/// Renews Threads tokens before they expire (and flags those that cannot be renewed): one
+/// pass at start-up, then every `interval`, until `stop`.
+fn spawn_refresher(
+    tasks: &TaskTracker,
+    stop: CancellationToken,
+    linking: LinkingService,
+    account_ids: Vec<String>,
+    interval: Duration,
+) {
+    tasks.spawn(async move {
+        loop {
+            let pass = linking.refresh_all(&account_ids, chrono::Utc::now());
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                r = pass => match r {
+                    Ok((0, 0)) => {}
+                    Ok((refreshed, flagged)) => tracing::info!(refreshed, flagged, "token refresher pass"),
+                    Err(e) => tracing::error!(error = %e, "token refresher pass failed; retried next interval"),
+                },
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    });
+}
+
+/// Sends the linking page's and the refresher's account events as `social` webhooks, the
+/// same payload `POST`/`DELETE /api/profiles/social` emit: linked and unlinked (`source:
+/// "user"`), and an account that must be re-linked (`type: "refresh"`, `source: "system"`).
+/// A renewed token is not an event subscribers are told about.
+fn spawn_link_hooks(
+    tasks: &TaskTracker,
+    stop: CancellationToken,
+    mut events: broadcast::Receiver<LinkEvent>,
+    webhooks: Webhooks,
+) {
+    tasks.spawn(async move {
+        loop {
+            let event = tokio::select! {
+                _ = stop.cancelled() => return,
+                e = events.recv() => e,
+            };
+            let (profile_id, platform, kind, source, details) = match event {
+                Ok(LinkEvent::Linked { profile_id, platform }) => (profile_id, platform, "link", "user", None),
+                Ok(LinkEvent::Unlinked { profile_id, platform }) => (profile_id, platform, "unlink", "user", None),
+                Ok(LinkEvent::NeedsRelink { profile_id, platform }) => {
+                    let details = serde_json::json!({
+                        "status": "error",
+                        "message": format!("The {} token can no longer be renewed: link the account again.", platform.display_name()),
+                    });
+                    (profile_id, platform, "refresh", "system", Some(details))
+                }
+                Ok(LinkEvent::Refreshed { .. }) => continue,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "social webhooks: link events were missed");
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if let Err(e) = webhooks
+                .emit_social(&profile_id, platform.as_str(), kind, source, None, details)
+                .await
+            {
+                tracing::error!(error = %e, "the social webhook could not be queued");
+            }
+        }
+    });
 }
 
 impl Application {
@@ -263,6 +375,31 @@ impl Application {
         )
         .on_finished(delete_hook);
 
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr)
+            .map_err(|e| StartupError::Io(format!("cannot listen on {addr}: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Io(e.to_string()))?
+            .port();
+
+        let linking = LinkingService::new(
+            store.clone(),
+            networks.clone(),
+            LinkingConfig {
+                public_url: settings.server.public_url(port),
+                refresh_before: chrono::Duration::days(
+                    settings.threads.refresh_before_days.min(365) as i64,
+                ),
+                x_consumer: x_consumer.clone(),
+            },
+            ThreadsOAuth::from_settings(&settings.threads),
+            XOAuth::from_settings(&settings.x),
+        )
+        .await?;
+        let link_events = linking.subscribe();
+        let account_ids = api_keys.account_ids();
+
         let state = web::Data::new(AppState {
             store: store.clone(),
             api_keys,
@@ -273,21 +410,14 @@ impl Application {
             networks: networks.clone(),
             body_limit: settings.server.body_limit_bytes,
             bulk_max_ids: settings.delete.bulk_max_ids,
+            linking: linking.clone(),
             queue,
             queue_default: settings.delete.queue_default,
             webhooks: webhooks.clone(),
         });
-
-        let addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&addr)
-            .map_err(|e| StartupError::Io(format!("cannot listen on {addr}: {e}")))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| StartupError::Io(e.to_string()))?
-            .port();
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RedactedLinkSpans>::new())
                 .app_data(state.clone())
                 .configure(api::routes)
         })
@@ -300,6 +430,21 @@ impl Application {
 
         // Started last, once nothing can fail any more: a failed build leaves no task behind.
         let scheduler = scheduler.spawn(&tasks, shutdown.child_token());
+        spawn_link_hooks(
+            &tasks,
+            shutdown.child_token(),
+            link_events,
+            webhooks.clone(),
+        );
+        if linking.refreshes_tokens() {
+            spawn_refresher(
+                &tasks,
+                shutdown.child_token(),
+                linking,
+                account_ids.iter().map(ToString::to_string).collect(),
+                Duration::from_secs(settings.threads.refresh_interval_secs),
+            );
+        }
         queue_worker.spawn(&tasks, shutdown.child_token());
         webhooks.spawn(&tasks, shutdown.child_token());
 

@@ -133,6 +133,44 @@ async fn no_secret_reaches_any_log_line() {
         .send()
         .await;
 
+    // The linking page: its token rides in the query string, as do OAuth codes and verifiers.
+    let jwt: serde_json::Value = app
+        .request(reqwest::Method::POST, "/api/profiles/generateJWT", None)
+        .json(&json!({"domain": "logs"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link_token = jwt["token"].as_str().unwrap().to_owned();
+    let page = app
+        .client
+        .get(jwt["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    let session = page.split("name=\"jwt\" value=\"").nth(1).unwrap();
+    let session = session[..session.find('"').unwrap()].to_owned();
+    let _ = app
+        .client
+        .get(format!(
+            "{}/link/callback/x?oauth_token=REQTOKEN-SECRET&oauth_verifier=VERIFIER-SECRET",
+            app.address
+        ))
+        .send()
+        .await;
+    let _ = app
+        .client
+        .get(format!(
+            "{}/link/callback/threads?code=CODE-SECRET&state=STATE-SECRET",
+            app.address
+        ))
+        .send()
+        .await;
+
     // Let the last lines land.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
@@ -157,6 +195,12 @@ async fn no_secret_reaches_any_log_line() {
         "bsky-renewed-access-value",
         "bsky-renewed-refresh-value",
         "access_token=",
+        link_token.as_str(),
+        session.as_str(),
+        "VERIFIER-SECRET",
+        "CODE-SECRET",
+        "STATE-SECRET",
+        "REQTOKEN-SECRET",
     ] {
         if let Some(at) = logs.find(secret) {
             let start = at.saturating_sub(300);

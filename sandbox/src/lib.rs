@@ -48,13 +48,16 @@
 //!   closes the connection without writing any answer, as a network losing a response does.
 
 mod bluesky;
+pub mod consent;
 mod faults;
 pub mod oauth;
 mod threads;
 pub mod webhooks;
 mod x;
 
+pub use consent::OAuthFaults;
 pub use faults::{CallCounts, ErrorCounts, Faults, StatsSnapshot};
+pub use threads::{THREADS_APP_ID, THREADS_APP_SECRET};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::json;
@@ -497,10 +500,25 @@ impl SandboxAddrs {
             ("POSTGATE__BLUESKY__BASE_URL", &self.bluesky_url),
             ("POSTGATE__X__CONSUMER_KEY", &self.x_app.consumer_key),
             ("POSTGATE__X__CONSUMER_SECRET", &self.x_app.consumer_secret),
+            (
+                "POSTGATE__THREADS__APP_ID",
+                &threads::THREADS_APP_ID.to_owned(),
+            ),
+            (
+                "POSTGATE__THREADS__APP_SECRET",
+                &threads::THREADS_APP_SECRET.to_owned(),
+            ),
+            ("POSTGATE__THREADS__OAUTH_BASE_URL", &self.threads_root()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.clone()))
         .collect()
+    }
+
+    /// The Threads server's root (`threads_url` without `/v1.0`): its OAuth pages and token
+    /// endpoints live there, as on graph.threads.net.
+    pub fn threads_root(&self) -> String {
+        self.threads_url.trim_end_matches("/v1.0").to_owned()
     }
 
     /// [`SandboxAddrs::gateway_env`] as one shell line, for `postgate serve`.
@@ -584,6 +602,13 @@ impl SandboxHandle {
     /// Replaces the faults injected into X calls.
     pub fn set_x_faults(&self, faults: Faults) {
         self.x.faults().set(faults);
+    }
+
+    /// Sets the OAuth faults of both servers' flows (denied consent, expired codes, failing
+    /// refreshes); also `PUT /__sandbox/oauth_faults` on either server.
+    pub fn set_oauth_faults(&self, faults: consent::OAuthFaults) {
+        self.threads.set_oauth_faults(faults);
+        self.x.set_oauth_faults(faults);
     }
 
     /// Where this sandbox answers and which X app it accepts.

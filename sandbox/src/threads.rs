@@ -1,5 +1,6 @@
 //! The simulated Threads API (graph.threads.net, paths under `/v1.0`).
 
+use super::consent::{self, OAuthFaults, OAuthSwitch, CODE_TTL};
 use super::faults::{ErrorKind, FaultSwitch, Injected, MovingWindow, Stats};
 use super::{is_form, query_pairs, SandboxOptions, SimNetwork, StatsSnapshot, ThreadsAccount};
 use actix_web::http::StatusCode;
@@ -28,6 +29,31 @@ pub(crate) struct ThreadsSim {
     delete_limit: u32,
     delete_window: Duration,
     post_limit: u32,
+    oauth: Mutex<OAuthState>,
+    oauth_faults: OAuthSwitch,
+}
+
+/// The simulated Threads app a gateway links through (`threads.app_id` / `app_secret`).
+pub const THREADS_APP_ID: &str = "1000000000000001";
+/// Its secret.
+pub const THREADS_APP_SECRET: &str = "sandbox-threads-app-secret";
+/// Seconds a long-lived token lives (Threads' documented 60 days, as its answers say it).
+const LONG_LIVED_SECS: u64 = 5_183_944;
+
+/// Codes and tokens the OAuth flow issued.
+#[derive(Default)]
+struct OAuthState {
+    codes: HashMap<String, Grant>,
+    /// token → (account, long-lived).
+    tokens: HashMap<String, (usize, bool)>,
+    scopes: HashMap<String, String>,
+}
+
+struct Grant {
+    account: usize,
+    scope: String,
+    redirect_uri: String,
+    issued: Instant,
 }
 
 struct Inner {
@@ -82,7 +108,18 @@ impl ThreadsSim {
             delete_limit: opts.threads_delete_limit,
             delete_window,
             post_limit: opts.threads_post_limit,
+            oauth: Mutex::new(OAuthState::default()),
+            oauth_faults: OAuthSwitch::default(),
         }
+    }
+
+    fn oauth(&self) -> MutexGuard<'_, OAuthState> {
+        self.oauth.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the OAuth faults (denied consent, expired codes, failing refreshes).
+    pub(crate) fn set_oauth_faults(&self, f: OAuthFaults) {
+        self.oauth_faults.set(f);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -171,16 +208,21 @@ impl ThreadsSim {
                 None,
                 "An access token is required to request this resource.".into(),
             ))),
-            Some(t) => self.by_token.get(t).copied().ok_or_else(|| {
-                Box::new(self.error(
-                    ErrorKind::Auth,
-                    400,
-                    "OAuthException",
-                    190,
-                    None,
-                    "Invalid OAuth access token - Cannot parse access token".into(),
-                ))
-            }),
+            Some(t) => self
+                .by_token
+                .get(t)
+                .copied()
+                .or_else(|| self.oauth().tokens.get(t).map(|(a, _)| *a))
+                .ok_or_else(|| {
+                    Box::new(self.error(
+                        ErrorKind::Auth,
+                        400,
+                        "OAuthException",
+                        190,
+                        None,
+                        "Invalid OAuth access token - Cannot parse access token".into(),
+                    ))
+                }),
         }
     }
 
@@ -687,8 +729,213 @@ async fn unknown_path(sim: web::Data<ThreadsSim>, req: HttpRequest) -> HttpRespo
     )
 }
 
+fn oauth_error(status: u16, code: u32, message: &str) -> HttpResponse {
+    graph_error_plain(status, code, message)
+}
+
+fn graph_error_plain(status: u16, code: u32, message: &str) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST)).json(
+        json!({"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": trace_id()}}),
+    )
+}
+
+/// `GET /oauth/authorize` — the consent page (on threads.net for real).
+async fn authorize_page(sim: web::Data<ThreadsSim>, req: HttpRequest) -> HttpResponse {
+    let q: HashMap<String, String> = query_pairs(&req).unwrap_or_default().into_iter().collect();
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
+    if get("client_id") != THREADS_APP_ID {
+        return consent::error_page(400, "Invalid client_id: no such Threads app.");
+    }
+    if get("response_type") != "code" || get("redirect_uri").is_empty() {
+        return consent::error_page(400, "response_type=code and a redirect_uri are required.");
+    }
+    let scopes: Vec<String> = get("scope")
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if !scopes.iter().any(|s| s == "threads_basic") {
+        return consent::error_page(400, "The threads_basic scope is required.");
+    }
+    let accounts: Vec<(String, String)> = sim
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (i.to_string(), format!("@{}", a.username)))
+        .collect();
+    consent::page(
+        "Threads",
+        "postgate",
+        &scopes,
+        &accounts,
+        "/oauth/authorize",
+        &[
+            ("client_id", get("client_id")),
+            ("redirect_uri", get("redirect_uri")),
+            ("scope", get("scope")),
+            ("state", get("state")),
+        ],
+    )
+}
+
+/// `POST /oauth/authorize` — the user's decision: back to `redirect_uri` with a code, or
+/// with `error=access_denied`.
+async fn authorize_decision(sim: web::Data<ThreadsSim>, body: web::Bytes) -> HttpResponse {
+    let f = consent::form(&body);
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
+    let redirect_uri = get("redirect_uri");
+    let state = get("state");
+    if get("client_id") != THREADS_APP_ID || redirect_uri.is_empty() {
+        return consent::error_page(400, "Invalid authorization request.");
+    }
+    if get("decision") != "allow" || sim.oauth_faults.get().deny_consent {
+        return consent::redirect(
+            redirect_uri,
+            &[
+                ("error", "access_denied"),
+                ("error_reason", "user_denied"),
+                ("error_description", "Permissions error"),
+                ("state", state),
+            ],
+        );
+    }
+    let account = get("account").parse::<usize>().unwrap_or(0);
+    if account >= sim.accounts.len() {
+        return consent::error_page(400, "No such account.");
+    }
+    let code = consent::token("THCODE");
+    sim.oauth().codes.insert(
+        code.clone(),
+        Grant {
+            account,
+            scope: get("scope").to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            issued: Instant::now(),
+        },
+    );
+    consent::redirect(redirect_uri, &[("code", &code), ("state", state)])
+}
+
+/// `POST /oauth/access_token` — code → short-lived token (1 h).
+async fn exchange_code(
+    sim: web::Data<ThreadsSim>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(p) = params(&req, &body) else {
+        return oauth_error(400, 100, "Could not parse the request parameters");
+    };
+    let get = |k: &str| p.get(k).map(String::as_str).unwrap_or_default();
+    if get("client_id") != THREADS_APP_ID || get("client_secret") != THREADS_APP_SECRET {
+        return oauth_error(400, 101, "Error validating client secret.");
+    }
+    if get("grant_type") != "authorization_code" {
+        return oauth_error(400, 100, "Unsupported grant_type");
+    }
+    let grant = sim.oauth().codes.remove(get("code"));
+    let Some(grant) = grant else {
+        return oauth_error(
+            400,
+            100,
+            "Invalid verification code format or code already used.",
+        );
+    };
+    if sim.oauth_faults.get().expired_code || grant.issued.elapsed() > CODE_TTL {
+        return oauth_error(400, 100, "This authorization code has expired.");
+    }
+    if grant.redirect_uri != get("redirect_uri") {
+        return oauth_error(400, 100, "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request");
+    }
+    let token = consent::token("THSHORT");
+    let mut o = sim.oauth();
+    o.tokens.insert(token.clone(), (grant.account, false));
+    o.scopes.insert(token.clone(), grant.scope.clone());
+    let user: u64 = sim.accounts[grant.account].user_id.parse().unwrap_or(0);
+    // `scope` is the sandbox's own addition: it tells the gateway what was granted.
+    HttpResponse::Ok().json(json!({"access_token": token, "user_id": user, "scope": grant.scope}))
+}
+
+/// `GET /access_token?grant_type=th_exchange_token` — short-lived → long-lived (60 days).
+async fn long_lived(sim: web::Data<ThreadsSim>, req: HttpRequest) -> HttpResponse {
+    let q: HashMap<String, String> = query_pairs(&req).unwrap_or_default().into_iter().collect();
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
+    if get("grant_type") != "th_exchange_token" {
+        return oauth_error(400, 100, "Unsupported grant_type");
+    }
+    if get("client_secret") != THREADS_APP_SECRET {
+        return oauth_error(400, 101, "Error validating client secret.");
+    }
+    let mut o = sim.oauth();
+    let Some(&(account, false)) = o.tokens.get(get("access_token")) else {
+        return oauth_error(
+            400,
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+        );
+    };
+    let scope = o
+        .scopes
+        .get(get("access_token"))
+        .cloned()
+        .unwrap_or_default();
+    let token = consent::token("THLONG");
+    o.tokens.insert(token.clone(), (account, true));
+    o.scopes.insert(token.clone(), scope.clone());
+    HttpResponse::Ok().json(json!({"access_token": token, "token_type": "bearer", "expires_in": LONG_LIVED_SECS, "scope": scope}))
+}
+
+/// `GET /refresh_access_token?grant_type=th_refresh_token` — a new long-lived token.
+async fn refresh(sim: web::Data<ThreadsSim>, req: HttpRequest) -> HttpResponse {
+    let q: HashMap<String, String> = query_pairs(&req).unwrap_or_default().into_iter().collect();
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
+    if get("grant_type") != "th_refresh_token" {
+        return oauth_error(400, 100, "Unsupported grant_type");
+    }
+    if sim.oauth_faults.get().refresh_fails {
+        return oauth_error(400, 190, "Error validating access token: The session has been invalidated because the user changed their password or Meta has changed the session for security reasons.");
+    }
+    let old = get("access_token");
+    let account = sim.by_token.get(old).copied().or_else(|| {
+        sim.oauth()
+            .tokens
+            .get(old)
+            .and_then(|(a, long)| long.then_some(*a))
+    });
+    let Some(account) = account else {
+        return oauth_error(
+            400,
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+        );
+    };
+    let token = consent::token("THLONG");
+    let mut o = sim.oauth();
+    let scope = o.scopes.get(old).cloned();
+    o.tokens.insert(token.clone(), (account, true));
+    if let Some(s) = scope {
+        o.scopes.insert(token.clone(), s);
+    }
+    HttpResponse::Ok()
+        .json(json!({"access_token": token, "token_type": "bearer", "expires_in": LONG_LIVED_SECS}))
+}
+
+async fn get_oauth_faults(sim: web::Data<ThreadsSim>) -> HttpResponse {
+    consent::get_faults(&sim.oauth_faults).await
+}
+
+async fn set_oauth_faults(sim: web::Data<ThreadsSim>, body: web::Bytes) -> HttpResponse {
+    consent::set_faults(&sim.oauth_faults, &body)
+}
+
 /// The Threads routes.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/oauth/authorize", web::get().to(authorize_page))
+        .route("/oauth/authorize", web::post().to(authorize_decision))
+        .route("/oauth/access_token", web::post().to(exchange_code))
+        .route("/access_token", web::get().to(long_lived))
+        .route("/refresh_access_token", web::get().to(refresh))
+        .route("/__sandbox/oauth_faults", web::get().to(get_oauth_faults))
+        .route("/__sandbox/oauth_faults", web::put().to(set_oauth_faults));
     cfg.service(
         web::resource("/v1.0/{id}")
             .route(web::get().to(get_object))

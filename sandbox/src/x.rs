@@ -1,5 +1,6 @@
 //! The simulated X API (api.x.com): v2 tweets and v1.1 `statuses/destroy`, OAuth 1.0a.
 
+use super::consent::{self, OAuthFaults, OAuthSwitch, CODE_TTL};
 use super::faults::{ErrorKind, FaultSwitch, FixedWindow, Injected, RateState, Stats};
 use super::{
     is_form, oauth, query_pairs, SandboxAccounts, SandboxOptions, SimNetwork, StatsSnapshot,
@@ -29,6 +30,17 @@ pub(crate) struct XSim {
     next_id: AtomicU64,
     faults: FaultSwitch,
     stats: Stats,
+    /// Request tokens of the three-legged flow, by `oauth_token`.
+    requests: Mutex<HashMap<String, RequestGrant>>,
+    oauth_faults: OAuthSwitch,
+}
+
+/// A request token of the three-legged flow.
+struct RequestGrant {
+    secret: String,
+    callback: String,
+    /// Set once the user allowed: (verifier, account, when).
+    authorized: Option<(String, usize, Instant)>,
 }
 
 struct Inner {
@@ -83,7 +95,55 @@ impl XSim {
             next_id: AtomicU64::new(1_900_000_000_000_000_001),
             faults: FaultSwitch::new(opts.x_faults()),
             stats: Stats::default(),
+            requests: Mutex::new(HashMap::new()),
+            oauth_faults: OAuthSwitch::default(),
         }
+    }
+
+    fn requests(&self) -> MutexGuard<'_, HashMap<String, RequestGrant>> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the OAuth faults (denied consent, expired verifiers).
+    pub(crate) fn set_oauth_faults(&self, f: OAuthFaults) {
+        self.oauth_faults.set(f);
+    }
+
+    /// The OAuth 1.0a header of a flow request, if its signature holds with the app's
+    /// secret and `token_secret` (empty for the request token call).
+    fn signed_flow(
+        &self,
+        req: &HttpRequest,
+        body: &[u8],
+        token_secret: impl Fn(Option<&str>) -> Option<String>,
+    ) -> Option<oauth::OAuthHeader> {
+        let header = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+        let h = oauth::parse_header(header).ok()?;
+        if h.get("oauth_signature_method")? != "HMAC-SHA1"
+            || h.get("oauth_consumer_key")? != self.app.consumer_key
+            || h.get("oauth_timestamp")?.parse::<u64>().is_err()
+            || h.get("oauth_nonce")?.is_empty()
+        {
+            return None;
+        }
+        let secret = token_secret(h.get("oauth_token"))?;
+        let mut params = h.params.clone();
+        params.extend(query_pairs(req)?);
+        if is_form(req) && !body.is_empty() {
+            let text = std::str::from_utf8(body).ok()?;
+            params.extend(
+                web::Query::<Vec<(String, String)>>::from_query(text)
+                    .ok()?
+                    .into_inner(),
+            );
+        }
+        let host = match req.headers().get(HOST).and_then(|v| v.to_str().ok()) {
+            Some(h) => h.to_owned(),
+            None => req.connection_info().host().to_owned(),
+        };
+        let uri = oauth::base_string_uri("http", &host, req.uri().path());
+        let base = oauth::signature_base_string(req.method().as_str(), &uri, &params);
+        oauth::verify(&base, &self.app.consumer_secret, &secret, &h.signature).then_some(h)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -551,8 +611,157 @@ async fn unknown_path(sim: web::Data<XSim>) -> HttpResponse {
         .json(json!({"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}))
 }
 
+fn oauth_refused(message: &str) -> HttpResponse {
+    HttpResponse::Unauthorized().json(json!({"errors": [{"code": 32, "message": message}]}))
+}
+
+/// `POST /oauth/request_token` (signed, with `oauth_callback`) — the first leg.
+async fn request_token(sim: web::Data<XSim>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(h) = sim.signed_flow(&req, &body, |token| token.is_none().then(String::new)) else {
+        return oauth_refused("Could not authenticate you.");
+    };
+    let Some(callback) = h.get("oauth_callback").filter(|c| c.starts_with("http")) else {
+        return oauth_refused("Callback URL not approved for this client application.");
+    };
+    let token = consent::token("XREQ");
+    let secret = consent::token("XREQSECRET");
+    sim.requests().insert(
+        token.clone(),
+        RequestGrant {
+            secret: secret.clone(),
+            callback: callback.to_owned(),
+            authorized: None,
+        },
+    );
+    HttpResponse::Ok()
+        .content_type("application/x-www-form-urlencoded")
+        .body(format!(
+            "oauth_token={token}&oauth_token_secret={secret}&oauth_callback_confirmed=true"
+        ))
+}
+
+/// `GET /oauth/authorize?oauth_token=…` — the consent page.
+async fn authorize_page(sim: web::Data<XSim>, req: HttpRequest) -> HttpResponse {
+    let q: HashMap<String, String> = query_pairs(&req).unwrap_or_default().into_iter().collect();
+    let token = q.get("oauth_token").cloned().unwrap_or_default();
+    if !sim.requests().contains_key(&token) {
+        return consent::error_page(
+            400,
+            "This page is no longer valid: the request token is unknown.",
+        );
+    }
+    let accounts: Vec<(String, String)> = sim
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (i.to_string(), format!("@{}", a.username)))
+        .collect();
+    consent::page(
+        "X",
+        "postgate",
+        &[
+            "Read and write Posts".to_owned(),
+            "Read your profile".to_owned(),
+        ],
+        &accounts,
+        "/oauth/authorize",
+        &[("oauth_token", &token)],
+    )
+}
+
+/// `POST /oauth/authorize` — the decision: back to the callback with a verifier, or `denied`.
+async fn authorize_decision(sim: web::Data<XSim>, body: web::Bytes) -> HttpResponse {
+    let f = consent::form(&body);
+    let token = f.get("oauth_token").cloned().unwrap_or_default();
+    let mut requests = sim.requests();
+    let Some(grant) = requests.get_mut(&token) else {
+        return consent::error_page(
+            400,
+            "This page is no longer valid: the request token is unknown.",
+        );
+    };
+    let callback = grant.callback.clone();
+    if f.get("decision").map(String::as_str) != Some("allow") || sim.oauth_faults.get().deny_consent
+    {
+        requests.remove(&token);
+        drop(requests);
+        return consent::redirect(&callback, &[("denied", &token)]);
+    }
+    let account = f
+        .get("account")
+        .and_then(|a| a.parse::<usize>().ok())
+        .unwrap_or(0);
+    if account >= sim.accounts.len() {
+        return consent::error_page(400, "No such account.");
+    }
+    let verifier = consent::token("XVERIFIER");
+    grant.authorized = Some((verifier.clone(), account, Instant::now()));
+    drop(requests);
+    consent::redirect(
+        &callback,
+        &[("oauth_token", &token), ("oauth_verifier", &verifier)],
+    )
+}
+
+/// `POST /oauth/access_token` (signed with the request token, `oauth_verifier`) — the third
+/// leg: the account's user token.
+async fn access_token(sim: web::Data<XSim>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(h) = sim.signed_flow(&req, &body, |token| {
+        sim.requests().get(token?).map(|g| g.secret.clone())
+    }) else {
+        return oauth_refused("Could not authenticate you.");
+    };
+    let token = h.get("oauth_token").unwrap_or_default().to_owned();
+    let q: HashMap<String, String> = query_pairs(&req).unwrap_or_default().into_iter().collect();
+    let verifier = h
+        .get("oauth_verifier")
+        .map(str::to_owned)
+        .or_else(|| q.get("oauth_verifier").cloned())
+        .unwrap_or_default();
+    let grant = sim.requests().remove(&token);
+    let Some(RequestGrant {
+        authorized: Some((expected, account, when)),
+        ..
+    }) = grant
+    else {
+        return oauth_refused("Invalid request token.");
+    };
+    if expected != verifier {
+        return oauth_refused(
+            "Error processing your OAuth request: invalid oauth_verifier parameter",
+        );
+    }
+    if sim.oauth_faults.get().expired_code || when.elapsed() > CODE_TTL {
+        return oauth_refused("This feature is temporarily unavailable (expired request token)");
+    }
+    let a = &sim.accounts[account];
+    HttpResponse::Ok()
+        .content_type("application/x-www-form-urlencoded")
+        .body(format!(
+            "oauth_token={}&oauth_token_secret={}&user_id={}&screen_name={}",
+            oauth::percent_encode(&a.access_token),
+            oauth::percent_encode(&a.access_token_secret),
+            a.user_id,
+            oauth::percent_encode(&a.username)
+        ))
+}
+
+async fn get_oauth_faults(sim: web::Data<XSim>) -> HttpResponse {
+    consent::get_faults(&sim.oauth_faults).await
+}
+
+async fn set_oauth_faults(sim: web::Data<XSim>, body: web::Bytes) -> HttpResponse {
+    consent::set_faults(&sim.oauth_faults, &body)
+}
+
 /// The X routes.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/oauth/request_token", web::post().to(request_token))
+        .route("/oauth/authorize", web::get().to(authorize_page))
+        .route("/oauth/authorize", web::post().to(authorize_decision))
+        .route("/oauth/access_token", web::post().to(access_token))
+        .route("/__sandbox/oauth_faults", web::get().to(get_oauth_faults))
+        .route("/__sandbox/oauth_faults", web::put().to(set_oauth_faults));
     cfg.route("/2/tweets", web::post().to(post_tweet))
         .route("/2/users/me", web::get().to(users_me))
         .service(

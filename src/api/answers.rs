@@ -402,6 +402,24 @@ pub struct ProfileCreated {
     pub profile_key: String,
 }
 
+/// `POST /api/profiles/generateJWT`: the linking page's URL for one profile.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratedJwt {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// The profile's title.
+    pub title: String,
+    /// The signed, short-lived linking credential.
+    pub token: String,
+    /// `{server.public_url}/link?jwt=…`, to open in a new tab or window.
+    pub url: String,
+    /// Always `false`: postgate sends no e-mail.
+    pub email_sent: bool,
+    /// The lifetime asked for, as Ayrshare writes it (`"5m"`).
+    pub expires_in: String,
+}
+
 /// One profile of `GET /api/profiles`.
 #[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -479,6 +497,24 @@ pub struct DisplayName {
     pub user_id: String,
     /// The user name, `null` when unknown.
     pub username: Option<String>,
+    /// The network's user id again, under Ayrshare's name (accounts linked through the
+    /// linking page; left out for hand-linked ones, whose answer stays as before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The name to show (the handle), for accounts linked through the linking page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// When the token expires (postgate extension), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<String>,
+    /// `true` when the token can no longer be used or refreshed: link again (postgate
+    /// extension; left out when `false`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub needs_relink: bool,
+    /// `true` when the grant lacks the delete permission: deletes will fail (postgate
+    /// extension; left out when `false`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deletes_will_fail: bool,
 }
 
 /// `GET /api/user`.

@@ -9,6 +9,7 @@ pub mod delete;
 pub mod error;
 pub mod history;
 pub mod hook;
+pub mod link;
 pub mod messages;
 pub mod posts;
 pub mod profiles;
@@ -17,7 +18,7 @@ pub mod publish;
 use crate::keys::ApiKeys;
 use crate::networks::{ConsumerCredentials, Networks};
 use crate::service::webhooks::Webhooks;
-use crate::service::{DeleteQueue, DeleteService, KeyedLocks, PublishService};
+use crate::service::{DeleteQueue, DeleteService, KeyedLocks, LinkingService, PublishService};
 use crate::store::Store;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -47,6 +48,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// Most ids in one bulk delete.
     pub bulk_max_ids: usize,
+    /// Linking tokens, the linking page's flows.
+    pub linking: LinkingService,
     /// The durable delete queue (`"queue": true`).
     pub queue: DeleteQueue,
     /// Whether deletes queue by default (`delete.queue_default`).
@@ -225,6 +228,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(profiles::unlink_social))
                 .default_service(web::to(method_not_allowed)),
         )
+        .service(
+            web::resource("/api/profiles/generateJWT")
+                .route(web::post().to(profiles::generate_jwt))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .configure(link::routes)
         .service(
             web::resource("/api/user")
                 .route(web::get().to(profiles::user))

@@ -1,16 +1,18 @@
 //! Profiles (Ayrshare-compatible), linked accounts (postgate extension) and `GET /api/user`.
 
 use super::answers::{
-    DisplayName, Failure, Linked, ProfileCreated, ProfileDeleted, ProfileItem, ProfileList,
-    Unlinked, UserAnswer,
+    DisplayName, Failure, GeneratedJwt, Linked, ProfileCreated, ProfileDeleted, ProfileItem,
+    ProfileList, Unlinked, UserAnswer,
 };
 use super::auth::Caller;
 use super::error::{code_for, codes, ApiError};
 use super::{json_body, json_response, AppState};
 use crate::domain::{DeleteFailure, ErrorKind, Platform};
 use crate::keys::{generate_key, hash_key_hex};
+use crate::networks::link_flows::THREADS_DELETE_SCOPE;
 use crate::networks::{AuthCode, Network, NetworkError};
-use crate::store::{LinkedAccount, Profile, StoreError};
+use crate::service::linking::MAX_EXPIRES_MINUTES;
+use crate::store::{LinkedAccount, Profile, StoreError, TokenLife};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{SecondsFormat, Utc};
@@ -283,6 +285,7 @@ pub async fn link_social(
         access_token_secret: secret.map(|s| s.trim().to_owned()),
         username: body.username.filter(|u| !u.trim().is_empty()),
         linked_at: Utc::now(),
+        life: Default::default(),
     };
     let me = network
         .whoami(&account, &caller.call_context(&state))
@@ -406,6 +409,7 @@ async fn link_with_password(
         access_token_secret: signed_in.refresh_token,
         username: me.username,
         linked_at: Utc::now(),
+        life: Default::default(),
     };
     store_link(state, caller, account).await
 }
@@ -465,10 +469,24 @@ pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
                 .collect(),
             display_names: accounts
                 .into_iter()
-                .map(|a| DisplayName {
-                    platform: a.platform.as_str().to_owned(),
-                    user_id: a.user_id,
-                    username: a.username,
+                .map(|a| {
+                    let via_page = a.life != TokenLife::default();
+                    let now = Utc::now();
+                    DisplayName {
+                        platform: a.platform.as_str().to_owned(),
+                        id: via_page.then(|| a.user_id.clone()),
+                        display_name: a.username.clone().filter(|_| via_page),
+                        user_id: a.user_id,
+                        username: a.username,
+                        token_expires_at: a
+                            .life
+                            .expires_at
+                            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                        needs_relink: a.life.needs_relink
+                            || a.life.expires_at.is_some_and(|e| e <= now),
+                        deletes_will_fail: a.platform == Platform::Threads
+                            && a.life.lacks_scope(THREADS_DELETE_SCOPE),
+                    }
                 })
                 .collect(),
             ref_id: caller.profile.id.to_string(),
@@ -477,6 +495,87 @@ pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
                 .profile
                 .created
                 .to_rfc3339_opts(SecondsFormat::Secs, true),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerateJwt {
+    #[serde(default)]
+    profile_key: Option<String>,
+    #[serde(default)]
+    redirect: Option<String>,
+    #[serde(default)]
+    allowed_social: Option<Vec<String>>,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+    // `domain`, `privateKey`, `logout`, `base64`, `verify`, `email` and anything else are
+    // accepted and ignored: a self-hosted gateway signs with its own secret and sends no mail.
+}
+
+/// `POST /api/profiles/generateJWT` — the linking page's URL for one profile (Ayrshare's
+/// `profileKey` in the body, else the `Profile-Key` header, else the primary profile).
+pub async fn generate_jwt(
+    state: web::Data<AppState>,
+    caller: Caller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: GenerateJwt = json_body(&state, "generateJWT", payload).await?;
+    let minutes = match &body.expires_in {
+        None | Some(serde_json::Value::Null) => 5,
+        Some(v) => match v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
+            Some(m) if (1..=u64::from(MAX_EXPIRES_MINUTES)).contains(&m) => m as u32,
+            _ => {
+                return Err(ApiError::invalid(
+                    "generateJWT",
+                    format!("Field 'expiresIn' must be a whole number of minutes from 1 to {MAX_EXPIRES_MINUTES}."),
+                ))
+            }
+        },
+    };
+    let redirect = body.redirect.filter(|r| !r.trim().is_empty());
+    if let Some(r) = &redirect {
+        if !matches!(reqwest::Url::parse(r.trim()), Ok(u) if u.scheme() == "http" || u.scheme() == "https")
+        {
+            return Err(ApiError::invalid(
+                "generateJWT",
+                "Field 'redirect' must be an http(s) URL.",
+            ));
+        }
+    }
+    let profile = match body.profile_key.filter(|k| !k.trim().is_empty()) {
+        Some(k) => state
+            .store
+            .profile_by_key_hash(&hash_key_hex(k.trim()))
+            .await?
+            .filter(|p| p.account_id == caller.account_id)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "generateJWT",
+                    codes::PROFILE_NOT_FOUND,
+                    "Profile not found.",
+                )
+            })?,
+        None => caller.profile.clone(),
+    };
+    let (token, url) = state.linking.issue(
+        &profile,
+        minutes,
+        redirect.map(|r| r.trim().to_owned()),
+        body.allowed_social,
+        Utc::now(),
+    );
+    Ok(json_response(
+        StatusCode::OK,
+        &GeneratedJwt {
+            status: "success",
+            title: profile.title,
+            token,
+            url,
+            email_sent: false,
+            expires_in: format!("{minutes}m"),
         },
     ))
 }

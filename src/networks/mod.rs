@@ -2,6 +2,7 @@
 //! answers onto the small set of classes in [`NetworkError`]; none knows Ayrshare's wire format.
 
 mod bluesky;
+pub mod link_flows;
 mod text;
 mod threads;
 mod x;
@@ -9,7 +10,7 @@ mod x;
 pub use bluesky::{bluesky_length, Bluesky, BLUESKY_MAX_BYTES, BLUESKY_MAX_GRAPHEMES};
 pub use text::TextRule;
 pub use threads::{threads_length, Threads, THREADS_MAX};
-pub use x::{sign_oauth1, x_weighted_length, X, X_MAX_WEIGHTED, X_URL_WEIGHT};
+pub use x::{sign_oauth1, sign_oauth1_flow, x_weighted_length, X, X_MAX_WEIGHTED, X_URL_WEIGHT};
 
 use crate::configuration::Settings;
 use crate::domain::{DeleteFailure, LinkedAccount, NetworkPostId, Platform, PlatformEntry};
@@ -393,6 +394,11 @@ impl Networks {
         Self {
             by_platform: Arc::new(adapters.into_iter().map(|n| (n.platform(), n)).collect()),
         }
+    }
+
+    /// The platforms postgate has adapters for, in a stable order.
+    pub fn platforms(&self) -> impl Iterator<Item = &Platform> {
+        self.by_platform.keys()
     }
 
     /// The adapter for `platform`, if postgate has one.

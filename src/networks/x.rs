@@ -119,6 +119,27 @@ pub fn sign_oauth1(
     builder.authorize(method, url, &())
 }
 
+/// The `Authorization` header of an OAuth 1.0a flow request (RFC 5849 §2): the request token
+/// call carries `oauth_callback` and no token; the access token call carries the request
+/// token and `oauth_verifier`. Same signer as [`sign_oauth1`].
+pub fn sign_oauth1_flow(
+    method: &str,
+    url: &str,
+    consumer: &ConsumerCredentials,
+    token: Option<(&str, &str)>,
+    callback: Option<&str>,
+    verifier: Option<&str>,
+) -> String {
+    let client = oauth1_request::Credentials::new(consumer.key.as_str(), consumer.secret.as_str());
+    let mut builder = oauth1_request::Builder::new(client, oauth1_request::HMAC_SHA1);
+    builder
+        .token(token.map(|(t, s)| oauth1_request::Credentials::new(t, s)))
+        .callback(callback)
+        .verifier(verifier)
+        .version(true);
+    builder.authorize(method, url, &())
+}
+
 impl X {
     /// An adapter for the configured base URL and API version.
     pub fn new(settings: &XSettings) -> Self {

@@ -8,6 +8,7 @@ pub mod delete;
 pub mod history;
 pub mod idempotency;
 pub mod import;
+pub mod linking;
 pub mod locks;
 pub mod publish;
 pub mod queue;
@@ -16,6 +17,7 @@ pub mod sessions;
 pub mod webhooks;
 
 pub use delete::{DeleteReport, DeleteResult, DeleteService, EntryReport, ManualResult};
+pub use linking::{LinkEvent, LinkingService};
 pub use locks::{KeyedLocks, PostLocks};
 pub use publish::{NewPost, PublishConfig, PublishService};
 pub use queue::{DeleteQueue, QueueConfig, QueueWorker};

@@ -8,7 +8,7 @@
 
 use super::{
     IdempotencyRecord, Job, JobPut, LinkedAccount, Profile, QuotaDecision, QuotaState, Store,
-    StoreError,
+    StoreError, TokenLife,
 };
 use crate::domain::{
     primary_profile_id, EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
@@ -36,6 +36,8 @@ where
     quota_blocks(make().await).await;
     concurrent_quota(make().await).await;
     meta_and_flush(make().await).await;
+    single_use_meta(make().await).await;
+    token_life(make().await).await;
     post_locks(make().await).await;
     claimed_schedule(make().await).await;
     jobs(make().await).await;
@@ -66,6 +68,7 @@ fn account(platform: Platform, user: &str) -> LinkedAccount {
         access_token_secret: Some(format!("secret-{user}")),
         username: Some(format!("@{user}")),
         linked_at: t0(),
+        life: Default::default(),
     }
 }
 
@@ -594,6 +597,53 @@ pub async fn meta_and_flush(store: Arc<dyn Store>) {
     store.set_meta("k", "v2").await.unwrap();
     assert_eq!(store.get_meta("k").await.unwrap(), Some("v2".into()));
     store.flush().await.unwrap();
+}
+
+/// A taken value is gone: of concurrent takes exactly one gets it (single-use OAuth state).
+pub async fn single_use_meta(store: Arc<dyn Store>) {
+    assert_eq!(store.take_meta("once").await.unwrap(), None);
+    store.set_meta("once", "v").await.unwrap();
+    let takes = futures::future::join_all((0..8).map(|_| store.take_meta("once"))).await;
+    let got: Vec<_> = takes.into_iter().filter_map(|t| t.unwrap()).collect();
+    assert_eq!(got, vec!["v".to_owned()], "take_meta: exactly one winner");
+    assert_eq!(store.get_meta("once").await.unwrap(), None);
+}
+
+/// A token's life (expiry, refresh time, scopes, re-link flag) round-trips, and an account
+/// linked without one reads back with an empty life.
+pub async fn token_life(store: Arc<dyn Store>) {
+    let p = store.ensure_primary_profile("acct-life").await.unwrap();
+    store
+        .link_account(&p.id, account(Platform::Twitter, "7"))
+        .await
+        .unwrap();
+    let plain = store
+        .linked_account(&p.id, &Platform::Twitter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plain.life, TokenLife::default());
+    let mut a = account(Platform::Threads, "8");
+    a.life = TokenLife {
+        expires_at: Some(t0() + Duration::days(60)),
+        refreshed_at: Some(t0()),
+        scopes: vec!["threads_basic".into(), "threads_delete".into()],
+        needs_relink: false,
+    };
+    store.link_account(&p.id, a.clone()).await.unwrap();
+    let back = store
+        .linked_account(&p.id, &Platform::Threads)
+        .await
+        .unwrap();
+    assert_eq!(back.as_ref(), Some(&a), "token life round-trips");
+    a.life.needs_relink = true;
+    a.access_token = "rotated".into();
+    store.link_account(&p.id, a.clone()).await.unwrap();
+    let back = store
+        .linked_account(&p.id, &Platform::Threads)
+        .await
+        .unwrap();
+    assert_eq!(back, Some(a), "re-linking replaces the token and its life");
 }
 
 /// A post lock can be taken, released by dropping it, and taken again.

@@ -12,7 +12,7 @@ mod sled_store;
 pub use postgres::PostgresStore;
 pub use sled_store::SledStore;
 
-pub use crate::domain::LinkedAccount;
+pub use crate::domain::{LinkedAccount, TokenLife};
 
 use crate::domain::{AccountId, Platform, Post, PostId, ProfileId};
 use async_trait::async_trait;
@@ -394,6 +394,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Sets a small metadata value.
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Removes a metadata value and returns what it held, atomically: of two concurrent
+    /// takes exactly one gets the value (single-use OAuth `state`).
+    async fn take_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
 
     /// Makes every write so far durable.
     async fn flush(&self) -> Result<(), StoreError>;

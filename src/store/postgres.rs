@@ -10,7 +10,7 @@
 
 use super::{
     IdempotencyEntry, IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostLock,
-    PostPage, Profile, QuotaDecision, QuotaState, Store, StoreError,
+    PostPage, Profile, QuotaDecision, QuotaState, Store, StoreError, TokenLife,
 };
 use crate::configuration::{redact_password, StoreSettings};
 use crate::domain::{
@@ -345,6 +345,21 @@ fn account_from_row(r: &PgRow) -> Result<LinkedAccount, StoreError> {
         access_token_secret: r.try_get("access_token_secret").map_err(db)?,
         username: r.try_get("username").map_err(db)?,
         linked_at: r.try_get("linked_at").map_err(db)?,
+        life: TokenLife {
+            expires_at: r.try_get("token_expires_at").map_err(db)?,
+            refreshed_at: r.try_get("token_refreshed_at").map_err(db)?,
+            scopes: r
+                .try_get::<Option<String>, _>("token_scopes")
+                .map_err(db)?
+                .map(|s| {
+                    s.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            needs_relink: r.try_get("needs_relink").map_err(db)?,
+        },
     })
 }
 
@@ -655,12 +670,17 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO linked_accounts (profile_id, platform, user_id, access_token,
-                 access_token_secret, username, linked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 access_token_secret, username, linked_at, token_expires_at,
+                 token_refreshed_at, token_scopes, needs_relink)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (profile_id, platform) DO UPDATE SET user_id = EXCLUDED.user_id,
                  access_token = EXCLUDED.access_token,
                  access_token_secret = EXCLUDED.access_token_secret,
-                 username = EXCLUDED.username, linked_at = EXCLUDED.linked_at",
+                 username = EXCLUDED.username, linked_at = EXCLUDED.linked_at,
+                 token_expires_at = EXCLUDED.token_expires_at,
+                 token_refreshed_at = EXCLUDED.token_refreshed_at,
+                 token_scopes = EXCLUDED.token_scopes,
+                 needs_relink = EXCLUDED.needs_relink",
         )
         .bind(profile_id)
         .bind(account.platform.as_str())
@@ -669,6 +689,10 @@ impl Store for PostgresStore {
         .bind(&account.access_token_secret)
         .bind(&account.username)
         .bind(account.linked_at)
+        .bind(account.life.expires_at)
+        .bind(account.life.refreshed_at)
+        .bind((!account.life.scopes.is_empty()).then(|| account.life.scopes.join(",")))
+        .bind(account.life.needs_relink)
         .execute(&self.pool)
         .await
         .map_err(db)?;
@@ -1308,6 +1332,14 @@ impl Store for PostgresStore {
         .await
         .map_err(db)?;
         Ok(())
+    }
+
+    async fn take_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("DELETE FROM meta WHERE key = $1 RETURNING value")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -1030,6 +1030,14 @@ impl Store for SledStore {
         Ok(())
     }
 
+    async fn take_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .meta
+            .remove(key.as_bytes())
+            .map_err(db)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         // Not `flush_async`: in sled 0.34 concurrent `flush_async` calls can deadlock
         // (spacejam/sled#1308, #1241, fixed only on an unreleased branch). The blocking flush

@@ -7,6 +7,7 @@ mod bulk;
 mod delete;
 mod foundation;
 mod helpers;
+mod linking;
 mod publish;
 mod publish_unknown;
 mod queue;

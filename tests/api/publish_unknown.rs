@@ -375,6 +375,7 @@ async fn crashed_store(
                     access_token_secret: secret,
                     username: Some("postgate_test".into()),
                     linked_at: Utc::now(),
+                    life: Default::default(),
                 },
             )
             .await

@@ -281,6 +281,7 @@ async fn store_with_crafted_ids(dir: &std::path::Path) -> String {
                     access_token_secret: secret.map(str::to_owned),
                     username: None,
                     linked_at: chrono::Utc::now(),
+                    life: Default::default(),
                 },
             )
             .await

@@ -287,7 +287,22 @@ const steps = [
     const gone = await call("deleteProfile", primary.deleteProfile({ profileKey }));
     new Check(gone).eq("status", "error");
   }],
-  ["m. registerWebhook, listWebhooks, unregisterWebhook", async () => {
+  ["m. generateJWT -> the linking page's URL", async () => {
+    // privateKey is accepted and ignored by a self-hosted gateway.
+    const c = new Check(await call("generateJWT", primary.generateJWT({
+      domain: "sdk-conformance", privateKey: "-----BEGIN RSA PRIVATE KEY-----", expiresIn: 10,
+    })));
+    c.eq("status", "success");
+    c.eq("title", "Primary Profile");
+    c.eq("emailSent", false);
+    c.eq("expiresIn", "10m");
+    const token = c.has("token");
+    const url = c.has("url");
+    if (!url.endsWith(`/link?jwt=${token}`)) c.fail(`url ${url} is not the linking page of ${token}`);
+    const page = await fetch(url);
+    if (page.status !== 200) c.fail(`the linking page answered ${page.status}`);
+  }],
+  ["n. registerWebhook, listWebhooks, unregisterWebhook", async () => {
     // `feed` never fires in postgate, so nothing is ever sent to this URL.
     const url = `https://example.com/postgate-sdk-${runId}`;
     let c = new Check(await call("registerWebhook", primary.registerWebhook({ action: "feed", url })));

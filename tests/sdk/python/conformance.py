@@ -24,6 +24,7 @@ import os
 import random
 import signal
 import string
+import urllib.request
 import sys
 from urllib.parse import urlsplit
 
@@ -307,6 +308,24 @@ def main():
         gone = call("deleteProfile", primary.deleteProfile, {"profileKey": key})
         Check(gone).eq("status", "error")
 
+    def m_generate_jwt():
+        # privateKey is accepted and ignored by a self-hosted gateway.
+        body = call("generateJWT", primary.generateJWT, {
+            "domain": "sdk-conformance",
+            "privateKey": "-----BEGIN RSA PRIVATE KEY-----",
+            "expiresIn": 10,
+        })
+        c = Check(body)
+        c.eq("status", "success")
+        c.eq("title", "Primary Profile")
+        c.eq("emailSent", False)
+        c.eq("expiresIn", "10m")
+        token = c.has("token")
+        url = c.has("url")
+        c.true(url.endswith(f"/link?jwt={token}"), f"url {url} is not the linking page")
+        with urllib.request.urlopen(url, timeout=10) as page:
+            c.true(page.status == 200, f"the linking page answered {page.status}")
+
     def m_webhooks():
         # `feed` never fires in postgate, so nothing is ever sent to this URL.
         url = f"https://example.com/postgate-sdk-{run_id}"
@@ -341,7 +360,8 @@ def main():
         ("j2. markManualDeleted on a post gone from the networks", j2_mark_manual_deleted_gone),
         ("k. delete unknown id -> 114", k_delete_unknown),
         ("l. deleteProfile", l_delete_profile),
-        ("m. registerWebhook, listWebhooks, unregisterWebhook", m_webhooks),
+        ("m. generateJWT -> the linking page's URL", m_generate_jwt),
+        ("n. registerWebhook, listWebhooks, unregisterWebhook", m_webhooks),
     ]
 
     print(f"python SDK social-post-api, base {base}")
