@@ -90,6 +90,24 @@ fn job(row: JobRow) -> Result<Job, StoreError> {
 }
 
 impl PostgresStore {
+    /// The profile whose `column` (a unique column: `id` or `key_hash`) equals `value`.
+    async fn profile_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<Profile>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE {column} = $1"
+        ))
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(profile_from_row)
+        .transpose()
+    }
+
     /// Connects with `store.url`, `store.pool_size` and `store.statement_timeout_ms`, then
     /// brings the schema up to date (or refuses a schema newer than this binary).
     pub async fn connect(settings: &StoreSettings) -> Result<Self, StoreError> {
@@ -618,29 +636,11 @@ impl Store for PostgresStore {
     }
 
     async fn get_profile(&self, id: &str) -> Result<Option<Profile>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(profile_from_row)
-        .transpose()
+        self.profile_where("id", id).await
     }
 
     async fn profile_by_key_hash(&self, key_hash: &str) -> Result<Option<Profile>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE key_hash = $1"
-        ))
-        .bind(key_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(profile_from_row)
-        .transpose()
+        self.profile_where("key_hash", key_hash).await
     }
 
     async fn delete_profile(&self, id: &str) -> Result<bool, StoreError> {
