@@ -419,7 +419,7 @@ struct UnlinkSocial {
     platform: String,
 }
 
-/// `DELETE /api/profiles/social {"platform"}`
+/// `DELETE /api/profiles/social {"platform"}`: 200 whether or not the platform was linked.
 pub async fn unlink_social(
     state: web::Data<AppState>,
     caller: Caller,
@@ -427,26 +427,22 @@ pub async fn unlink_social(
 ) -> Result<HttpResponse, ApiError> {
     let body: UnlinkSocial = json_body(&state, "social", payload).await?;
     let platform = Platform::from(body.platform.as_str());
-    if !state
+    // Ayrshare's rule: unlinking what is not linked succeeds (the end state is the one asked
+    // for), with the same body; only a real unlink is a `social` event.
+    if state
         .store
         .unlink_account(&caller.profile.id, &platform)
         .await?
     {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "social",
-            codes::NOT_LINKED,
-            format!("{} is not linked to this profile.", platform.display_name()),
-        ));
+        super::hook::emit_social(
+            &state,
+            &caller.profile.id,
+            platform.as_str(),
+            "unlink",
+            None,
+        )
+        .await;
     }
-    super::hook::emit_social(
-        &state,
-        &caller.profile.id,
-        platform.as_str(),
-        "unlink",
-        None,
-    )
-    .await;
     Ok(json_response(
         StatusCode::OK,
         &Unlinked {
