@@ -213,7 +213,11 @@ async fn link_and_unlink_accounts_never_echo_tokens() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200, "not linked any more: still success (Ayrshare's rule)");
+    assert_eq!(
+        r.status(),
+        200,
+        "not linked any more: still success (Ayrshare's rule)"
+    );
     // Linking an unsupported platform is refused clearly.
     let r = app
         .request(reqwest::Method::POST, "/api/profiles/social", None)
