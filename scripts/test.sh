@@ -16,10 +16,21 @@ npm ci --prefix tests/sdk/node --silent --no-audit --no-fund
 # a throwaway cluster under target/pg owned by an unprivileged user (initdb refuses root), on a
 # free port with its socket under target/, stopped when this script exits. The tests read
 # POSTGATE_TEST_PG_URL and fail without it when CI is set.
+APT_UPDATED=
+apt_install() {
+  [ -n "$APT_UPDATED" ] || { apt-get update -qq; APT_UPDATED=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# Headless Chromium and its WebDriver for the real-browser linking test (tests/browser.rs),
+# Debian's packages, installed when missing. That test fails without them when CI is set.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  apt_install chromium chromium-driver
+fi
+
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$PG_BIN" ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  apt_install postgresql
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 fi
 PG_DIR="$PWD/target/pg"

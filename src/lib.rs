@@ -52,7 +52,10 @@
 //!   the linking protocols (Threads OAuth 2.0, X three-legged OAuth 1.0a) in
 //!   `networks/link_flows.rs`, apart from the delete and publish calls.
 //! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that
-//!   sends an export file to a running gateway in batches.
+//!   sends an export file, or the history read from Ayrshare's API (`--from-api`), to a running
+//!   gateway in batches, skipping posts already there on a re-run.
+//! - [`import_source`] — reading every post of an Ayrshare-compatible `GET /history` (no
+//!   cursor there: date windows split until each fits a page).
 //! - [`migrate_store`] — `postgate migrate-store`, the way from sled to PostgreSQL: copies
 //!   every record a store holds (restartable, verified at the end).
 //! - [`demo`] — `postgate demo`, the round trip (sandbox, gateway, link Threads and X through
@@ -72,6 +75,7 @@ pub mod configuration;
 pub mod demo;
 pub mod domain;
 pub mod import_cli;
+pub mod import_source;
 pub mod keys;
 pub mod migrate_store;
 pub mod networks;

@@ -127,3 +127,189 @@ fn json_log_format_writes_one_json_object_per_line() {
     assert_eq!(v["level"], "INFO");
     assert_eq!(status.code(), Some(0), "SIGTERM on an idle gateway exits 0");
 }
+
+/// `postgate import --from-api`: a second postgate on the sandbox is the source (it speaks
+/// Ayrshare's `GET /history`); a page size of 3 forces the date windows to split.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_from_api_copies_another_gateways_history_and_resumes() {
+    const SOURCE_KEY: &str = "source-gateway-api-key-0123456789";
+    let sb = postgate_sandbox::start(postgate_sandbox::SandboxOptions::ephemeral())
+        .await
+        .unwrap();
+    let src_dir = tempfile::tempdir().unwrap();
+    let settings =
+        postgate::demo::sandbox_settings(&sb.addrs(), &src_dir.path().join("db"), SOURCE_KEY)
+            .unwrap();
+    let source = postgate::startup::Application::build(settings)
+        .await
+        .unwrap();
+    let src = format!("http://127.0.0.1:{}", source.port());
+    tokio::spawn(source.run_until_stopped());
+    for platform in ["threads", "twitter"] {
+        postgate::demo::link_via_consent(&src, SOURCE_KEY, platform, true)
+            .await
+            .unwrap();
+    }
+    let http = reqwest::Client::new();
+    let call = |m: reqwest::Method, path: &str, body: Value| {
+        http.request(m, format!("{src}{path}"))
+            .bearer_auth(SOURCE_KEY)
+            .json(&body)
+            .send()
+    };
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let platforms = match i % 3 {
+            0 => serde_json::json!(["threads", "twitter"]),
+            1 => serde_json::json!(["threads"]),
+            _ => serde_json::json!(["twitter"]),
+        };
+        let r: Value = call(
+            reqwest::Method::POST,
+            "/api/post",
+            serde_json::json!({"post": format!("migrated post {i}"), "platforms": platforms}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(r["status"], "success", "{r}");
+        ids.push(r["id"].as_str().unwrap().to_owned());
+    }
+    let scheduled: Value = call(
+        reqwest::Method::POST,
+        "/api/post",
+        serde_json::json!({"post": "later", "platforms": ["twitter"], "scheduleDate": "2099-01-01T00:00:00Z"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    ids.push(scheduled["id"].as_str().unwrap().to_owned());
+    let deleted: Value = call(
+        reqwest::Method::DELETE,
+        "/api/post",
+        serde_json::json!({"id": ids[1]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(deleted["status"], "success", "{deleted}");
+
+    let target = spawn_app().await;
+    let run = || {
+        let (src, url) = (format!("{src}/api"), target.address.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_postgate"))
+                .args([
+                    "import",
+                    "--from-api",
+                    &src,
+                    "--url",
+                    &url,
+                    "--api-key",
+                    API_KEY,
+                    "--source-api-key",
+                    SOURCE_KEY,
+                    "--page-size",
+                    "3",
+                ])
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run().await.unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stdout.contains("imported 8, skipped 0 (already there), failed 0"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(!stderr.contains(SOURCE_KEY) && !stdout.contains(SOURCE_KEY));
+    let requests: usize = stdout
+        .split(" in ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count: {stdout}"));
+    assert!(
+        requests > 3,
+        "7 live posts in pages of 3 need split windows: {stdout}"
+    );
+
+    // Every post, with its status and per-network ids, as the source has it.
+    for id in &ids {
+        let from: Value = http
+            .get(format!("{src}/api/post/{id}"))
+            .bearer_auth(SOURCE_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (status, to): (u16, Value) = target.get_post(id, None).await;
+        assert_eq!(status, 200, "{id}: {to}");
+        for field in ["post", "status", "type", "platforms", "created"] {
+            assert_eq!(to[field], from[field], "{id} {field}: {to} vs {from}");
+        }
+        let net_ids = |v: &Value| -> Vec<(String, String)> {
+            v["postIds"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|p| (p["platform"].to_string(), p["id"].to_string()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(net_ids(&to), net_ids(&from), "{id}");
+    }
+    assert_eq!(
+        target.get_post(&ids[1], None).await.1["status"],
+        "deleted",
+        "deleted posts come too (read with status=deleted)"
+    );
+
+    // Again: everything is there already; skipped, not errors.
+    let out = run().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("imported 0, skipped 8 (already there), failed 0"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+
+    // A source that refuses the key: a clear message, a non-zero exit, no key printed.
+    let (src, url) = (format!("{src}/api"), target.address.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_postgate"))
+            .args(["import", "--from-api", &src, "--url", &url])
+            .args([
+                "--api-key",
+                API_KEY,
+                "--source-api-key",
+                "not-the-source-key",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the source refused GET /history"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-the-source-key"), "{stderr}");
+    sb.stop().await;
+}

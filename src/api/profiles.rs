@@ -419,34 +419,42 @@ struct UnlinkSocial {
     platform: String,
 }
 
-/// `DELETE /api/profiles/social {"platform"}`
+/// `DELETE /api/profiles/social {"platform"}`: 200 whether or not the platform was linked;
+/// a name that is no Ayrshare platform at all is refused (902).
 pub async fn unlink_social(
     state: web::Data<AppState>,
     caller: Caller,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: UnlinkSocial = json_body(&state, "social", payload).await?;
-    let platform = Platform::from(body.platform.as_str());
-    if !state
+    let Some(platform) = Platform::parse(&body.platform) else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "social",
+            codes::PLATFORM_UNSUPPORTED,
+            format!(
+                "'platform' is not an Ayrshare platform name: {:?} (known: {}, or x for twitter).",
+                body.platform.chars().take(40).collect::<String>(),
+                Platform::AYRSHARE_NAMES.join(", ")
+            ),
+        ));
+    };
+    // Ayrshare's rule: unlinking what is not linked succeeds (the end state is the one asked
+    // for), with the same body; only a real unlink is a `social` event.
+    if state
         .store
         .unlink_account(&caller.profile.id, &platform)
         .await?
     {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "social",
-            codes::NOT_LINKED,
-            format!("{} is not linked to this profile.", platform.display_name()),
-        ));
+        super::hook::emit_social(
+            &state,
+            &caller.profile.id,
+            platform.as_str(),
+            "unlink",
+            None,
+        )
+        .await;
     }
-    super::hook::emit_social(
-        &state,
-        &caller.profile.id,
-        platform.as_str(),
-        "unlink",
-        None,
-    )
-    .await;
     Ok(json_response(
         StatusCode::OK,
         &Unlinked {

@@ -213,7 +213,20 @@ async fn link_and_unlink_accounts_never_echo_tokens() {
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "not linked any more: still success (Ayrshare's rule)"
+    );
+    // A name that is no platform at all is refused.
+    let r = app
+        .request(reqwest::Method::DELETE, "/api/profiles/social", None)
+        .json(&json!({"platform": "myspace"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], 902);
     // Linking an unsupported platform is refused clearly.
     let r = app
         .request(reqwest::Method::POST, "/api/profiles/social", None)

@@ -850,3 +850,132 @@ async fn the_linking_page_emits_social_webhooks_like_the_api() {
     assert_eq!(v["platform"], "twitter");
     assert_eq!(v["source"], "user");
 }
+
+/// The first delivery whose body has `"type": kind`, waited for up to 10 s.
+async fn delivery_of(deliveries: &crate::queue::Log, kind: &str) -> wiremock::Request {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some((_, r)) = deliveries
+            .all()
+            .into_iter()
+            .find(|(_, r)| serde_json::from_slice::<Value>(&r.body).unwrap()["type"] == kind)
+        {
+            return r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {kind} webhook in {} deliveries",
+            deliveries.len()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_oauth_link_through_the_page_fires_a_signed_social_webhook() {
+    let app = spawn_app_with(|s| {
+        with_threads_app(s);
+        s.webhooks.allow_http = true;
+        s.webhooks.tick_ms = 20;
+    })
+    .await;
+    let (hooks, deliveries) = crate::queue::receiver(0).await;
+    crate::queue::register(&app, &hooks, "social", Some("link-hook-secret")).await;
+    mount_threads_tokens(&app, "threads_basic,threads_content_publish,threads_delete").await;
+    let (authorize, _, _) = connect_threads(&app).await;
+    let state = query_of(&authorize)["state"].clone();
+    let r = no_redirects()
+        .get(format!(
+            "{}/link/callback/threads?code=GOOD-CODE&state={state}",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query_of(&location(&r))["linked"], "threads");
+
+    let hook = delivery_of(&deliveries, "link").await;
+    crate::queue::assert_signed(&hook, "link-hook-secret");
+    let v: Value = serde_json::from_slice(&hook.body).unwrap();
+    assert_eq!(v["action"], "social");
+    assert_eq!(v["platform"], "threads");
+    assert_eq!(v["source"], "user");
+    assert_eq!(v["refId"], user(&app).await["refId"]);
+    let text = String::from_utf8_lossy(&hook.body);
+    for secret in [THREADS_TOKEN, "SHORT-LIVED", THREADS_APP_SECRET] {
+        assert!(!text.contains(secret), "a secret in the webhook: {text}");
+    }
+    assert_eq!(deliveries.len(), 1, "one event, delivered once");
+}
+
+#[tokio::test]
+async fn a_token_that_cannot_be_refreshed_fires_a_signed_needs_relink_webhook() {
+    let (_dir, db) = store_with_aging_threads_token().await;
+    let (hooks, deliveries) = crate::queue::receiver(0).await;
+    {
+        // Registered before start-up: the refresher's first pass runs at once.
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&db).unwrap());
+        let profile = store
+            .ensure_primary_profile(&account_id(&hash_key(API_KEY)))
+            .await
+            .unwrap();
+        let webhooks = postgate::service::webhooks::Webhooks::new(
+            store,
+            postgate::service::webhooks::WebhookConfig {
+                allow_http: true,
+                timeout: Duration::from_secs(5),
+                retry_delays: vec![],
+                tick: Duration::from_millis(20),
+            },
+        );
+        webhooks
+            .register(
+                &profile.id,
+                "social",
+                &format!("{}/hook", hooks.uri()),
+                Some("relink-secret".into()),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let graph = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/refresh_access_token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": {"message": "Error validating access token: Session has expired", "type": "OAuthException", "code": 190}}),
+        ))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let graph_url = graph.uri();
+    let app = spawn_app_with(move |s| {
+        with_threads_app(s);
+        s.threads.base_url = format!("{graph_url}/v1.0");
+        s.store.path = db;
+        s.webhooks.allow_http = true;
+        s.webhooks.tick_ms = 20;
+    })
+    .await;
+    let hook = delivery_of(&deliveries, "refresh").await;
+    crate::queue::assert_signed(&hook, "relink-secret");
+    let v: Value = serde_json::from_slice(&hook.body).unwrap();
+    assert_eq!(v["action"], "social");
+    assert_eq!(v["platform"], "threads");
+    assert_eq!(v["source"], "system");
+    assert_eq!(v["details"]["status"], "error", "{v}");
+    assert!(
+        v["details"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("link the account again"),
+        "{v}"
+    );
+    assert!(!String::from_utf8_lossy(&hook.body).contains("OLD-LONG-LIVED"));
+    assert_eq!(
+        user(&app).await["displayNames"][0]["needsRelink"],
+        true,
+        "the account is marked as well"
+    );
+    graph.verify().await;
+}

@@ -881,8 +881,8 @@ DELETE /api/profiles/social
 {"status":"success","platform":"threads","refId":"<primary>"}
 == unlink, not linked
 DELETE /api/profiles/social
-400
-{"action":"social","status":"error","code":156,"message":"Threads is not linked to this profile."}
+200
+{"status":"success","platform":"threads","refId":"<primary>"}
 == delete profile, none named
 DELETE /api/profiles/profile
 400
