@@ -383,6 +383,7 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
         schedule_date,
         entries,
         idempotency_key: None,
+        media_urls: Vec::new(),
     })
 }
 
