@@ -111,6 +111,7 @@ pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> PostV
         ref_id: profile.id.to_string(),
         profile_title: profile.title.clone(),
         schedule_date: post.schedule_date.as_ref().map(ts),
+        media_urls: post.media_urls.clone(),
     }
 }
 

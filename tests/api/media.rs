@@ -176,6 +176,9 @@ async fn x_uploads_each_image_then_posts_with_their_media_ids() {
     assert_eq!(ids, ["71000000000000001", "71000000000000002"]);
     // The gateway downloaded each image once.
     assert_eq!(images.received_requests().await.unwrap().len(), 2);
+    // The post keeps its images, as Ayrshare's `GET /post/{id}` shows them.
+    let (_, p) = app.get_post(b["id"].as_str().unwrap(), None).await;
+    assert_eq!(p["mediaUrls"], json!(urls), "{p}");
 }
 
 /// Mounts a Threads container's status: IN_PROGRESS `in_progress` times, then
