@@ -519,8 +519,9 @@ impl Network for Threads {
     }
 
     /// One image: an `IMAGE` container with `image_url`. Several: one item container per
-    /// image (`is_carousel_item=true`), then a `CAROUSEL` container of them. Threads fetches
-    /// each URL itself; every container is waited on until `FINISHED` before the next step.
+    /// image (`is_carousel_item=true`), all waited on together until `FINISHED`, then a
+    /// `CAROUSEL` container of them. Threads fetches each URL itself; the last container is
+    /// waited on until `FINISHED` before `threads_publish`.
     async fn publish_with_media(
         &self,
         account: &LinkedAccount,
@@ -554,9 +555,16 @@ impl Network for Threads {
                             ],
                         )
                         .await?;
-                    self.wait_finished(account, &item).await?;
                     children.push(item);
                 }
+                // Threads fetches the items in parallel: waiting on them together keeps a
+                // 20-image carousel within one publish's time budget.
+                futures::future::try_join_all(
+                    children
+                        .iter()
+                        .map(|item| self.wait_finished(account, item)),
+                )
+                .await?;
                 let children = children.join(",");
                 self.container(
                     account,

@@ -498,6 +498,14 @@ mod tests {
         assert!(!looks_like_video("https://example.com/pic.png"));
     }
 
+    #[tokio::test]
+    async fn the_resolver_hands_out_public_addresses_only() {
+        use reqwest::dns::Resolve;
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let refused = PublicOnly.resolve(name).await;
+        assert!(refused.is_err(), "localhost resolves to loopback only");
+    }
+
     #[test]
     fn random_images_are_pngs() {
         for (i, img) in RANDOM_IMAGES.iter().enumerate() {
