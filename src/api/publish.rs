@@ -21,7 +21,7 @@ use super::{json_body, json_response, AppState};
 use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind};
 use crate::networks::Networks;
 use crate::service::idempotency::{Held, Idempotency, StoredAnswer};
-use crate::service::media::MediaFetcher;
+use crate::service::media::{display_url, MediaFetcher};
 use crate::service::NewPost;
 use crate::store::{Profile, StoreError};
 use actix_web::http::{header, StatusCode};
@@ -321,7 +321,7 @@ async fn prepare_media(
             StatusCode::BAD_REQUEST,
             "post",
             codes::MEDIA_INVALID,
-            format!("Field 'mediaUrls': the image {url} {e}."),
+            format!("Field 'mediaUrls': the image {} {e}.", display_url(&url)),
         )
     })?;
     for p in new.platforms.iter().filter(|p| wants_bytes(p)) {
@@ -337,7 +337,7 @@ async fn prepare_media(
                 codes::MEDIA_INVALID,
                 format!(
                     "Field 'mediaUrls': the image {} is {n} bytes, more than {}'s limit of {limit} bytes.",
-                    m.url,
+                    display_url(&m.url),
                     p.display_name()
                 ),
             )

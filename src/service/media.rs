@@ -86,6 +86,17 @@ pub enum MediaError {
     Download(String),
 }
 
+/// `url` as messages and logs show it: without its query string and fragment, which may
+/// carry a signature or a token (pre-signed storage URLs).
+pub fn display_url(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let mut shown: String = url[..end].chars().take(200).collect();
+    if end < url.len() || url[..end].chars().count() > 200 {
+        shown.push('…');
+    }
+    shown
+}
+
 /// Whether `url` names a video by its extension (query and fragment ignored).
 pub fn looks_like_video(url: &str) -> bool {
     let path = reqwest::Url::parse(url)
@@ -287,6 +298,12 @@ impl MediaFetcher {
                         .to_ascii_lowercase()
                 })
                 .unwrap_or_default();
+            // A common misspelling of JPEG's type.
+            let content_type = if content_type == "image/jpg" {
+                "image/jpeg".to_owned()
+            } else {
+                content_type
+            };
             if content_type.starts_with("video/") {
                 return Err(MediaError::Video);
             }
@@ -495,6 +512,14 @@ mod tests {
         assert_eq!(shape("http://127.0.0.1/a.png", true, true), Ok(()));
         assert_eq!(shape("https://example.com/a.png", false, false), Ok(()));
         assert!(looks_like_video("https://example.com/clip.MP4?x=1"));
+        assert_eq!(
+            display_url("https://s3.example/a.png?X-Amz-Signature=secret"),
+            "https://s3.example/a.png…"
+        );
+        assert_eq!(
+            display_url("https://e.example/a.png"),
+            "https://e.example/a.png"
+        );
         assert!(!looks_like_video("https://example.com/pic.png"));
     }
 

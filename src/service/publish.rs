@@ -15,7 +15,7 @@
 //! - **Bounded time.** Every network call runs under the configured deadline.
 
 use super::locks::PostLocks;
-use super::media::MediaFetcher;
+use super::media::{display_url, MediaFetcher};
 use crate::domain::{
     EntryError, EntryState, ErrorKind, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
     ProfileId,
@@ -530,7 +530,7 @@ impl PublishService {
         fetcher
             .prepare(&post.media_urls, download)
             .await
-            .map_err(|(url, e)| format!("the image {url} {e}"))
+            .map_err(|(url, e)| format!("the image {} {e}", display_url(&url)))
     }
 
     /// The images one platform gets, or why it cannot take them.
@@ -552,13 +552,13 @@ impl PublishService {
                 None if !rules.fetches_url => {
                     return Err(NetworkError::Rejected(format!(
                         "the image {} was not downloaded",
-                        m.url
+                        display_url(&m.url)
                     )))
                 }
                 Some(b) if b.len() > rules.max_bytes => {
                     return Err(NetworkError::Rejected(format!(
                         "the image {} is {} bytes, more than {}'s limit of {} bytes",
-                        m.url,
+                        display_url(&m.url),
                         b.len(),
                         platform.display_name(),
                         rules.max_bytes
