@@ -32,6 +32,8 @@ pub struct Settings {
     pub bluesky: BlueskySettings,
     /// `[webhooks]`
     pub webhooks: WebhookSettings,
+    /// `[media]`
+    pub media: MediaSettings,
 }
 
 /// `[server]`
@@ -238,6 +240,20 @@ pub struct ThreadsSettings {
     pub refresh_before_days: u64,
     /// How often the refresher runs, seconds.
     pub refresh_interval_secs: u64,
+    /// How often an image container's status is asked while Threads processes it, ms.
+    #[serde(default = "default_container_poll_ms")]
+    pub container_poll_ms: u64,
+    /// Longest wait for an image container to be `FINISHED` before giving up, ms.
+    #[serde(default = "default_container_wait_ms")]
+    pub container_wait_ms: u64,
+}
+
+fn default_container_poll_ms() -> u64 {
+    1000
+}
+
+fn default_container_wait_ms() -> u64 {
+    10000
 }
 
 // The app secret must not reach a log line through `{:?}` of the settings.
@@ -339,6 +355,32 @@ pub struct BlueskySettings {
     pub delete_window_secs: u64,
 }
 
+/// `[media]`: how the gateway fetches the images of `mediaUrls`. Every fetch is bounded
+/// (size, time) and, unless `allow_private`, refused for addresses inside the operator's
+/// network, checked after DNS resolution: a post must not become a way to read internal
+/// services (SSRF).
+#[derive(Clone, Debug, Deserialize)]
+pub struct MediaSettings {
+    /// Largest image accepted, bytes (a network's own smaller limit still applies).
+    pub max_bytes: usize,
+    /// Whole-download timeout of one image, ms.
+    pub timeout_ms: u64,
+    /// Connect timeout, ms.
+    pub connect_timeout_ms: u64,
+    /// Allow loopback, private, link-local and other non-public addresses (tests, the
+    /// sandbox demo). Never in production.
+    pub allow_private: bool,
+    /// Allow `http://` media URLs besides `https://` (tests, the sandbox demo).
+    pub allow_http: bool,
+}
+
+impl MediaSettings {
+    /// Whole-download timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
 /// A setting that stops start-up. Its `Display` is the one line printed.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid setting: {0}")]
@@ -423,6 +465,9 @@ impl Settings {
                 "threads.delete_window_secs",
                 self.threads.delete_window_secs,
             ),
+            ("threads.container_poll_ms", self.threads.container_poll_ms),
+            ("media.max_bytes", self.media.max_bytes as u64),
+            ("media.timeout_ms", self.media.timeout_ms),
             ("x.timeout_ms", self.x.timeout_ms),
             ("x.max_in_flight", self.x.max_in_flight as u64),
             ("x.delete_window_secs", self.x.delete_window_secs),

@@ -225,8 +225,8 @@ async fn demo() -> Result<(), String> {
         let social = format!("{base}/api/profiles/social");
         step(&client, 3, "Link the sandbox Bluesky account (handle + app password)", post.clone(), &social, &key,
             Some(json!({"platform": "bluesky", "handle": b.handle, "appPassword": b.app_password}))).await?;
-        let published = step(&client, 4, "Publish to all three", post, &format!("{base}/api/post"), &key,
-            Some(json!({"post": "Hello from postgate", "platforms": ["threads", "twitter", "bluesky"]}))).await?;
+        let published = step(&client, 4, "Publish to all three, with one of the gateway's built-in images", post, &format!("{base}/api/post"), &key,
+            Some(json!({"post": "Hello from postgate", "platforms": ["threads", "twitter", "bluesky"], "randomMediaUrl": true}))).await?;
         let id = published["id"].as_str().ok_or("publishing gave no id")?.to_owned();
         if published["status"] != "success" {
             return Err("publishing did not succeed".to_string());
@@ -240,7 +240,7 @@ async fn demo() -> Result<(), String> {
             return Err("the second delete did not answer 383".to_string());
         }
         let (ts, xs, bs) = (sb.threads_stats(), sb.x_stats(), sb.bluesky_stats());
-        println!("\nThe sandbox saw: Threads {} published / {} deleted; X {} published / {} deleted; Bluesky {} published / {} deleted.", ts.published, ts.deleted, xs.published, xs.deleted, bs.published, bs.deleted);
+        println!("\nThe sandbox saw: Threads {} published / {} deleted; X {} published / {} deleted; Bluesky {} published / {} deleted; images received: Threads {}, X {}, Bluesky {}.", ts.published, ts.deleted, xs.published, xs.deleted, bs.published, bs.deleted, ts.media, xs.media, bs.media);
         Ok(())
     }
     .await;

@@ -730,6 +730,9 @@ pub struct Post {
     /// The client's idempotency key, if it sent one.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// The image URLs sent with it (`mediaUrls`), fetched again when it is published later.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media_urls: Vec<String>,
 }
 
 impl Post {

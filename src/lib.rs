@@ -35,7 +35,9 @@
 //!   adds the store's cross-process post lock, so several gateways serialize per post too),
 //!   idempotency keys (`service/idempotency.rs`), history reads, filtered and paged
 //!   (`service/history.rs`), import persistence (`service/import.rs`), the store-backed
-//!   `SessionStore` for renewed network sessions (`service/sessions.rs`), and account linking
+//!   `SessionStore` for renewed network sessions (`service/sessions.rs`), the bounded,
+//!   SSRF-safe fetch of `mediaUrls` with the built-in random quotes and images
+//!   (`service/media.rs`), and account linking
 //!   (`service/linking.rs`: the signed linking token, page sessions and CSRF, single-use OAuth
 //!   `state` kept in the store's meta, the callbacks' token exchanges and identity check, the
 //!   Threads token refresher, and `LinkEvent`s for the `social` webhook). It stores
@@ -46,8 +48,8 @@
 //!   and the webhook outbox.
 //! - [`networks`] — one adapter per network (Threads, X, Bluesky) behind the `Network` trait,
 //!   each mapping its answers to a few outcome classes and declaring its rules (delete quota
-//!   from its settings section, text length, auth-failure kind, pre-call requirements, whether
-//!   it links with a password); the `Networks` registry (platform → adapter) is built in one
+//!   from its settings section, text length, images (`MediaRules`, `networks/media.rs`),
+//!   auth-failure kind, pre-call requirements, whether it links with a password); the `Networks` registry (platform → adapter) is built in one
 //!   place and hands adapters that renew sessions a `SessionStore`; OAuth 1.0a signing for X;
 //!   the linking protocols (Threads OAuth 2.0, X three-legged OAuth 1.0a) in
 //!   `networks/link_flows.rs`, apart from the delete and publish calls.
@@ -64,7 +66,8 @@
 //!   [`demo::link_via_consent`], the form-following client.
 //!
 //! The simulated networks behind `postgate sandbox` (Threads, X, Bluesky; quotas, OAuth 1.0a
-//! verification, injectable latency and faults, a webhook receiver) are their own crate,
+//! verification, image uploads and containers, injectable latency and faults, a webhook
+//! receiver) are their own crate,
 //! `postgate-sandbox` (`sandbox/`),
 //! which does not depend on this one.
 

@@ -7,6 +7,7 @@ use crate::networks::link_flows::{ThreadsOAuth, XOAuth};
 use crate::networks::{CallContext, ConsumerCredentials, Networks};
 use crate::service::delete::{DeleteConfig, RetryPolicy};
 use crate::service::linking::{LinkEvent, LinkingConfig, LinkingService};
+use crate::service::media::MediaFetcher;
 use crate::service::queue::OnFinished;
 use crate::service::webhooks::{WebhookConfig, Webhooks};
 use crate::service::{
@@ -276,6 +277,15 @@ impl Application {
             }
         });
 
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr)
+            .map_err(|e| StartupError::Io(format!("cannot listen on {addr}: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Io(e.to_string()))?
+            .port();
+        // Knows the gateway's own URL: its random images are answered from memory.
+        let media = MediaFetcher::new(&settings.media, &settings.server.public_url(port));
         let publish = PublishService::new(
             store.clone(),
             networks.clone(),
@@ -285,7 +295,8 @@ impl Application {
                 deadline: Duration::from_millis(settings.delete.deadline_ms),
             },
             x_consumer.clone(),
-        );
+        )
+        .with_media(media.clone());
         let webhooks = Webhooks::new(
             store.clone(),
             WebhookConfig {
@@ -375,14 +386,6 @@ impl Application {
         )
         .on_finished(delete_hook);
 
-        let addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&addr)
-            .map_err(|e| StartupError::Io(format!("cannot listen on {addr}: {e}")))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| StartupError::Io(e.to_string()))?
-            .port();
-
         let linking = LinkingService::new(
             store.clone(),
             networks.clone(),
@@ -414,6 +417,7 @@ impl Application {
             queue,
             queue_default: settings.delete.queue_default,
             webhooks: webhooks.clone(),
+            media,
         });
         let server = HttpServer::new(move || {
             App::new()

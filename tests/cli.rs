@@ -97,6 +97,10 @@ fn demo_runs_the_round_trip() {
         stdout.contains("Threads 1 published / 1 deleted; X 1 published / 1 deleted"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("images received: Threads 1, X 1, Bluesky 1"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -219,6 +219,7 @@ async fn two_schedulers_claim_each_due_post_once_and_take_over_expired_leases() 
             schedule_date: Some(now - chrono::Duration::seconds(n)),
             entries: vec![PlatformEntry::new(Platform::Threads, EntryState::Pending)],
             idempotency_key: None,
+            media_urls: Vec::new(),
         };
         a.insert_post(&p).await.unwrap();
         all.insert(p.id);

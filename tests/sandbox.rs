@@ -1429,3 +1429,197 @@ async fn a_queued_delete_finishes_in_the_sandbox_and_its_receiver_gets_the_webho
     handle.stop(true).await;
     join.await.unwrap().unwrap();
 }
+
+/// A loopback image server: every path answers a small PNG.
+async fn png_server() -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(
+            postgate::service::media::RANDOM_IMAGES[0].to_vec(),
+            "image/png",
+        ))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn gateway_publishes_images_on_threads_x_and_bluesky() {
+    let sb = start(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let api_key = "SANDBOX-MEDIA-KEY-0000000000000000";
+    let s = sandbox_settings(&sb.addrs(), &dir.path().join("db"), api_key).expect("defaults load");
+    let app = postgate::startup::Application::build(s)
+        .await
+        .expect("gateway builds");
+    let gw = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+    let client = Client::new();
+    link_all_three(&client, &gw, api_key, &sb).await;
+    let images = png_server().await;
+    let urls = [
+        format!("{}/a.png", images.uri()),
+        format!("{}/b.png", images.uri()),
+    ];
+
+    let (s, b) = json_of(
+        client
+            .post(format!("{gw}/api/post"))
+            .bearer_auth(api_key)
+            .json(
+                &json!({"post": "two pictures", "platforms": ["threads", "twitter", "bluesky"],
+                          "mediaUrls": urls}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "success", "{b}");
+    let (ts, xs, bs) = (sb.threads_stats(), sb.x_stats(), sb.bluesky_stats());
+    // Threads: two carousel items and the carousel; X and Bluesky: two uploads each.
+    assert_eq!(
+        (ts.calls.container, ts.media, ts.published),
+        (3, 2, 1),
+        "{ts:?}"
+    );
+    let png = postgate::service::media::RANDOM_IMAGES[0].len() as u64;
+    assert_eq!(
+        (xs.media, xs.media_bytes, xs.published),
+        (2, 2 * png, 1),
+        "{xs:?}"
+    );
+    assert_eq!(
+        (bs.media, bs.media_bytes, bs.published),
+        (2, 2 * png, 1),
+        "{bs:?}"
+    );
+    for st in [&ts, &xs, &bs] {
+        assert_eq!(st.errors.total, 0, "{st:?}");
+    }
+    // The gateway downloaded each image once (for X and Bluesky); Threads got the URLs.
+    assert_eq!(images.received_requests().await.unwrap().len(), 2);
+    let threads_id = b["postIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["platform"] == "threads")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, m) = json_of(
+        client
+            .get(format!("{}/{threads_id}", sb.threads_url))
+            .query(&[
+                ("fields", "id,media_type,media_url"),
+                ("access_token", &sb.accounts.threads[0].access_token),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{m}");
+    assert_eq!(m["media_type"], "CAROUSEL_ALBUM");
+    assert_eq!(m["media_url"], urls[0].as_str());
+
+    // Ayrshare's test helpers, on every network: one built-in image each.
+    let (s, b) = json_of(
+        client
+            .post(format!("{gw}/api/post"))
+            .bearer_auth(api_key)
+            .json(&json!({"randomPost": true, "randomMediaUrl": true,
+                          "platforms": ["threads", "twitter", "bluesky"]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "success", "{b}");
+    assert_eq!(b["errors"], json!([]));
+    assert_eq!(sb.x_stats().media, 3);
+    assert_eq!(sb.bluesky_stats().media, 3);
+    assert_eq!(sb.threads_stats().media, 3);
+    handle.stop(true).await;
+    let _ = join.await;
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn threads_image_containers_process_before_they_publish() {
+    let sb = start(|_| {}).await;
+    let client = Client::new();
+    let token = sb.accounts.threads[0].access_token.clone();
+    let container = |url: &'static str| {
+        let (client, token, base) = (client.clone(), token.clone(), sb.threads_url.clone());
+        async move {
+            let (s, c) = json_of(
+                client
+                    .post(format!("{base}/me/threads"))
+                    .form(&[
+                        ("media_type", "IMAGE"),
+                        ("image_url", url),
+                        ("text", "pic"),
+                        ("access_token", &token),
+                    ])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(s, 200, "{c}");
+            c["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let status = |id: String| {
+        let (client, token, base) = (client.clone(), token.clone(), sb.threads_url.clone());
+        async move {
+            json_of(
+                client
+                    .get(format!("{base}/{id}"))
+                    .query(&[("fields", "status,error_message"), ("access_token", &token)])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .1
+        }
+    };
+    let publish = |id: String| {
+        let (client, token, base) = (client.clone(), token.clone(), sb.threads_url.clone());
+        async move {
+            json_of(
+                client
+                    .post(format!("{base}/me/threads_publish"))
+                    .query(&[("creation_id", id.as_str()), ("access_token", &token)])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let ok = container("https://img.example/a.png").await;
+    // Not processed yet: refused.
+    let (s, b) = publish(ok.clone()).await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(b["error"]["code"], 9007, "{b}");
+    assert_eq!(status(ok.clone()).await["status"], "IN_PROGRESS");
+    assert_eq!(status(ok.clone()).await["status"], "FINISHED");
+    let (s, b) = publish(ok).await;
+    assert_eq!(s, 200, "{b}");
+
+    let bad = container("not a url").await;
+    assert_eq!(status(bad.clone()).await["status"], "IN_PROGRESS");
+    let st = status(bad.clone()).await;
+    assert_eq!(st["status"], "ERROR", "{st}");
+    assert!(st["error_message"].as_str().unwrap().contains("download"));
+    let (s, b) = publish(bad).await;
+    assert_eq!(s, 400, "{b}");
+    sb.stop().await;
+}

@@ -15,6 +15,8 @@ struct Gateway {
     base: String,
     gone_post: String,
     consumer: (String, String),
+    /// Answers a PNG at any path: the images of the scripts' `mediaUrls`.
+    images: wiremock::MockServer,
     _dir: tempfile::TempDir,
     _sandbox: sandbox::SandboxHandle,
 }
@@ -64,10 +66,19 @@ async fn gateway() -> Gateway {
         sb.accounts.x_app.consumer_key.clone(),
         sb.accounts.x_app.consumer_secret.clone(),
     );
+    let images = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(
+            postgate::service::media::RANDOM_IMAGES[0].to_vec(),
+            "image/png",
+        ))
+        .mount(&images)
+        .await;
     Gateway {
         base,
         gone_post,
         consumer,
+        images,
         _dir: dir,
         _sandbox: sb,
     }
@@ -82,6 +93,7 @@ async fn run_script(gw: &Gateway, program: &str, script: &str) {
         .env("X_CONSUMER_KEY", &gw.consumer.0)
         .env("X_CONSUMER_SECRET", &gw.consumer.1)
         .env("POSTGATE_GONE_POST_ID", &gw.gone_post)
+        .env("POSTGATE_MEDIA_URL", gw.images.uri())
         .env("SDK_TIMEOUT_SECS", "60");
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await

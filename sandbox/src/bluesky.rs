@@ -42,6 +42,8 @@ struct Inner {
     records: HashMap<(usize, String), String>,
     deletes: Vec<MovingWindow>,
     sessions: Vec<MovingWindow>,
+    /// Uploaded blobs by CID → owning account.
+    blobs: HashMap<String, usize>,
 }
 
 /// An XRPC error body.
@@ -58,6 +60,7 @@ impl BlueskySim {
                 access: HashMap::new(),
                 refresh: HashMap::new(),
                 records: HashMap::new(),
+                blobs: HashMap::new(),
                 deletes: accounts
                     .iter()
                     .map(|_| MovingWindow::new(opts.bluesky_delete_limit, delete_window))
@@ -355,6 +358,16 @@ async fn create_record(
             "Record/text must not be longer than 300 graphemes",
         );
     }
+    if let Some(embed) = v["record"].get("embed") {
+        if let Err(message) = check_images_embed(&sim, account, embed) {
+            return sim.error(
+                ErrorKind::Invalid,
+                StatusCode::BAD_REQUEST,
+                "InvalidRecord",
+                &message,
+            );
+        }
+    }
     let rkey = sim.rkey();
     sim.lock()
         .records
@@ -366,6 +379,78 @@ async fn create_record(
         "cid": format!("bafyreisandbox{rkey}"),
         "validationStatus": "valid",
     }))
+}
+
+/// Largest image blob (`app.bsky.embed.images` lexicon, `maxSize`).
+const IMAGE_MAX_BYTES: usize = 1_000_000;
+
+/// An `app.bsky.embed.images` embed: 1 to 4 images, each a blob this account uploaded.
+fn check_images_embed(sim: &BlueskySim, account: usize, embed: &Value) -> Result<(), String> {
+    if embed["$type"].as_str() != Some("app.bsky.embed.images") {
+        return Err("The sandbox simulates the app.bsky.embed.images embed only".into());
+    }
+    let images = embed["images"]
+        .as_array()
+        .filter(|i| (1..=4).contains(&i.len()))
+        .ok_or("Record/embed/images must have 1 to 4 items")?;
+    let inner = sim.lock();
+    for image in images {
+        let cid = image["image"]["ref"]["$link"].as_str().unwrap_or("");
+        if inner.blobs.get(cid) != Some(&account) {
+            return Err(format!("Could not find blob: {cid}"));
+        }
+        if !image["alt"].is_string() {
+            return Err("Record/embed/images/alt must be a string".into());
+        }
+    }
+    Ok(())
+}
+
+/// `POST com.atproto.repo.uploadBlob` (the raw image, its MIME type as `Content-Type`):
+/// keeps the blob for a record to embed and answers its reference.
+async fn upload_blob(
+    sim: web::Data<BlueskySim>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Some(r) = faulted(&sim).await {
+        return r;
+    }
+    let account = match sim.authenticate(&req) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let mime = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !mime.starts_with("image/") || !crate::media::is_image(&body) {
+        return sim.error(
+            ErrorKind::Invalid,
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "The sandbox accepts JPEG, PNG, GIF or WebP image blobs only",
+        );
+    }
+    if body.len() > IMAGE_MAX_BYTES {
+        return sim.error(
+            ErrorKind::Invalid,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BlobTooLarge",
+            "This file is too large. It is 1 MB at most.",
+        );
+    }
+    let cid = format!("bafkreisandbox{}", sim.next.fetch_add(1, Ordering::Relaxed));
+    sim.lock().blobs.insert(cid.clone(), account);
+    sim.stats.media.fetch_add(1, Ordering::Relaxed);
+    sim.stats
+        .media_bytes
+        .fetch_add(body.len() as u64, Ordering::Relaxed);
+    HttpResponse::Ok().json(json!({"blob": {
+        "$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": body.len()
+    }}))
 }
 
 /// `POST com.atproto.repo.deleteRecord {repo, collection, rkey}`: "delete a record, or
@@ -497,6 +582,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/xrpc/com.atproto.repo.createRecord",
         web::post().to(create_record),
+    )
+    .route(
+        "/xrpc/com.atproto.repo.uploadBlob",
+        web::post().to(upload_blob),
     )
     .route(
         "/xrpc/com.atproto.repo.deleteRecord",

@@ -164,6 +164,8 @@ pub(crate) struct Stats {
     pub injected: AtomicU64,
     pub hung: AtomicU64,
     pub lost: AtomicU64,
+    pub media: AtomicU64,
+    pub media_bytes: AtomicU64,
 }
 
 /// Which error class an answer falls in, for the counters.
@@ -206,6 +208,8 @@ impl Stats {
             &self.injected,
             &self.hung,
             &self.lost,
+            &self.media,
+            &self.media_bytes,
         ] {
             c.store(0, Ordering::Relaxed);
         }
@@ -246,6 +250,8 @@ impl Stats {
             hung: l(&self.hung),
             lost_responses: l(&self.lost),
             live_posts,
+            media: l(&self.media),
+            media_bytes: l(&self.media_bytes),
         }
     }
 }
@@ -272,6 +278,13 @@ pub struct StatsSnapshot {
     pub lost_responses: u64,
     /// Posts currently live (published or seeded, not deleted).
     pub live_posts: u64,
+    /// Images received: X media uploads, Bluesky blobs, Threads image containers (the
+    /// sandbox keeps their URLs; Threads fetches nothing).
+    #[serde(default)]
+    pub media: u64,
+    /// Bytes of the uploaded images (X, Bluesky).
+    #[serde(default)]
+    pub media_bytes: u64,
 }
 
 /// Calls by kind.

@@ -28,7 +28,17 @@
 //!   reached …","type":"OAuthException","code":17,…}}`; the post quota (250 / 24 h, enforced
 //!   at `threads_publish`) answers the same way.
 //! - Threads: a missing token is code 104, an unknown one code 190; another account's media,
-//!   an unknown or deleted id all answer 100/33. Only `media_type=TEXT` is simulated.
+//!   an unknown or deleted id all answer 100/33. `media_type` TEXT, IMAGE (`image_url`,
+//!   `is_carousel_item`) and CAROUSEL (`children`) are simulated; the sandbox keeps image URLs
+//!   and fetches nothing: an image or carousel container's first status read answers
+//!   `IN_PROGRESS`, later ones `FINISHED` (`ERROR` with an `error_message` when `image_url` is
+//!   not an http(s) URL), and `threads_publish` refuses a container not yet `FINISHED` with
+//!   code 9007.
+//! - Media: X `POST /2/media/upload` (multipart `media`, JPEG/PNG/GIF/WebP up to 5 MB,
+//!   answering `data.id`) and `POST /2/tweets` with `media.media_ids` (1 to 4 of the
+//!   caller's uploads); Bluesky `com.atproto.repo.uploadBlob` (up to 1,000,000 bytes) and
+//!   `createRecord` with an `app.bsky.embed.images` embed of the caller's blobs. Images
+//!   received are counted in the stats' `media` and `media_bytes`.
 //! - X: `DELETE /2/tweets/{id}` of an unknown or deleted id answers 404 with a
 //!   `resource-not-found` Problem; of another user's tweet 403. `GET /2/tweets/{id}` of a
 //!   missing tweet answers 200 with `errors` (as most captures show). v1.1 `destroy` answers
@@ -50,6 +60,7 @@
 mod bluesky;
 pub mod consent;
 mod faults;
+mod media;
 pub mod oauth;
 mod threads;
 pub mod webhooks;
@@ -490,8 +501,8 @@ pub struct SandboxAddrs {
 }
 
 impl SandboxAddrs {
-    /// The `POSTGATE__…` settings that point a gateway here: every base URL and the X app's
-    /// consumer credentials. The one list the banner, postgate's settings helper, the tests
+    /// The `POSTGATE__…` settings that point a gateway here: every base URL, the X app's
+    /// consumer credentials, and media fetches allowed on loopback. The one list the banner, postgate's settings helper, the tests
     /// and the benchmark use, so a new simulated network is wired in once.
     pub fn gateway_env(&self) -> Vec<(String, String)> {
         [
@@ -509,6 +520,12 @@ impl SandboxAddrs {
                 &threads::THREADS_APP_SECRET.to_owned(),
             ),
             ("POSTGATE__THREADS__OAUTH_BASE_URL", &self.threads_root()),
+            // Image posts: the sandbox's image containers finish on their second status
+            // read, and demo images live on loopback (the gateway's own random images, or
+            // a local file server).
+            ("POSTGATE__THREADS__CONTAINER_POLL_MS", &"100".to_owned()),
+            ("POSTGATE__MEDIA__ALLOW_PRIVATE", &"true".to_owned()),
+            ("POSTGATE__MEDIA__ALLOW_HTTP", &"true".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.clone()))
@@ -768,6 +785,8 @@ fn spawn_server<N: SimNetwork>(
         App::new()
             .app_data(state.clone())
             .app_data(receiver.clone())
+            // Image uploads (X: 5 MB) are larger than actix's default body limit.
+            .app_data(web::PayloadConfig::new(8 * 1024 * 1024))
             .configure(admin_routes::<N>)
             .configure(webhooks::routes)
             .configure(routes)

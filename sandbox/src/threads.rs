@@ -72,12 +72,24 @@ struct Container {
     /// Taken when published.
     text: Option<String>,
     published: Option<u64>,
+    /// Image URLs (one for IMAGE and carousel items, the items' for a CAROUSEL).
+    images: Vec<String>,
+    /// A carousel item: only publishable inside a CAROUSEL.
+    carousel_item: bool,
+    /// `TEXT_POST`, `IMAGE` or `CAROUSEL_ALBUM`, as the media will read.
+    media_type: &'static str,
+    /// Status reads still answered IN_PROGRESS (Threads fetching the image).
+    processing: u32,
+    /// Why processing failed (status ERROR).
+    error: Option<String>,
 }
 
 struct Media {
     owner: usize,
     text: String,
     timestamp: String,
+    media_type: &'static str,
+    images: Vec<String>,
 }
 
 impl ThreadsSim {
@@ -251,7 +263,11 @@ impl ThreadsSim {
                 "username" => json!(acct.username),
                 "shortcode" => json!(code),
                 "media_product_type" => json!("THREADS"),
-                "media_type" => json!("TEXT_POST"),
+                "media_type" => json!(m.media_type),
+                "media_url" => match m.images.first() {
+                    Some(u) => json!(u),
+                    None => continue,
+                },
                 "owner" => json!({ "id": acct.user_id }),
                 "is_quote_post" | "has_replies" | "is_reply" => json!(false),
                 "hide_status" => json!("NOT_HUSHED"),
@@ -264,6 +280,17 @@ impl ThreadsSim {
     }
 
     fn create_media(&self, inner: &mut Inner, owner: usize, text: String) -> u64 {
+        self.create_media_with(inner, owner, text, "TEXT_POST", Vec::new())
+    }
+
+    fn create_media_with(
+        &self,
+        inner: &mut Inner,
+        owner: usize,
+        text: String,
+        media_type: &'static str,
+        images: Vec<String>,
+    ) -> u64 {
         let id = self.next_media.fetch_add(1, Ordering::Relaxed);
         inner.media.insert(
             id,
@@ -273,6 +300,8 @@ impl ThreadsSim {
                 timestamp: chrono::Utc::now()
                     .format("%Y-%m-%dT%H:%M:%S+0000")
                     .to_string(),
+                media_type,
+                images,
             },
         );
         id
@@ -443,14 +472,16 @@ async fn create_container(
     if let Some(r) = sim.other_user(&user, acct, "post") {
         return r;
     }
-    match p.get("media_type").map(String::as_str) {
-        Some("TEXT") => {}
-        None | Some("") => {
+    let media_type = p.get("media_type").map(String::as_str).unwrap_or("");
+    match media_type {
+        "TEXT" => {}
+        "IMAGE" | "CAROUSEL" => return create_media_container(&sim, acct, &p),
+        "" => {
             return sim.invalid("(#100) The parameter media_type is required.".into());
         }
-        Some(other) => {
+        other => {
             return sim.invalid(format!(
-                "(#100) Param media_type must be one of {{TEXT}} in the sandbox, got {other}"
+                "(#100) Param media_type must be one of {{TEXT, IMAGE, CAROUSEL}} in the sandbox, got {other}"
             ));
         }
     }
@@ -483,8 +514,96 @@ async fn create_container(
             owner: acct,
             text: Some(text),
             published: None,
+            images: Vec::new(),
+            carousel_item: false,
+            media_type: "TEXT_POST",
+            processing: 0,
+            error: None,
         },
     );
+    HttpResponse::Ok().json(json!({"id": id.to_string()}))
+}
+
+/// Most items of a carousel.
+const CAROUSEL_MAX: usize = 20;
+
+/// An IMAGE container (`image_url`, optionally `is_carousel_item=true`) or a CAROUSEL of
+/// item containers (`children`). The sandbox keeps the URLs and fetches nothing: an image
+/// container reads IN_PROGRESS once, then FINISHED; one whose `image_url` is not http(s)
+/// ends in ERROR, as Threads' fetch would.
+fn create_media_container(
+    sim: &ThreadsSim,
+    acct: usize,
+    p: &HashMap<String, String>,
+) -> HttpResponse {
+    let text = p.get("text").cloned().unwrap_or_default();
+    if text_len(&text) > TEXT_LIMIT {
+        return sim.invalid(format!(
+            "Param text must be at most {TEXT_LIMIT} characters long."
+        ));
+    }
+    let carousel_item = p.get("is_carousel_item").map(String::as_str) == Some("true");
+    let mut inner = sim.lock();
+    let container = if p.get("media_type").map(String::as_str) == Some("IMAGE") {
+        let Some(url) = p.get("image_url").filter(|u| !u.trim().is_empty()) else {
+            drop(inner);
+            return sim.invalid("(#100) Param image_url is required for IMAGE posts.".into());
+        };
+        let fetchable = url.starts_with("https://") || url.starts_with("http://");
+        sim.stats.media.fetch_add(1, Ordering::Relaxed);
+        Container {
+            owner: acct,
+            text: Some(text),
+            published: None,
+            images: vec![url.clone()],
+            carousel_item,
+            media_type: "IMAGE",
+            processing: 1,
+            error: (!fetchable).then(|| format!("Media download has failed: {url} is not a URL")),
+        }
+    } else {
+        let children: Vec<u64> = p
+            .get("children")
+            .map(|c| c.split(',').filter_map(|i| i.trim().parse().ok()).collect())
+            .unwrap_or_default();
+        if children.len() < 2 || children.len() > CAROUSEL_MAX {
+            drop(inner);
+            return sim.invalid(format!(
+                "(#100) Param children must list 2 to {CAROUSEL_MAX} carousel item containers."
+            ));
+        }
+        let mut images = Vec::new();
+        for child in &children {
+            match inner.containers.get(child) {
+                Some(c) if c.owner == acct && c.carousel_item && c.published.is_none() => {
+                    if c.processing > 0 || c.error.is_some() {
+                        drop(inner);
+                        return sim
+                            .invalid(format!("(#100) Carousel item {child} is not FINISHED."));
+                    }
+                    images.extend(c.images.iter().cloned());
+                }
+                _ => {
+                    drop(inner);
+                    return sim.invalid(format!(
+                        "(#100) Param children: {child} is not a carousel item container of this user."
+                    ));
+                }
+            }
+        }
+        Container {
+            owner: acct,
+            text: Some(text),
+            published: None,
+            images,
+            carousel_item: false,
+            media_type: "CAROUSEL_ALBUM",
+            processing: 1,
+            error: None,
+        }
+    };
+    let id = sim.next_container.fetch_add(1, Ordering::Relaxed);
+    inner.containers.insert(id, container);
     HttpResponse::Ok().json(json!({"id": id.to_string()}))
 }
 
@@ -508,6 +627,39 @@ async fn publish(
         .parse::<u64>()
         .ok()
         .and_then(|n| inner.containers.get(&n).map(|c| (n, c.owner, c.published)));
+    let not_ready = creation
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| inner.containers.get(&n))
+        .filter(|c| c.owner == acct && c.published.is_none())
+        .and_then(|c| {
+            if c.carousel_item {
+                Some("(#100) A carousel item cannot be published on its own; publish its CAROUSEL container.".to_owned())
+            } else if let Some(e) = &c.error {
+                Some(format!("(#9007) The media container is in status ERROR: {e}"))
+            } else if c.processing > 0 {
+                Some("(#9007) Media ID is not available: the media is not ready for publishing, please wait for a moment".to_owned())
+            } else {
+                None
+            }
+        });
+    if let Some(message) = not_ready {
+        drop(inner);
+        // Meta's "media not ready" (code 9007, subcode 2207027); a carousel item alone is a
+        // plain invalid parameter.
+        return if message.starts_with("(#9007)") {
+            sim.error(
+                ErrorKind::Invalid,
+                400,
+                "OAuthException",
+                9007,
+                Some(2207027),
+                message,
+            )
+        } else {
+            sim.invalid(message)
+        };
+    }
     let cid = match container {
         Some((n, owner, None)) if owner == acct => n,
         Some((_, owner, Some(_))) if owner == acct => {
@@ -528,12 +680,18 @@ async fn publish(
         return sim.rate_limited("posts", sim.post_limit, POST_WINDOW);
     }
     inner.quotas[acct].posts.record(now);
-    let text = inner
+    let (text, media_type, images) = inner
         .containers
         .get_mut(&cid)
-        .and_then(|c| c.text.take())
+        .map(|c| {
+            (
+                c.text.take().unwrap_or_default(),
+                c.media_type,
+                std::mem::take(&mut c.images),
+            )
+        })
         .unwrap_or_default();
-    let id = sim.create_media(&mut inner, acct, text);
+    let id = sim.create_media_with(&mut inner, acct, text, media_type, images);
     if let Some(c) = inner.containers.get_mut(&cid) {
         c.published = Some(id);
     }
@@ -582,23 +740,38 @@ async fn get_object(
                 Err(f) => nonexisting(f, "ThreadsMedia"),
             };
         }
-        if let Some(c) = inner.containers.get(&n) {
+        drop(inner);
+        let mut inner = sim.lock();
+        if let Some(c) = inner.containers.get_mut(&n) {
             if c.owner != acct {
                 drop(inner);
                 return sim.unsupported("get", &id);
             }
+            let asks_status = fields.contains(&"status");
             let status = if c.published.is_some() {
                 "PUBLISHED"
+            } else if c.processing > 0 {
+                // Each status read moves the fetch along: IN_PROGRESS, then the outcome.
+                if asks_status {
+                    c.processing -= 1;
+                }
+                "IN_PROGRESS"
+            } else if c.error.is_some() {
+                "ERROR"
             } else {
                 "FINISHED"
             };
+            let error = c.error.clone().filter(|_| status == "ERROR");
             drop(inner);
             let mut out = Map::new();
             for &f in &fields {
                 let v = match f {
                     "id" => json!(id.as_str()),
                     "status" => json!(status),
-                    "error_message" => continue,
+                    "error_message" => match &error {
+                        Some(e) => json!(e),
+                        None => continue,
+                    },
                     other => return nonexisting(other.to_owned(), "ThreadsMediaContainer"),
                 };
                 out.insert(f.to_owned(), v);

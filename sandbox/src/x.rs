@@ -46,6 +46,13 @@ struct RequestGrant {
 struct Inner {
     limits: Vec<Limits>,
     tweets: HashMap<u64, Tweet>,
+    /// Uploaded images by media id, until a tweet uses them.
+    uploads: HashMap<u64, Upload>,
+}
+
+/// An image uploaded with `POST /2/media/upload`.
+struct Upload {
+    owner: usize,
 }
 
 struct Limits {
@@ -58,6 +65,8 @@ struct Tweet {
     owner: usize,
     text: String,
     created: DateTime<Utc>,
+    /// Media ids attached (`media.media_ids`).
+    media: Vec<u64>,
 }
 
 /// Which endpoint's limit a call counts against.
@@ -91,6 +100,7 @@ impl XSim {
                     })
                     .collect(),
                 tweets: HashMap::new(),
+                uploads: HashMap::new(),
             }),
             next_id: AtomicU64::new(1_900_000_000_000_000_001),
             faults: FaultSwitch::new(opts.x_faults()),
@@ -259,6 +269,7 @@ impl XSim {
                 owner,
                 text,
                 created: Utc::now(),
+                media: Vec::new(),
             },
         );
         id
@@ -411,11 +422,7 @@ async fn post_tweet(sim: web::Data<XSim>, req: HttpRequest, body: web::Bytes) ->
     };
     let text = match v.get("text") {
         Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
-        Some(Value::String(_)) | None => {
-            return invalid(
-                "$.text: a text is required (the sandbox does not simulate media)".into(),
-            )
-        }
+        Some(Value::String(_)) | None => return invalid("$.text: a text is required".into()),
         Some(_) => return invalid("$.text: expected a string".into()),
     };
     if weighted_len(&text) > TEXT_LIMIT {
@@ -429,15 +436,96 @@ async fn post_tweet(sim: web::Data<XSim>, req: HttpRequest, body: web::Bytes) ->
             "status": 403,
         }));
     }
+    let media_ids: Vec<String> = match v.pointer("/media/media_ids") {
+        None => Vec::new(),
+        Some(ids) => match serde_json::from_value::<Vec<String>>(ids.clone()) {
+            Ok(ids) if (1..=4).contains(&ids.len()) => ids,
+            _ => return invalid("$.media.media_ids: 1 to 4 media id strings".into()),
+        },
+    };
     let id = {
         let mut inner = sim.lock();
-        sim.create_tweet(&mut inner, account, text.clone())
+        let mut media = Vec::with_capacity(media_ids.len());
+        for m in &media_ids {
+            match m
+                .parse::<u64>()
+                .ok()
+                .filter(|n| inner.uploads.get(n).is_some_and(|u| u.owner == account))
+            {
+                Some(n) => media.push(n),
+                None => {
+                    drop(inner);
+                    return invalid(format!(
+                        "$.media.media_ids: {m} is not a media id uploaded by this user"
+                    ));
+                }
+            }
+        }
+        for n in &media {
+            inner.uploads.remove(n);
+        }
+        let id = sim.create_tweet(&mut inner, account, text.clone());
+        if let Some(t) = inner.tweets.get_mut(&id) {
+            t.media = media;
+        }
+        id
     };
     sim.stats.published.fetch_add(1, Ordering::Relaxed);
     let id = id.to_string();
     let mut r = HttpResponse::Created();
     rate_headers(&mut r, rate);
     r.json(json!({"data": {"edit_history_tweet_ids": [id], "id": id, "text": text}}))
+}
+
+/// Largest image `POST /2/media/upload` takes (5 MB).
+const IMAGE_MAX_BYTES: usize = 5 * 1024 * 1024;
+
+/// `POST /2/media/upload` (multipart: `media`, `media_category`) — keeps the image until a
+/// tweet uses it and answers its media id. The multipart body is not signed (RFC 5849).
+async fn upload_media(sim: web::Data<XSim>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    if let Some(inj) = sim.faults.apply(&sim.stats).await {
+        return XSim::injected(inj, false);
+    }
+    let Some(account) = sim.authenticate(&req, &body) else {
+        return sim.unauthorized();
+    };
+    let invalid = |message: &str| {
+        sim.stats.error(ErrorKind::Invalid);
+        HttpResponse::BadRequest().json(json!({
+            "errors": [{"message": message}],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request",
+        }))
+    };
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some((part_type, image)) = crate::media::multipart_file(content_type, &body, "media")
+    else {
+        return invalid("media: a multipart/form-data part named 'media' is required");
+    };
+    if !crate::media::is_image(&image) || !part_type.starts_with("image/") {
+        return invalid("media: the file is not a JPEG, PNG, GIF or WebP image");
+    }
+    if image.len() > IMAGE_MAX_BYTES {
+        return invalid("media: images are at most 5 MB");
+    }
+    let id = sim.next_id.fetch_add(1, Ordering::Relaxed);
+    sim.lock().uploads.insert(id, Upload { owner: account });
+    sim.stats.media.fetch_add(1, Ordering::Relaxed);
+    sim.stats
+        .media_bytes
+        .fetch_add(image.len() as u64, Ordering::Relaxed);
+    HttpResponse::Ok().json(json!({"data": {
+        "id": id.to_string(),
+        "media_key": format!("3_{id}"),
+        "size": image.len(),
+        "expires_after_secs": 86400,
+        "image": {"image_type": part_type},
+    }}))
 }
 
 /// `DELETE /2/tweets/{id}`
@@ -508,6 +596,11 @@ async fn get_tweet(
         return invalid_id(&sim, &id);
     };
     let body = match inner.tweets.get(&n) {
+        Some(t) if !t.media.is_empty() => {
+            let keys: Vec<String> = t.media.iter().map(|m| format!("3_{m}")).collect();
+            json!({"data": {"edit_history_tweet_ids": [id.as_str()], "id": id.as_str(), "text": t.text,
+                            "attachments": {"media_keys": keys}}})
+        }
         Some(t) => {
             json!({"data": {"edit_history_tweet_ids": [id.as_str()], "id": id.as_str(), "text": t.text}})
         }
@@ -763,6 +856,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/__sandbox/oauth_faults", web::get().to(get_oauth_faults))
         .route("/__sandbox/oauth_faults", web::put().to(set_oauth_faults));
     cfg.route("/2/tweets", web::post().to(post_tweet))
+        .route("/2/media/upload", web::post().to(upload_media))
         .route("/2/users/me", web::get().to(users_me))
         .service(
             web::resource("/2/tweets/{id}")

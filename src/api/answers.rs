@@ -339,6 +339,9 @@ pub struct PostView {
     /// When it is (or was) to be published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_date: Option<String>,
+    /// The images it was sent with (absent for a text post).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub media_urls: Vec<String>,
 }
 
 /// `GET /api/history`.

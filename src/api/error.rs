@@ -82,6 +82,13 @@ pub mod codes {
     pub const IDEMPOTENCY_IN_PROGRESS: u32 = 931;
     /// postgate: linking, the `userId` sent is not the account the token belongs to.
     pub const USER_ID_MISMATCH: u32 = 925;
+    /// postgate: a `mediaUrls` entry cannot be used (not https, a private address, not
+    /// downloadable in time, too large, not an image type).
+    pub const MEDIA_INVALID: u32 = 950;
+    /// postgate: more images than a platform takes on one post.
+    pub const MEDIA_TOO_MANY: u32 = 951;
+    /// postgate: a video URL (this gateway publishes images only).
+    pub const MEDIA_VIDEO: u32 = 952;
 }
 
 /// The code of a failure class, for `action` (`"post"` or `"delete"`); `auth` is how the

@@ -52,6 +52,7 @@ mod tests {
             schedule_date: None,
             entries: vec![entry],
             idempotency_key: None,
+            media_urls: Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod publish;
 
 use crate::keys::ApiKeys;
 use crate::networks::{ConsumerCredentials, Networks};
+use crate::service::media::MediaFetcher;
 use crate::service::webhooks::Webhooks;
 use crate::service::{DeleteQueue, DeleteService, KeyedLocks, LinkingService, PublishService};
 use crate::store::Store;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub queue_default: bool,
     /// Webhook registrations and deliveries.
     pub webhooks: Webhooks,
+    /// Checks and downloads `mediaUrls`; knows the URLs of the built-in random images.
+    pub media: MediaFetcher,
 }
 
 /// A JSON answer with Ayrshare's `Content-Type: application/json; charset=utf-8`.
@@ -239,5 +242,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(profiles::user))
                 .default_service(web::to(method_not_allowed)),
         )
+        .route("/media/random/{name}", web::get().to(publish::random_image))
         .default_service(web::to(route_not_found));
 }

@@ -111,6 +111,7 @@ pub fn render_post(post: &Post, profile: &Profile, networks: &Networks) -> PostV
         ref_id: profile.id.to_string(),
         profile_title: profile.title.clone(),
         schedule_date: post.schedule_date.as_ref().map(ts),
+        media_urls: post.media_urls.clone(),
     }
 }
 
@@ -383,6 +384,7 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
         schedule_date,
         entries,
         idempotency_key: None,
+        media_urls: Vec::new(),
     })
 }
 

@@ -21,6 +21,7 @@ use super::{json_body, json_response, AppState};
 use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind};
 use crate::networks::Networks;
 use crate::service::idempotency::{Held, Idempotency, StoredAnswer};
+use crate::service::media::{display_url, MediaFetcher};
 use crate::service::NewPost;
 use crate::store::{Profile, StoreError};
 use actix_web::http::{header, StatusCode};
@@ -48,6 +49,9 @@ pub const AYRSHARE_PLATFORMS: &[&str] = &[
     "youtube",
 ];
 
+/// Most `mediaUrls` entries accepted whatever the networks (Threads' carousel limit).
+pub const MAX_MEDIA_URLS: usize = 20;
+
 /// Longest idempotency key accepted.
 pub const IDEMPOTENCY_KEY_MAX: usize = 255;
 
@@ -71,6 +75,18 @@ struct PublishBody {
     schedule_date: Option<Value>,
     #[serde(default)]
     idempotency_key: Option<String>,
+    /// Image URLs (`media_urls` is the legacy spelling).
+    #[serde(default, alias = "media_urls")]
+    media_urls: Option<Vec<String>>,
+    /// Ayrshare's test helper: a random quote replaces `post`.
+    #[serde(default)]
+    random_post: Option<bool>,
+    /// Ayrshare's test helper: a random built-in image is added to `mediaUrls`.
+    #[serde(default)]
+    random_media_url: Option<bool>,
+    /// Marks the media as video (not published by this gateway).
+    #[serde(default)]
+    is_video: Option<bool>,
 }
 
 fn invalid_post(message: impl Into<String>) -> ApiError {
@@ -114,12 +130,22 @@ fn parse_schedule_date(v: Option<Value>) -> Result<Option<DateTime<Utc>>, ApiErr
 
 /// Validates a request into a [`NewPost`]: text, platforms, limits, schedule date.
 fn validate(
-    body: PublishBody,
+    mut body: PublishBody,
     profile_id: &str,
     idempotency_key: Option<String>,
     id: PostId,
     networks: &Networks,
-) -> Result<NewPost, ApiError> {
+    media: &MediaFetcher,
+) -> Result<(NewPost, Vec<String>), ApiError> {
+    // Ayrshare's test helpers: random picks from the built-in set.
+    if body.random_post == Some(true) {
+        let quotes = crate::service::media::RANDOM_QUOTES;
+        body.post = Some(quotes[rand::random_range(0..quotes.len())].to_owned());
+    }
+    let mut media_urls = body.media_urls.take().unwrap_or_default();
+    if body.random_media_url == Some(true) {
+        media_urls.push(media.random_image_url(rand::random_range(0..usize::MAX)));
+    }
     let Some(text) = body.post else {
         return Err(ApiError::invalid(
             "post",
@@ -188,14 +214,150 @@ fn validate(
             }
         }
     }
-    Ok(NewPost {
-        id,
-        profile_id: profile_id.into(),
-        text,
-        platforms,
-        schedule_date: parse_schedule_date(body.schedule_date)?,
-        idempotency_key,
-    })
+    check_media_counts(
+        &media_urls,
+        body.is_video == Some(true),
+        &platforms,
+        networks,
+    )?;
+    Ok((
+        NewPost {
+            id,
+            profile_id: profile_id.into(),
+            text,
+            platforms,
+            schedule_date: parse_schedule_date(body.schedule_date)?,
+            idempotency_key,
+            media: Vec::new(),
+        },
+        media_urls,
+    ))
+}
+
+/// The image checks that need no network: no video, and no more images than each
+/// requested network takes (as its adapter declares).
+fn check_media_counts(
+    urls: &[String],
+    is_video: bool,
+    platforms: &[Platform],
+    networks: &Networks,
+) -> Result<(), ApiError> {
+    if urls.is_empty() {
+        return Ok(());
+    }
+    if urls.len() > MAX_MEDIA_URLS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "post",
+            codes::MEDIA_TOO_MANY,
+            format!(
+                "Field 'mediaUrls' has {} URLs; the most this gateway accepts is {MAX_MEDIA_URLS}.",
+                urls.len()
+            ),
+        ));
+    }
+    let published: Vec<&Platform> = platforms
+        .iter()
+        .filter(|p| networks.get(p).is_some())
+        .collect();
+    let video = is_video
+        || urls
+            .iter()
+            .any(|u| crate::service::media::looks_like_video(u));
+    if video {
+        if let Some(p) = published.first() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "post",
+                codes::MEDIA_VIDEO,
+                format!(
+                    "Video posts are not supported on {} by this gateway: send image URLs (JPEG, PNG, GIF or WebP) in 'mediaUrls'.",
+                    published.iter().map(|p| p.display_name()).collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .with_platform(p.as_str()));
+        }
+    }
+    for p in published {
+        let rules = networks.media_rules(p);
+        if urls.len() > rules.max_images {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "post",
+                codes::MEDIA_TOO_MANY,
+                format!(
+                    "Too many images for {}: {} sent, at most {} on one post.",
+                    p.display_name(),
+                    urls.len(),
+                    rules.max_images
+                ),
+            )
+            .with_platform(p.as_str()));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the images of a validated post, downloading them when it is published now to a
+/// network that wants bytes (a scheduled post downloads them when due), and holds each
+/// downloaded image to each network's own size limit.
+async fn prepare_media(
+    new: &mut NewPost,
+    urls: &[String],
+    networks: &Networks,
+    media: &MediaFetcher,
+) -> Result<(), ApiError> {
+    if urls.is_empty() {
+        return Ok(());
+    }
+    let now = new.schedule_date.is_none_or(|d| d <= Utc::now());
+    let wants_bytes = |p: &Platform| {
+        let rules = networks.media_rules(p);
+        networks.get(p).is_some() && !rules.fetches_url
+    };
+    let download = now && new.platforms.iter().any(wants_bytes);
+    let prepared = media.prepare(urls, download).await.map_err(|(url, e)| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "post",
+            codes::MEDIA_INVALID,
+            format!("Field 'mediaUrls': the image {} {e}.", display_url(&url)),
+        )
+    })?;
+    for p in new.platforms.iter().filter(|p| wants_bytes(p)) {
+        let limit = networks.media_rules(p).max_bytes;
+        if let Some((m, n)) = prepared
+            .iter()
+            .filter_map(|m| m.bytes.as_ref().map(|b| (m, b.len())))
+            .find(|(_, n)| *n > limit)
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "post",
+                codes::MEDIA_INVALID,
+                format!(
+                    "Field 'mediaUrls': the image {} is {n} bytes, more than {}'s limit of {limit} bytes.",
+                    display_url(&m.url),
+                    p.display_name()
+                ),
+            )
+            .with_platform(p.as_str()));
+        }
+    }
+    new.media = prepared;
+    Ok(())
+}
+
+/// `GET /media/random/{n}.png`: the built-in images `randomMediaUrl` picks from, without
+/// auth, so that networks fetching image URLs themselves (Threads) can read them.
+pub async fn random_image(name: web::Path<String>) -> HttpResponse {
+    match crate::service::media::random_image(&name) {
+        Some(bytes) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "image/png"))
+            .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+            .body(bytes),
+        None => HttpResponse::NotFound().finish(),
+    }
 }
 
 fn ts(t: &DateTime<Utc>) -> String {
@@ -385,13 +547,15 @@ pub async fn publish_post(
                 }
             }
         }
-        let new = validate(
+        let (mut new, media_urls) = validate(
             body,
             profile_id,
             key.clone(),
             post_id.clone(),
             &state.networks,
+            &state.media,
         )?;
+        prepare_media(&mut new, &media_urls, &state.networks, &state.media).await?;
         if let (Some(k), false) = (&key, claimed) {
             if let Some(held) = idem.claim(profile_id, k, &post_id).await? {
                 return match answer_held(&idem, &state.networks, &caller, k, held).await? {
@@ -475,12 +639,14 @@ mod tests {
             crate::configuration::Settings::load_with_env(None, Vec::<(String, String)>::new())
                 .unwrap();
         let networks = Networks::from_settings(&settings);
+        let media = MediaFetcher::new(&settings.media, "http://127.0.0.1:1");
         let e = validate(
             body(json!({"platforms": ["threads"]})),
             "p",
             None,
             PostId::generate(),
             &networks,
+            &media,
         )
         .unwrap_err();
         assert!(e.body().failure.message.contains("'post'"));
@@ -490,6 +656,7 @@ mod tests {
             None,
             PostId::generate(),
             &networks,
+            &media,
         )
         .unwrap_err();
         assert_eq!(e.body().failure.code, codes::POST_INVALID);
@@ -499,6 +666,7 @@ mod tests {
             None,
             PostId::generate(),
             &networks,
+            &media,
         )
         .unwrap_err();
         assert!(e.body().failure.message.contains("'platforms'"));
@@ -508,6 +676,7 @@ mod tests {
             None,
             PostId::generate(),
             &networks,
+            &media,
         )
         .unwrap_err();
         assert_eq!(e.body().platform.as_deref(), Some("twitter"));
@@ -517,6 +686,7 @@ mod tests {
             None,
             PostId::generate(),
             &networks,
+            &media,
         )
         .unwrap_err();
         assert!(e.body().failure.message.contains("'scheduleDate'"));
@@ -526,8 +696,10 @@ mod tests {
             None,
             PostId::generate(),
             &networks,
+            &media,
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert_eq!(ok.platforms, vec![Platform::Twitter, Platform::Threads]);
         assert_eq!(ts(&ok.schedule_date.unwrap()), "2030-01-01T10:00:00Z");
     }

@@ -7,8 +7,8 @@
 
 use super::{
     http_client, publish_transport_error, retry_after_header, snippet, transport_error,
-    CallContext, Existence, Gone, Identity, Network, NetworkError, PublishError, Published, Quota,
-    SessionStore, SignedIn, TextRule, MAX_RETRY_AFTER_SECS,
+    CallContext, Existence, Gone, Identity, Media, MediaRules, Network, NetworkError, PublishError,
+    Published, Quota, SessionStore, SignedIn, TextRule, MAX_RETRY_AFTER_SECS,
 };
 use crate::configuration::BlueskySettings;
 use crate::domain::{
@@ -25,6 +25,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use unicode_segmentation::UnicodeSegmentation;
+
+/// Most images on one Bluesky post (`app.bsky.embed.images`).
+pub const BLUESKY_MAX_IMAGES: usize = 4;
+/// Largest image blob the `app.bsky.embed.images` lexicon accepts.
+pub const BLUESKY_MAX_IMAGE_BYTES: usize = 1_000_000;
 
 /// Most graphemes of a Bluesky post (`app.bsky.feed.post` lexicon, `maxGraphemes`).
 pub const BLUESKY_MAX_GRAPHEMES: usize = 300;
@@ -582,11 +587,98 @@ impl Network for Bluesky {
         text: &str,
         _ctx: &CallContext,
     ) -> Result<Published, PublishError> {
+        self.create_post(account, text, None).await
+    }
+
+    fn media_rules(&self) -> MediaRules {
+        MediaRules {
+            max_images: BLUESKY_MAX_IMAGES,
+            max_bytes: BLUESKY_MAX_IMAGE_BYTES,
+            fetches_url: false,
+        }
+    }
+
+    /// Uploads each image (`com.atproto.repo.uploadBlob`), then creates the post with an
+    /// `app.bsky.embed.images` embed of the blobs.
+    async fn publish_with_media(
+        &self,
+        account: &LinkedAccount,
+        text: &str,
+        media: &[Media],
+        ctx: &CallContext,
+    ) -> Result<Published, PublishError> {
+        if media.is_empty() {
+            return self.publish(account, text, ctx).await;
+        }
+        let mut images = Vec::with_capacity(media.len());
+        for m in media {
+            let blob = self.upload_blob(account, m).await?;
+            images.push(json!({"alt": "", "image": blob}));
+        }
+        let embed = json!({"$type": "app.bsky.embed.images", "images": images});
+        self.create_post(account, text, Some(embed)).await
+    }
+}
+
+impl Bluesky {
+    /// Uploads one image and returns the blob reference Bluesky answered. An upload publishes
+    /// nothing: every failure is a sure "not published".
+    async fn upload_blob(
+        &self,
+        account: &LinkedAccount,
+        media: &Media,
+    ) -> Result<serde_json::Value, PublishError> {
+        let Some(bytes) = media.bytes.as_ref() else {
+            return Err(NetworkError::Rejected(
+                "an image for Bluesky was not downloaded by the gateway".into(),
+            )
+            .into());
+        };
+        let url = self.xrpc("com.atproto.repo.uploadBlob");
+        let answer = self
+            .authed(account, |token| {
+                self.client
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header(reqwest::header::CONTENT_TYPE, media.content_type.as_str())
+                    .body(bytes.clone())
+            })
+            .await
+            .map_err(|e| PublishError::from(e.error))?;
+        if !answer.status.is_success() {
+            return Err(answer.classify().into());
+        }
+        serde_json::from_str::<serde_json::Value>(&answer.body)
+            .ok()
+            .and_then(|v| v.get("blob").cloned())
+            .filter(|b| b.is_object())
+            .ok_or_else(|| {
+                NetworkError::Rejected(format!(
+                    "Bluesky answered uploadBlob without a blob: {}",
+                    snippet(&answer.body)
+                ))
+                .into()
+            })
+    }
+
+    /// Creates an `app.bsky.feed.post` record with `text` and, if any, `embed`: the one call
+    /// that can leave a publish's outcome unknown.
+    async fn create_post(
+        &self,
+        account: &LinkedAccount,
+        text: &str,
+        embed: Option<serde_json::Value>,
+    ) -> Result<Published, PublishError> {
         let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut record =
+            json!({"$type": BLUESKY_POST_COLLECTION, "text": text, "createdAt": created_at});
+        if let Some(embed) = embed {
+            record["embed"] = embed;
+        }
         let body = json!({
             "repo": account.user_id,
             "collection": BLUESKY_POST_COLLECTION,
-            "record": {"$type": BLUESKY_POST_COLLECTION, "text": text, "createdAt": created_at},
+            "record": record,
         });
         let url = self.xrpc("com.atproto.repo.createRecord");
         // An `ExpiredToken` answer created nothing, so its one retry cannot post twice.

@@ -3,11 +3,13 @@
 
 mod bluesky;
 pub mod link_flows;
+mod media;
 mod text;
 mod threads;
 mod x;
 
 pub use bluesky::{bluesky_length, Bluesky, BLUESKY_MAX_BYTES, BLUESKY_MAX_GRAPHEMES};
+pub use media::{Media, MediaRules};
 pub use text::TextRule;
 pub use threads::{threads_length, Threads, THREADS_MAX};
 pub use x::{sign_oauth1, sign_oauth1_flow, x_weighted_length, X, X_MAX_WEIGHTED, X_URL_WEIGHT};
@@ -343,6 +345,33 @@ pub trait Network: Send + Sync + 'static {
         ctx: &CallContext,
     ) -> Result<Published, PublishError>;
 
+    /// What images this network takes on one post. The default: none (a post with images is
+    /// refused for this network before anything is sent).
+    fn media_rules(&self) -> MediaRules {
+        MediaRules::NONE
+    }
+
+    /// Publishes a post with images (`media` checked against [`Network::media_rules`] by the
+    /// caller, downloaded unless the network fetches URLs itself). Without images it is
+    /// [`Network::publish`]. Uploading an image publishes nothing: only the final publishing
+    /// call can leave the outcome unknown.
+    async fn publish_with_media(
+        &self,
+        account: &LinkedAccount,
+        text: &str,
+        media: &[Media],
+        ctx: &CallContext,
+    ) -> Result<Published, PublishError> {
+        if media.is_empty() {
+            return self.publish(account, text, ctx).await;
+        }
+        Err(NetworkError::Rejected(format!(
+            "{} posts with images are not supported by this gateway",
+            self.platform().display_name()
+        ))
+        .into())
+    }
+
     /// Checks a publish whose outcome was unknown: `reference` is what [`PublishError`]
     /// carried, `text` the post's text, `since` when it was sent. The default cannot tell.
     async fn check_publish(
@@ -432,6 +461,12 @@ impl Networks {
     /// `platform`'s text rule, if postgate has an adapter for it.
     pub fn text_rule(&self, platform: &Platform) -> Option<TextRule> {
         self.get(platform).map(|n| n.text_rule())
+    }
+
+    /// `platform`'s image rules ([`MediaRules::NONE`] without an adapter).
+    pub fn media_rules(&self, platform: &Platform) -> MediaRules {
+        self.get(platform)
+            .map_or(MediaRules::NONE, |n| n.media_rules())
     }
 
     /// Why `entry` cannot be deleted through its network's API, if it cannot: the adapter's

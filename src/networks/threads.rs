@@ -4,8 +4,8 @@
 use super::text::{is_emoji, is_emoji_modifier};
 use super::{
     checked_id, http_client, identity, publish_transport_error, retry_after_header, snippet,
-    transport_error, CallContext, Existence, Gone, Identity, Network, NetworkError, PublishCheck,
-    PublishError, Published, Quota, TextRule,
+    transport_error, CallContext, Existence, Gone, Identity, Media, MediaRules, Network,
+    NetworkError, PublishCheck, PublishError, Published, Quota, TextRule,
 };
 use crate::configuration::ThreadsSettings;
 use crate::domain::{LinkedAccount, NetworkPostId, Platform};
@@ -33,6 +33,11 @@ pub fn threads_length(text: &str) -> usize {
         .sum()
 }
 
+/// Most images of a Threads carousel (one image alone is an IMAGE post).
+pub const THREADS_MAX_IMAGES: usize = 20;
+/// Largest image Threads takes (8 MB).
+pub const THREADS_MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
+
 /// Rate-limit wait when Threads gives no hint (it documents none).
 const DEFAULT_RETRY_AFTER_SECS: u64 = 900;
 
@@ -42,6 +47,9 @@ pub struct Threads {
     quota: Quota,
     client: reqwest::Client,
     in_flight: Arc<Semaphore>,
+    /// How often, and how long at most, an image container's status is asked.
+    container_poll: Duration,
+    container_wait: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,7 +97,122 @@ impl Threads {
                 settings.timeout(),
             ),
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
+            container_poll: Duration::from_millis(settings.container_poll_ms.max(1)),
+            container_wait: Duration::from_millis(settings.container_wait_ms),
         }
+    }
+
+    /// Creates a container from `fields` (plus the token) and returns its id. A container is
+    /// not a post: whatever happens to this call, nothing is live yet.
+    async fn container(
+        &self,
+        account: &LinkedAccount,
+        fields: &[(&str, &str)],
+    ) -> Result<String, NetworkError> {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("access_token", account.access_token.as_str()));
+        let req = self
+            .client
+            .post(self.url(&format!("{}/threads", account.user_id)))
+            .form(&form);
+        let id = self.id_of(req, "container").await?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NetworkError::Rejected(format!(
+                "Threads answered a container id that is not a Graph id: {}",
+                snippet(&id)
+            )));
+        }
+        Ok(id)
+    }
+
+    /// Waits until Threads has fetched and processed an image container: asks
+    /// `GET /{container}?fields=status,error_message` every `container_poll` until
+    /// `FINISHED`, for at most `container_wait`. Nothing is published yet, so every failure
+    /// here is a sure "not published".
+    async fn wait_finished(
+        &self,
+        account: &LinkedAccount,
+        container: &str,
+    ) -> Result<(), NetworkError> {
+        let deadline = tokio::time::Instant::now() + self.container_wait;
+        loop {
+            let req = self.client.get(self.url(container)).query(&[
+                ("fields", "status,error_message"),
+                ("access_token", account.access_token.as_str()),
+            ]);
+            let (status, headers, body) = self.send(req).await?;
+            if !status.is_success() {
+                return Err(match Self::classify(status, &headers, &body) {
+                    Classified::Error(e) => e,
+                    Classified::NotFoundOrNoAccess(m) => NetworkError::Rejected(m),
+                });
+            }
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let state = v.get("status").and_then(|s| s.as_str()).unwrap_or("");
+            let detail = v
+                .get("error_message")
+                .and_then(|s| s.as_str())
+                .unwrap_or("no detail given");
+            match state {
+                "FINISHED" => return Ok(()),
+                "ERROR" => {
+                    return Err(NetworkError::Rejected(format!(
+                        "Threads could not process the image (container status ERROR: {detail})"
+                    )))
+                }
+                "EXPIRED" | "PUBLISHED" => {
+                    return Err(NetworkError::Rejected(format!(
+                        "Threads container is {state}, it cannot be published"
+                    )))
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() + self.container_poll > deadline {
+                return Err(NetworkError::Timeout(format!(
+                    "Threads had not finished processing the image after {} ms (container status {})",
+                    self.container_wait.as_millis(),
+                    if state.is_empty() { "unknown" } else { state }
+                )));
+            }
+            tokio::time::sleep(self.container_poll).await;
+        }
+    }
+
+    /// Publishes a ready container (`threads_publish`) and reads the post's permalink.
+    async fn publish_ready(
+        &self,
+        account: &LinkedAccount,
+        container: &str,
+    ) -> Result<Published, PublishError> {
+        let token = account.access_token.as_str();
+        let user = &account.user_id;
+        let req = self
+            .client
+            .post(self.url(&format!("{user}/threads_publish")))
+            .query(&[("creation_id", container), ("access_token", token)]);
+        let media = IdBody {
+            id: self.publish_container(req, container).await?,
+        };
+        // The permalink needs one more read; a post is published even if that read fails.
+        let req = self
+            .client
+            .get(self.url(&media.id))
+            .query(&[("fields", "permalink"), ("access_token", token)]);
+        let url = match self.send(req).await {
+            Ok((s, _, b)) if s.is_success() => serde_json::from_str::<serde_json::Value>(&b)
+                .ok()
+                .and_then(|v| {
+                    v.get("permalink")
+                        .and_then(|p| p.as_str())
+                        .map(str::to_owned)
+                }),
+            _ => None,
+        }
+        .unwrap_or_else(|| profile_url(account));
+        Ok(Published {
+            id: NetworkPostId(media.id),
+            url,
+        })
     }
 
     fn url(&self, path: &str) -> String {
@@ -384,33 +507,78 @@ impl Network for Threads {
             ]);
         // A container is not a post: whatever happens to this call, nothing is live yet.
         let container = self.id_of(req, "container").await?;
-        let req = self
-            .client
-            .post(self.url(&format!("{user}/threads_publish")))
-            .query(&[("creation_id", container.as_str()), ("access_token", token)]);
-        let media = IdBody {
-            id: self.publish_container(req, &container).await?,
-        };
-        // The permalink needs one more read; a post is published even if that read fails.
-        let req = self
-            .client
-            .get(self.url(&media.id))
-            .query(&[("fields", "permalink"), ("access_token", token)]);
-        let url = match self.send(req).await {
-            Ok((s, _, b)) if s.is_success() => serde_json::from_str::<serde_json::Value>(&b)
-                .ok()
-                .and_then(|v| {
-                    v.get("permalink")
-                        .and_then(|p| p.as_str())
-                        .map(str::to_owned)
-                }),
-            _ => None,
+        self.publish_ready(account, &container).await
+    }
+
+    fn media_rules(&self) -> MediaRules {
+        MediaRules {
+            max_images: THREADS_MAX_IMAGES,
+            max_bytes: THREADS_MAX_IMAGE_BYTES,
+            fetches_url: true,
         }
-        .unwrap_or_else(|| profile_url(account));
-        Ok(Published {
-            id: NetworkPostId(media.id),
-            url,
-        })
+    }
+
+    /// One image: an `IMAGE` container with `image_url`. Several: one item container per
+    /// image (`is_carousel_item=true`), all waited on together until `FINISHED`, then a
+    /// `CAROUSEL` container of them. Threads fetches each URL itself; the last container is
+    /// waited on until `FINISHED` before `threads_publish`.
+    async fn publish_with_media(
+        &self,
+        account: &LinkedAccount,
+        text: &str,
+        media: &[Media],
+        ctx: &CallContext,
+    ) -> Result<Published, PublishError> {
+        let container = match media {
+            [] => return self.publish(account, text, ctx).await,
+            [one] => {
+                self.container(
+                    account,
+                    &[
+                        ("media_type", "IMAGE"),
+                        ("image_url", one.url.as_str()),
+                        ("text", text),
+                    ],
+                )
+                .await?
+            }
+            many => {
+                let mut children = Vec::with_capacity(many.len());
+                for m in many {
+                    let item = self
+                        .container(
+                            account,
+                            &[
+                                ("media_type", "IMAGE"),
+                                ("image_url", m.url.as_str()),
+                                ("is_carousel_item", "true"),
+                            ],
+                        )
+                        .await?;
+                    children.push(item);
+                }
+                // Threads fetches the items in parallel: waiting on them together keeps a
+                // 20-image carousel within one publish's time budget.
+                futures::future::try_join_all(
+                    children
+                        .iter()
+                        .map(|item| self.wait_finished(account, item)),
+                )
+                .await?;
+                let children = children.join(",");
+                self.container(
+                    account,
+                    &[
+                        ("media_type", "CAROUSEL"),
+                        ("children", children.as_str()),
+                        ("text", text),
+                    ],
+                )
+                .await?
+            }
+        };
+        self.wait_finished(account, &container).await?;
+        self.publish_ready(account, &container).await
     }
 
     /// Asks the container's status (`GET /{container}?fields=status,id,error_message`); when

@@ -5,8 +5,8 @@ use super::text::{is_emoji, is_emoji_modifier, is_regional_indicator};
 use super::AuthCode;
 use super::{
     checked_id, http_client, identity, publish_transport_error, retry_after_header, snippet,
-    transport_error, CallContext, ConsumerCredentials, Existence, Gone, Identity, Network,
-    NetworkError, PublishError, Published, Quota, TextRule,
+    transport_error, CallContext, ConsumerCredentials, Existence, Gone, Identity, Media,
+    MediaRules, Network, NetworkError, PublishError, Published, Quota, TextRule,
 };
 use crate::configuration::{XApi, XSettings};
 use crate::domain::{LinkedAccount, NetworkPostId, Platform};
@@ -15,6 +15,11 @@ use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+
+/// Most images on one X post.
+pub const X_MAX_IMAGES: usize = 4;
+/// Largest image X takes (5 MB).
+pub const X_MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
 
 /// Most characters of an X post, in X's weighted count.
 pub const X_MAX_WEIGHTED: usize = 280;
@@ -197,6 +202,133 @@ impl X {
         let body = resp.text().await.map_err(|e| transport_error("X", e))?;
         tracing::debug!(status = status.as_u16(), "X answered");
         Ok((status, headers, body))
+    }
+
+    /// Uploads one image (`POST /2/media/upload`, multipart, `media_category=tweet_image`)
+    /// and returns its media id. The multipart body is not part of the OAuth 1.0a signature
+    /// (RFC 5849 signs form-urlencoded bodies only). An upload publishes nothing, so every
+    /// failure here is a sure "not published".
+    async fn upload(
+        &self,
+        account: &LinkedAccount,
+        media: &Media,
+        ctx: &CallContext,
+    ) -> Result<String, NetworkError> {
+        let Some(bytes) = media.bytes.as_deref() else {
+            return Err(NetworkError::Rejected(
+                "an image for X was not downloaded by the gateway".into(),
+            ));
+        };
+        let url = format!("{}/2/media/upload", self.base);
+        let (consumer, token, secret) = Self::credentials(ctx, account)?;
+        let auth = sign_oauth1("POST", &url, consumer, token, secret);
+        let (body, content_type) = super::media::multipart(
+            &[("media_category", "tweet_image")],
+            "media",
+            &media.content_type,
+            bytes,
+        );
+        let req = self
+            .client
+            .post(&url)
+            .header(reqwest::header::AUTHORIZATION, auth)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| NetworkError::Transient("X adapter is shutting down".into()))?;
+        let resp = req.send().await.map_err(|e| transport_error("X", e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.text().await.map_err(|e| transport_error("X", e))?;
+        tracing::debug!(status = status.as_u16(), "X answered POST /2/media/upload");
+        if !status.is_success() {
+            return Err(match Self::classify(status, &headers, &body) {
+                // Nothing was posted, whatever the class says.
+                NetworkError::Duplicate(m) => NetworkError::Rejected(m),
+                e => e,
+            });
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        // v2 answers `data.id`; v1.1-style answers `media_id_string`.
+        v.pointer("/data/id")
+            .or_else(|| v.get("media_id_string"))
+            .and_then(|i| i.as_str())
+            .filter(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                NetworkError::Rejected(format!(
+                    "X answered the media upload without a media id: {}",
+                    snippet(&body)
+                ))
+            })
+    }
+
+    /// `POST /2/tweets` with `body`; the one call that can leave a publish's outcome unknown.
+    async fn tweet(
+        &self,
+        account: &LinkedAccount,
+        body: serde_json::Value,
+        ctx: &CallContext,
+    ) -> Result<Published, PublishError> {
+        let url = format!("{}/2/tweets", self.base);
+        let (consumer, token, secret) = Self::credentials(ctx, account)?;
+        let auth = sign_oauth1("POST", &url, consumer, token, secret);
+        let req = self
+            .client
+            .post(&url)
+            .header(reqwest::header::AUTHORIZATION, auth)
+            .json(&body);
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| NetworkError::Transient("X adapter is shutting down".into()))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| publish_transport_error("X", e, None))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| PublishError::unknown(transport_error("X", e), None))?;
+        tracing::debug!(status = status.as_u16(), "X answered POST /2/tweets");
+        if status.is_server_error() {
+            return Err(PublishError::unknown(
+                NetworkError::Ambiguous(format!(
+                    "X answered HTTP {} to POST /2/tweets: {}",
+                    status.as_u16(),
+                    snippet(&body)
+                )),
+                None,
+            ));
+        }
+        if !status.is_success() {
+            return Err(Self::classify(status, &headers, &body).into());
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let Some(id) = v
+            .pointer("/data/id")
+            .and_then(|i| i.as_str())
+            .filter(|i| !i.is_empty())
+        else {
+            return Err(PublishError::unknown(
+                NetworkError::Ambiguous(format!(
+                    "X accepted the post without a post id: {}",
+                    snippet(&body)
+                )),
+                None,
+            ));
+        };
+        let handle = account.username.as_deref().unwrap_or("i/web");
+        Ok(Published {
+            id: NetworkPostId(id.to_owned()),
+            url: format!("https://twitter.com/{handle}/status/{id}"),
+        })
     }
 
     /// Classifies a non-success X answer by HTTP status (v2 Problem bodies and v1.1 error
@@ -464,62 +596,39 @@ impl Network for X {
         text: &str,
         ctx: &CallContext,
     ) -> Result<Published, PublishError> {
-        let url = format!("{}/2/tweets", self.base);
-        let (consumer, token, secret) = Self::credentials(ctx, account)?;
-        let auth = sign_oauth1("POST", &url, consumer, token, secret);
-        let req = self
-            .client
-            .post(&url)
-            .header(reqwest::header::AUTHORIZATION, auth)
-            .json(&serde_json::json!({ "text": text }));
-        let _permit = self
-            .in_flight
-            .acquire()
+        self.tweet(account, serde_json::json!({ "text": text }), ctx)
             .await
-            .map_err(|_| NetworkError::Transient("X adapter is shutting down".into()))?;
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| publish_transport_error("X", e, None))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| PublishError::unknown(transport_error("X", e), None))?;
-        tracing::debug!(status = status.as_u16(), "X answered POST /2/tweets");
-        if status.is_server_error() {
-            return Err(PublishError::unknown(
-                NetworkError::Ambiguous(format!(
-                    "X answered HTTP {} to POST /2/tweets: {}",
-                    status.as_u16(),
-                    snippet(&body)
-                )),
-                None,
-            ));
+    }
+
+    fn media_rules(&self) -> MediaRules {
+        MediaRules {
+            max_images: X_MAX_IMAGES,
+            max_bytes: X_MAX_IMAGE_BYTES,
+            fetches_url: false,
         }
-        if !status.is_success() {
-            return Err(Self::classify(status, &headers, &body).into());
+    }
+
+    /// Uploads each image, then posts `{"text", "media": {"media_ids": [...]}}`.
+    async fn publish_with_media(
+        &self,
+        account: &LinkedAccount,
+        text: &str,
+        media: &[Media],
+        ctx: &CallContext,
+    ) -> Result<Published, PublishError> {
+        if media.is_empty() {
+            return self.publish(account, text, ctx).await;
         }
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        let Some(id) = v
-            .pointer("/data/id")
-            .and_then(|i| i.as_str())
-            .filter(|i| !i.is_empty())
-        else {
-            return Err(PublishError::unknown(
-                NetworkError::Ambiguous(format!(
-                    "X accepted the post without a post id: {}",
-                    snippet(&body)
-                )),
-                None,
-            ));
-        };
-        let handle = account.username.as_deref().unwrap_or("i/web");
-        Ok(Published {
-            id: NetworkPostId(id.to_owned()),
-            url: format!("https://twitter.com/{handle}/status/{id}"),
-        })
+        let mut ids = Vec::with_capacity(media.len());
+        for m in media {
+            ids.push(self.upload(account, m, ctx).await?);
+        }
+        self.tweet(
+            account,
+            serde_json::json!({ "text": text, "media": { "media_ids": ids } }),
+            ctx,
+        )
+        .await
     }
 }
 

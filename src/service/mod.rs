@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod import;
 pub mod linking;
 pub mod locks;
+pub mod media;
 pub mod publish;
 pub mod queue;
 pub mod scheduler;

@@ -15,13 +15,14 @@
 //! - **Bounded time.** Every network call runs under the configured deadline.
 
 use super::locks::PostLocks;
+use super::media::{display_url, MediaFetcher};
 use crate::domain::{
     EntryError, EntryState, ErrorKind, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus,
     ProfileId,
 };
 use crate::networks::{
-    AuthCode, CallContext, ConsumerCredentials, NetworkError, Networks, PublishCheck, PublishError,
-    Published,
+    AuthCode, CallContext, ConsumerCredentials, Media, NetworkError, Networks, PublishCheck,
+    PublishError, Published,
 };
 use crate::store::{LinkedAccount, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -51,6 +52,9 @@ pub struct NewPost {
     pub schedule_date: Option<DateTime<Utc>>,
     /// The client's idempotency key, kept on the post.
     pub idempotency_key: Option<String>,
+    /// The images (`mediaUrls`), checked; downloaded when published now to a network that
+    /// wants bytes. A scheduled post keeps their URLs and fetches them when due.
+    pub media: Vec<Media>,
 }
 
 /// Why one platform of a post was not (or may not have been) published.
@@ -176,6 +180,8 @@ pub struct PublishService {
     config: PublishConfig,
     /// X consumer credentials of the settings: all the scheduler has.
     settings_x_consumer: Option<ConsumerCredentials>,
+    /// Fetches the images of scheduled posts when they come due.
+    media: Option<MediaFetcher>,
 }
 
 impl PublishService {
@@ -193,7 +199,15 @@ impl PublishService {
             locks,
             config,
             settings_x_consumer,
+            media: None,
         }
+    }
+
+    /// The fetcher that downloads a scheduled post's images when it comes due. Without one,
+    /// a due post with images fails on the networks that need the bytes.
+    pub fn with_media(mut self, fetcher: MediaFetcher) -> Self {
+        self.media = Some(fetcher);
+        self
     }
 
     /// Creates a post: publishes it now on every requested platform concurrently, or, when
@@ -206,6 +220,7 @@ impl PublishService {
     pub async fn create(&self, new: NewPost, ctx: &CallContext) -> Result<Post, StoreError> {
         let now = Utc::now();
         let scheduled = new.schedule_date.is_some_and(|d| d > now);
+        let media = new.media;
         let mut platforms = new.platforms;
         platforms.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         platforms.dedup();
@@ -226,6 +241,7 @@ impl PublishService {
                 .map(|p| PlatformEntry::new(p, EntryState::Pending))
                 .collect(),
             idempotency_key: new.idempotency_key,
+            media_urls: media.iter().map(|m| m.url.clone()).collect(),
         };
         let _held = self.locks.hold(self.store.as_ref(), &post.id).await?;
         // At schedule time the scheduler's own credentials decide whether X can work later.
@@ -259,7 +275,7 @@ impl PublishService {
         // delete path treats as possibly live.
         self.store.insert_post(&post).await?;
         self.store.flush().await?;
-        self.fan_out(&mut post, &calls, ctx).await;
+        self.fan_out(&mut post, &calls, &Ok(media), ctx).await;
         self.store.update_post(&post).await?;
         self.store.flush().await?;
         Ok(post)
@@ -289,7 +305,8 @@ impl PublishService {
         if calls.is_empty() {
             return Ok(Some(post));
         }
-        self.fan_out(&mut post, &calls, &ctx).await;
+        let media = self.due_media(&post, &calls).await;
+        self.fan_out(&mut post, &calls, &media, &ctx).await;
         self.store.update_post(&post).await?;
         self.store.flush().await?;
         Ok(Some(post))
@@ -492,10 +509,93 @@ impl PublishService {
 
     /// Calls every planned network at once and records each answer on its entry, then the
     /// post's status. Writes nothing itself.
-    async fn fan_out(&self, post: &mut Post, calls: &[(usize, LinkedAccount)], ctx: &CallContext) {
+    /// The images of a due post: downloaded now when a planned network wants bytes, else
+    /// only checked. A URL that fails is kept as an error; every planned platform then fails
+    /// with it (nothing is sent).
+    async fn due_media(
+        &self,
+        post: &Post,
+        calls: &[(usize, LinkedAccount)],
+    ) -> Result<Vec<Media>, String> {
+        if post.media_urls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(fetcher) = &self.media else {
+            return Err("this gateway has no media fetcher configured".into());
+        };
+        let download = calls.iter().any(|(i, _)| {
+            let rules = self.networks.media_rules(&post.entries[*i].platform);
+            rules.max_images > 0 && !rules.fetches_url
+        });
+        fetcher
+            .prepare(&post.media_urls, download)
+            .await
+            .map_err(|(url, e)| format!("the image {} {e}", display_url(&url)))
+    }
+
+    /// The images one platform gets, or why it cannot take them.
+    fn media_for(&self, platform: &Platform, media: &[Media]) -> Result<Vec<Media>, NetworkError> {
+        if media.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rules = self.networks.media_rules(platform);
+        if media.len() > rules.max_images {
+            return Err(NetworkError::Rejected(format!(
+                "{} takes at most {} images on one post; {} were sent",
+                platform.display_name(),
+                rules.max_images,
+                media.len()
+            )));
+        }
+        for m in media {
+            match &m.bytes {
+                None if !rules.fetches_url => {
+                    return Err(NetworkError::Rejected(format!(
+                        "the image {} was not downloaded",
+                        display_url(&m.url)
+                    )))
+                }
+                Some(b) if b.len() > rules.max_bytes => {
+                    return Err(NetworkError::Rejected(format!(
+                        "the image {} is {} bytes, more than {}'s limit of {} bytes",
+                        display_url(&m.url),
+                        b.len(),
+                        platform.display_name(),
+                        rules.max_bytes
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(media.to_vec())
+    }
+
+    /// Calls every planned network at once and records each answer on its entry, then the
+    /// post's status. Writes nothing itself.
+    async fn fan_out(
+        &self,
+        post: &mut Post,
+        calls: &[(usize, LinkedAccount)],
+        media: &Result<Vec<Media>, String>,
+        ctx: &CallContext,
+    ) {
         let text = post.text.clone();
+        let text = &text;
         let results = futures::future::join_all(calls.iter().map(|(i, account)| {
-            self.call_publish(post.entries[*i].platform.clone(), account, &text, ctx)
+            let platform = post.entries[*i].platform.clone();
+            let media = match media {
+                Ok(media) => self.media_for(&platform, media),
+                Err(why) => Err(NetworkError::Rejected(why.clone())),
+            };
+            async move {
+                match media {
+                    Ok(media) => {
+                        self.call_publish(platform, account, text, &media, ctx)
+                            .await
+                    }
+                    Err(e) => Err(PublishError::from(e)),
+                }
+            }
         }))
         .await;
         for ((i, _), result) in calls.iter().zip(results) {
@@ -539,6 +639,7 @@ impl PublishService {
         platform: Platform,
         account: &LinkedAccount,
         text: &str,
+        media: &[Media],
         ctx: &CallContext,
     ) -> Result<Published, PublishError> {
         let Some(network) = self.networks.get(&platform) else {
@@ -548,8 +649,8 @@ impl PublishService {
             ))
             .into());
         };
-        match tokio::time::timeout(self.config.deadline, network.publish(account, text, ctx)).await
-        {
+        let publish = network.publish_with_media(account, text, media, ctx);
+        match tokio::time::timeout(self.config.deadline, publish).await {
             Ok(r) => r,
             // The deadline may cut the publishing call after it was sent: unknown.
             Err(_) => Err(PublishError::unknown(

@@ -87,6 +87,7 @@ fn post(n: usize, profile: &str, created: DateTime<Utc>, entries: Vec<PlatformEn
         schedule_date: None,
         entries,
         idempotency_key: None,
+        media_urls: Vec::new(),
     }
 }
 
@@ -262,6 +263,11 @@ pub async fn posts(store: Arc<dyn Store>) {
         ],
     );
     a.idempotency_key = Some("key-1".into());
+    // Images survive the round trip in order (a scheduled post fetches them when due).
+    a.media_urls = vec![
+        "https://img.example/b.png".into(),
+        "https://img.example/a.jpg".into(),
+    ];
     a.entries[1].post_type = Some("story".into());
     a.entries[1].media_type = Some("image".into());
     store.insert_post(&a).await.unwrap();

@@ -237,6 +237,7 @@ async fn write_post(
         "ON CONFLICT (id) DO UPDATE SET profile_id = EXCLUDED.profile_id, text = EXCLUDED.text,
          status = EXCLUDED.status, kind = EXCLUDED.kind, created = EXCLUDED.created,
          schedule_date = EXCLUDED.schedule_date, idempotency_key = EXCLUDED.idempotency_key,
+         media_urls = EXCLUDED.media_urls,
          due_at = EXCLUDED.due_at, in_flight = EXCLUDED.in_flight,
          lease_holder = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
                              THEN NULL ELSE posts.lease_holder END,
@@ -245,8 +246,8 @@ async fn write_post(
     };
     let written = sqlx::query(&format!(
         "INSERT INTO posts (id, profile_id, text, status, kind, created, schedule_date,
-                            idempotency_key, due_at, in_flight)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {conflict}"
+                            idempotency_key, due_at, in_flight, media_urls)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {conflict}"
     ))
     .bind(post.id.as_str())
     .bind(post.profile_id.as_str())
@@ -258,6 +259,7 @@ async fn write_post(
     .bind(&post.idempotency_key)
     .bind(post.schedule_slot())
     .bind(post.in_flight())
+    .bind(&post.media_urls)
     .execute(&mut **tx)
     .await
     .map_err(db)?;
@@ -340,6 +342,7 @@ fn post_from_row(r: &PgRow, entries: Vec<PlatformEntry>) -> Result<Post, StoreEr
         schedule_date: r.try_get("schedule_date").map_err(db)?,
         entries,
         idempotency_key: r.try_get("idempotency_key").map_err(db)?,
+        media_urls: r.try_get("media_urls").map_err(db)?,
     })
 }
 

@@ -416,6 +416,7 @@ fn stored_post(profile_id: String, id: PostId, status: PostStatus, entry: Platfo
         schedule_date: None,
         entries: vec![entry],
         idempotency_key: Some("k-crash".into()),
+        media_urls: Vec::new(),
     }
 }
 

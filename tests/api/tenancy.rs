@@ -308,6 +308,7 @@ async fn store_with_crafted_ids(dir: &std::path::Path) -> String {
             entry(Platform::Twitter, "1/../../2/users/me"),
         ],
         idempotency_key: None,
+        media_urls: Vec::new(),
     };
     store.insert_post(&post).await.unwrap();
     store.flush().await.unwrap();

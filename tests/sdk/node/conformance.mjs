@@ -44,6 +44,8 @@ const base = normaliseBase(env("POSTGATE_BASE"));
 const apiKey = env("POSTGATE_API_KEY");
 const xKey = env("X_CONSUMER_KEY");
 const xSecret = env("X_CONSUMER_SECRET");
+// A server answering a PNG at any path (the gateway downloads the images itself).
+const mediaRoot = env("POSTGATE_MEDIA_URL").replace(/\/+$/, "");
 const timeoutSecs = Number(process.env.SDK_TIMEOUT_SECS || "120");
 
 register("./base-url-hook.mjs", import.meta.url, { data: { base } });
@@ -318,6 +320,21 @@ const steps = [
     c.eq("status", "success");
     c = new Check(await call("listWebhooks", primary.listWebhooks()));
     c.true(!c.array("webhooks").some((h) => h.action === "feed"), "expected the feed webhook gone");
+  }],
+  ["o. post with mediaUrls (two images) to threads+twitter", async () => {
+    const mediaUrls = [`${mediaRoot}/sdk-${runId}-a.png`, `${mediaRoot}/sdk-${runId}-b.png`];
+    const [body, c] = await publish(primary, `pictures ${runId}`, { mediaUrls });
+    checkPublished(body, c);
+  }],
+  ["p. randomPost + randomMediaUrl (Ayrshare's test helpers)", async () => {
+    const body = await call("post", primary.post({
+      randomPost: true, randomMediaUrl: true, platforms: [...PLATFORMS],
+    }));
+    const c = new Check(body);
+    checkPublished(body, c);
+    c.has("post");
+    c.has("refId");
+    c.array("errors", 0);
   }],
 ];
 

@@ -166,6 +166,8 @@ def main():
     api_key = env("POSTGATE_API_KEY")
     x_key = env("X_CONSUMER_KEY")
     x_secret = env("X_CONSUMER_SECRET")
+    # A server answering a PNG at any path (the gateway downloads the images itself).
+    media_root = env("POSTGATE_MEDIA_URL").rstrip("/")
 
     # The single patch: the module global every do* helper reads at call time.
     sdk.base = base
@@ -345,6 +347,20 @@ def main():
         c.true(not any(h.get("action") == "feed" for h in c.array("webhooks")),
                "expected the feed webhook gone")
 
+    def o_media():
+        media_urls = [f"{media_root}/sdk-{run_id}-a.png", f"{media_root}/sdk-{run_id}-b.png"]
+        body, c = publish(primary, f"pictures {run_id}", mediaUrls=media_urls)
+        check_published(body, c)
+
+    def p_random():
+        data = {"randomPost": True, "randomMediaUrl": True, "platforms": list(PLATFORMS)}
+        body = call("post", primary.post, data)
+        c = Check(body)
+        check_published(body, c)
+        c.has("post")
+        c.has("refId")
+        c.array("errors", 0)
+
     steps = [
         ("a. createProfile", a_create_profile),
         ("b1. profile instance: getPost unknown id -> error", b1_profile_get_unknown),
@@ -362,6 +378,8 @@ def main():
         ("l. deleteProfile", l_delete_profile),
         ("m. generateJWT -> the linking page's URL", m_generate_jwt),
         ("n. registerWebhook, listWebhooks, unregisterWebhook", m_webhooks),
+        ("o. post with mediaUrls (two images) to threads+twitter", o_media),
+        ("p. randomPost + randomMediaUrl (Ayrshare's test helpers)", p_random),
     ]
 
     print(f"python SDK social-post-api, base {base}")
