@@ -14,6 +14,7 @@ pub mod messages;
 pub mod posts;
 pub mod profiles;
 pub mod publish;
+pub mod update;
 
 use crate::keys::ApiKeys;
 use crate::networks::{ConsumerCredentials, Networks};
@@ -171,6 +172,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/api/post")
                 .route(web::post().to(publish::publish_post))
                 .route(web::delete().to(delete::delete_post))
+                .route(web::put().to(update::update_post))
+                .route(web::patch().to(update::update_post))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/post/retry")
+                .route(web::put().to(update::retry_post))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
@@ -208,6 +216,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/profiles")
                 .route(web::get().to(profiles::list_profiles))
+                .route(web::post().to(profiles::create_profile))
+                .route(web::patch().to(profiles::update_profile))
+                .route(web::delete().to(profiles::delete_profile))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(

@@ -310,6 +310,12 @@ pub trait Network: Send + Sync + 'static {
         None
     }
 
+    /// The account's public page (`/api/user`'s `profileUrl`), when the network has one for
+    /// what postgate knows of the account. The default: none.
+    fn profile_url(&self, _account: &LinkedAccount) -> Option<String> {
+        None
+    }
+
     /// Deletes a post.
     async fn delete(
         &self,
@@ -432,6 +438,12 @@ impl Networks {
     /// `platform`'s text rule, if postgate has an adapter for it.
     pub fn text_rule(&self, platform: &Platform) -> Option<TextRule> {
         self.get(platform).map(|n| n.text_rule())
+    }
+
+    /// The account's public page, if its adapter knows one.
+    pub fn profile_url(&self, account: &LinkedAccount) -> Option<String> {
+        self.get(&account.platform)
+            .and_then(|n| n.profile_url(account))
     }
 
     /// Why `entry` cannot be deleted through its network's API, if it cannot: the adapter's

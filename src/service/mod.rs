@@ -19,6 +19,6 @@ pub mod webhooks;
 pub use delete::{DeleteReport, DeleteResult, DeleteService, EntryReport, ManualResult};
 pub use linking::{LinkEvent, LinkingService};
 pub use locks::{KeyedLocks, PostLocks};
-pub use publish::{NewPost, PublishConfig, PublishService};
+pub use publish::{NewPost, PostChange, PostRefusal, PublishConfig, PublishService};
 pub use queue::{DeleteQueue, QueueConfig, QueueWorker};
 pub use scheduler::{Scheduler, SchedulerHandle};
