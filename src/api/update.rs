@@ -172,12 +172,8 @@ pub async fn update_post(
     let ctx = caller.call_context(&state);
     let profile_id = caller.profile.id.clone();
     // Its own task: an approval that publishes records its outcome even if the client goes.
-    let task = tokio::spawn(async move {
-        state
-            .publish
-            .update(&profile_id, &id, change, &ctx)
-            .await
-    });
+    let task =
+        tokio::spawn(async move { state.publish.update(&profile_id, &id, change, &ctx).await });
     let post = match task.await {
         Ok(r) => r?.map_err(|r| refusal(&raw, r))?,
         Err(e) => {
@@ -204,7 +200,8 @@ pub async fn update_post(
 }
 
 fn check_text(state: &AppState, text: &str, post: &crate::domain::Post) -> Result<(), ApiError> {
-    let invalid = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "post", codes::POST_INVALID, m);
+    let invalid =
+        |m: String| ApiError::new(StatusCode::BAD_REQUEST, "post", codes::POST_INVALID, m);
     if text.chars().count() > MAX_TEXT_CHARS {
         return Err(invalid(format!(
             "Field 'post' is too long: the most this gateway accepts is {MAX_TEXT_CHARS} characters."

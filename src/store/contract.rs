@@ -997,7 +997,10 @@ pub async fn profile_updates(store: Arc<dyn Store>) {
     let mut sent = changed.clone();
     sent.key_hash = Some("f".repeat(64));
     sent.account_id = "other".into();
-    assert!(store.update_profile(&sent).await.unwrap(), "profile_updates: existed");
+    assert!(
+        store.update_profile(&sent).await.unwrap(),
+        "profile_updates: existed"
+    );
     assert_eq!(
         store.get_profile("pa").await.unwrap(),
         Some(changed.clone()),
@@ -1015,7 +1018,10 @@ pub async fn profile_updates(store: Arc<dyn Store>) {
     let mut clash = changed.clone();
     clash.title = "BETA".into();
     assert!(
-        matches!(store.update_profile(&clash).await, Err(StoreError::TitleTaken(_))),
+        matches!(
+            store.update_profile(&clash).await,
+            Err(StoreError::TitleTaken(_))
+        ),
         "profile_updates: another profile's title is refused"
     );
     // The old title is free again; the profile's own title (any case) stays its own.
@@ -1028,7 +1034,10 @@ pub async fn profile_updates(store: Arc<dyn Store>) {
     assert!(store.update_profile(&same).await.unwrap());
     let mut unknown = changed.clone();
     unknown.id = "nope".into();
-    assert!(!store.update_profile(&unknown).await.unwrap(), "profile_updates: unknown id");
+    assert!(
+        !store.update_profile(&unknown).await.unwrap(),
+        "profile_updates: unknown id"
+    );
     // The primary profile can be updated too (it takes no part in title uniqueness).
     let mut primary = store.ensure_primary_profile("acct").await.unwrap();
     primary.disabled_social = vec![Platform::Threads];
@@ -1056,9 +1065,17 @@ pub async fn counters(store: Arc<dyn Store>) {
     }))
     .await;
     let distinct: HashSet<u64> = adds.into_iter().collect();
-    assert_eq!(distinct.len(), 16, "counters: every addition saw its own value");
+    assert_eq!(
+        distinct.len(),
+        16,
+        "counters: every addition saw its own value"
+    );
     assert_eq!(store.add_to_counter("calls:a", 0).await.unwrap(), 18);
-    assert_eq!(store.add_to_counter("calls:b", 0).await.unwrap(), 0, "counters: by name");
+    assert_eq!(
+        store.add_to_counter("calls:b", 0).await.unwrap(),
+        0,
+        "counters: by name"
+    );
 }
 
 /// Posts awaiting approval or paused are stored with their status and are never due.
@@ -1070,8 +1087,14 @@ pub async fn held_posts(store: Arc<dyn Store>) {
     paused.status = PostStatus::Paused;
     store.insert_post(&waiting).await.unwrap();
     store.insert_post(&paused).await.unwrap();
-    assert_eq!(store.get_post(&waiting.id).await.unwrap(), Some(waiting.clone()));
-    assert_eq!(store.get_post(&paused.id).await.unwrap(), Some(paused.clone()));
+    assert_eq!(
+        store.get_post(&waiting.id).await.unwrap(),
+        Some(waiting.clone())
+    );
+    assert_eq!(
+        store.get_post(&paused.id).await.unwrap(),
+        Some(paused.clone())
+    );
     assert!(
         store.due_posts(now).await.unwrap().is_empty(),
         "held_posts: not due while held"
