@@ -218,6 +218,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(profiles::list_profiles))
                 .route(web::post().to(profiles::create_profile))
                 .route(web::patch().to(profiles::update_profile))
+                .route(web::put().to(profiles::update_profile))
                 .route(web::delete().to(profiles::delete_profile))
                 .default_service(web::to(method_not_allowed)),
         )
@@ -225,6 +226,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource(["/api/profiles/profile", "/api/profiles/create-profile"])
                 .route(web::post().to(profiles::create_profile))
                 .route(web::delete().to(profiles::delete_profile))
+                // Both SDKs' updateProfile() call `PUT profiles/profile`.
+                .route(web::put().to(profiles::update_profile))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
