@@ -16,7 +16,10 @@
 //!   detached from their requests.
 //! - [`api`] — the Ayrshare wire layer: actix-web handlers that parse requests into domain
 //!   values, call a service and render a typed answer (`api/answers.rs`); the `Caller`
-//!   extractor (`api/auth.rs`); webhook registration and event payloads (`api/hook.rs`);
+//!   extractor (`api/auth.rs`, which also counts each key's `monthlyApiCalls` in the store);
+//!   profiles, `disableSocial` and `GET /api/user` (`api/profiles.rs`); `PUT`/`PATCH
+//!   /api/post` and `PUT /api/post/retry` (`api/update.rs`, over `PublishService::update`
+//!   and `::retry`); webhook registration and event payloads (`api/hook.rs`);
 //!   error codes; the wording of failure classes
 //!   (`api/messages.rs`). The only module that knows Ayrshare field names, and nothing
 //!   outside it (but `startup`'s route table) imports it. It asks the `Networks` registry
