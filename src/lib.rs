@@ -38,7 +38,8 @@
 //!   adds the store's cross-process post lock, so several gateways serialize per post too),
 //!   idempotency keys (`service/idempotency.rs`), history reads, filtered and paged
 //!   (`service/history.rs`), import persistence (`service/import.rs`), the store-backed
-//!   `SessionStore` for renewed network sessions (`service/sessions.rs`), and account linking
+//!   `SessionStore` for renewed network sessions (`service/sessions.rs`), the batched counts
+//!   of API calls behind `monthlyApiCalls` (`service/usage.rs`), and account linking
 //!   (`service/linking.rs`: the signed linking token, page sessions and CSRF, single-use OAuth
 //!   `state` kept in the store's meta, the callbacks' token exchanges and identity check, the
 //!   Threads token refresher, and `LinkEvent`s for the `social` webhook). It stores

@@ -414,6 +414,7 @@ impl Application {
             queue,
             queue_default: settings.delete.queue_default,
             webhooks: webhooks.clone(),
+            call_counts: crate::service::CallCounts::new(store.clone()),
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -121,11 +121,11 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         (None, None) => None,
         _ => return Err(ApiError::x_byo_half()),
     };
-    // `monthlyApiCalls` of `/api/user`: every authenticated call counts. A sled add is an
-    // in-memory update; a counting failure is logged and never fails the call.
+    // `monthlyApiCalls` of `/api/user`: every authenticated call counts (in memory, written
+    // in batches); a counting failure is logged and never fails the call.
     if let Err(e) = state
-        .store
-        .add_to_counter(&monthly_calls_counter(&account_id, chrono::Utc::now()), 1)
+        .call_counts
+        .count(&monthly_calls_counter(&account_id, chrono::Utc::now()))
         .await
     {
         tracing::warn!(error = %e, "counting the API call failed");

@@ -19,7 +19,9 @@ pub mod update;
 use crate::keys::ApiKeys;
 use crate::networks::{ConsumerCredentials, Networks};
 use crate::service::webhooks::Webhooks;
-use crate::service::{DeleteQueue, DeleteService, KeyedLocks, LinkingService, PublishService};
+use crate::service::{
+    CallCounts, DeleteQueue, DeleteService, KeyedLocks, LinkingService, PublishService,
+};
 use crate::store::Store;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -57,6 +59,8 @@ pub struct AppState {
     pub queue_default: bool,
     /// Webhook registrations and deliveries.
     pub webhooks: Webhooks,
+    /// Counts of API calls per key and month (`monthlyApiCalls`).
+    pub call_counts: CallCounts,
 }
 
 /// A JSON answer with Ayrshare's `Content-Type: application/json; charset=utf-8`.

@@ -633,11 +633,11 @@ pub async fn unlink_social(
 pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let accounts = state.store.linked_accounts(&caller.profile.id).await?;
     let monthly_api_calls = state
-        .store
-        .add_to_counter(
-            &super::auth::monthly_calls_counter(&caller.account_id, Utc::now()),
-            0,
-        )
+        .call_counts
+        .total(&super::auth::monthly_calls_counter(
+            &caller.account_id,
+            Utc::now(),
+        ))
         .await?;
     let now = Utc::now();
     Ok(json_response(
