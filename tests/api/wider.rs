@@ -784,3 +784,91 @@ async fn the_webhook_list_has_one_key_per_action_and_updated() {
     .await;
     assert!(empty.get("updated").is_none(), "{empty}");
 }
+
+#[tokio::test]
+async fn the_scheduler_skips_a_paused_post_until_it_is_resumed_and_a_held_post_deletes_without_a_call(
+) {
+    let app = spawn_app_with(|s| s.scheduler.tick_ms = 50).await;
+    app.link_both(None).await;
+    let (s, r) = call(
+        &app,
+        Method::POST,
+        "/api/post",
+        None,
+        Some(json!({"post": "soon", "platforms": ["threads"], "scheduleDate": in_secs(2)})),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let (s, _) = call(
+        &app,
+        Method::PATCH,
+        "/api/post",
+        None,
+        Some(json!({"id": id, "scheduledPause": true})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    // Past its due date, paused: nothing is sent.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert_eq!(
+        requests_to(&app.threads, &format!("/v1.0/{THREADS_USER}/threads")).await,
+        0
+    );
+    let (_, p) = app.get_post(&id, None).await;
+    assert_eq!(p["status"], "paused", "{p}");
+    // Resumed: due at once, published once by the scheduler.
+    mount_threads_publish(&app.threads, 1).await;
+    let (s, _) = call(
+        &app,
+        Method::PATCH,
+        "/api/post",
+        None,
+        Some(json!({"id": id, "scheduledPause": false})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let start = std::time::Instant::now();
+    loop {
+        let (_, p) = app.get_post(&id, None).await;
+        if p["status"] == "success" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never published: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A post awaiting approval is cancelled by a delete: no network call, then deleted.
+    let (_, r) = call(
+        &app,
+        Method::POST,
+        "/api/post",
+        None,
+        Some(
+            json!({"post": "held", "platforms": ["threads", "twitter"], "requiresApproval": true}),
+        ),
+    )
+    .await;
+    let held = r["id"].as_str().unwrap().to_owned();
+    let before = app.threads.received_requests().await.unwrap().len()
+        + app.x.received_requests().await.unwrap().len();
+    let d = app.delete_post(json!({"id": held})).await;
+    assert_eq!(d.status(), 200);
+    let (_, p) = app.get_post(&held, None).await;
+    assert_eq!(p["status"], "deleted", "{p}");
+    let after = app.threads.received_requests().await.unwrap().len()
+        + app.x.received_requests().await.unwrap().len();
+    assert_eq!(before, after, "a held post's delete calls no network");
+    let (s, e) = call(
+        &app,
+        Method::PATCH,
+        "/api/post",
+        None,
+        Some(json!({"id": held, "approved": true})),
+    )
+    .await;
+    assert_eq!((s, e["code"].clone()), (400, json!(941)), "{e}");
+}
