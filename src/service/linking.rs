@@ -414,9 +414,17 @@ impl LinkingService {
         now: DateTime<Utc>,
     ) -> Result<Vec<LinkRow>, LinkError> {
         let linked = self.inner.store.linked_accounts(&claims.sub).await?;
+        // Platforms the profile disabled (`disableSocial`) are not offered.
+        let disabled = self
+            .inner
+            .store
+            .get_profile(&claims.sub)
+            .await?
+            .map(|p| p.disabled_social)
+            .unwrap_or_default();
         let mut rows = Vec::new();
         for platform in self.inner.networks.platforms() {
-            if !Self::allowed(claims, platform) {
+            if !Self::allowed(claims, platform) || disabled.contains(platform) {
                 continue;
             }
             let state = match linked.iter().find(|a| a.platform == *platform) {

@@ -872,3 +872,61 @@ async fn the_scheduler_skips_a_paused_post_until_it_is_resumed_and_a_held_post_d
     .await;
     assert_eq!((s, e["code"].clone()), (400, json!(941)), "{e}");
 }
+
+#[tokio::test]
+async fn the_linking_page_honours_disable_social_hide_title_and_display_title() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_profile("Brand Title").await;
+    let page = |url: String| async move { reqwest::get(url).await.unwrap().text().await.unwrap() };
+    let (_, jwt) = call(
+        &app,
+        Method::POST,
+        "/api/profiles/generateJWT",
+        None,
+        Some(json!({"profileKey": key})),
+    )
+    .await;
+    let url = jwt["url"].as_str().unwrap().to_owned();
+    let html = page(url.clone()).await;
+    assert!(
+        html.contains("Link social accounts to Brand Title"),
+        "{html}"
+    );
+    assert!(html.contains("X/Twitter"), "{html}");
+
+    let (s, _) = call(
+        &app,
+        Method::PATCH,
+        "/api/profiles",
+        Some(&key),
+        Some(json!({"disableSocial": ["twitter"], "displayTitle": "Shown Name"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let html = page(url.clone()).await;
+    assert!(
+        html.contains("Link social accounts to Shown Name"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("X/Twitter"),
+        "a disabled platform is not offered: {html}"
+    );
+    assert!(html.contains("Bluesky"), "{html}");
+
+    let (s, _) = call(
+        &app,
+        Method::PATCH,
+        "/api/profiles",
+        Some(&key),
+        Some(json!({"hideTitle": true})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let html = page(url).await;
+    assert!(html.contains("Link your social accounts"), "{html}");
+    assert!(
+        !html.contains("Shown Name") && !html.contains("Brand Title"),
+        "{html}"
+    );
+}
