@@ -437,6 +437,11 @@ pub enum PostStatus {
     Processing,
     /// Deleted (from every network it was live on, or cancelled before it was sent).
     Deleted,
+    /// Created with `requiresApproval`: held, nothing sent, until `approved: true`.
+    #[serde(rename = "awaitingApproval")]
+    AwaitingApproval,
+    /// A scheduled post paused with `scheduledPause`: the scheduler skips it until resumed.
+    Paused,
 }
 
 impl PostStatus {
@@ -448,7 +453,18 @@ impl PostStatus {
             PostStatus::Pending => "pending",
             PostStatus::Processing => "processing",
             PostStatus::Deleted => "deleted",
+            PostStatus::AwaitingApproval => "awaiting approval",
+            PostStatus::Paused => "paused",
         }
+    }
+
+    /// Whether the post is held before publishing (scheduled, awaiting approval or paused):
+    /// nothing was sent, so a delete cancels it and its text and date may still change.
+    pub fn is_held(self) -> bool {
+        matches!(
+            self,
+            PostStatus::Pending | PostStatus::AwaitingApproval | PostStatus::Paused
+        )
     }
 }
 
@@ -527,6 +543,8 @@ pub enum ErrorKind {
     OutcomeUnknown,
     /// The network refused a publish as a duplicate of an earlier post.
     Duplicate,
+    /// The profile disabled the platform (`disableSocial`): nothing was sent.
+    Disabled,
 }
 
 impl From<&DeleteFailure> for ErrorKind {

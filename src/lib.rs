@@ -16,7 +16,10 @@
 //!   detached from their requests.
 //! - [`api`] — the Ayrshare wire layer: actix-web handlers that parse requests into domain
 //!   values, call a service and render a typed answer (`api/answers.rs`); the `Caller`
-//!   extractor (`api/auth.rs`); webhook registration and event payloads (`api/hook.rs`);
+//!   extractor (`api/auth.rs`, which also counts each key's `monthlyApiCalls` in the store);
+//!   profiles, `disableSocial` and `GET /api/user` (`api/profiles.rs`); `PUT`/`PATCH
+//!   /api/post` and `PUT /api/post/retry` (`api/update.rs`, over `PublishService::update`
+//!   and `::retry`); webhook registration and event payloads (`api/hook.rs`);
 //!   error codes; the wording of failure classes
 //!   (`api/messages.rs`). The only module that knows Ayrshare field names, and nothing
 //!   outside it (but `startup`'s route table) imports it. It asks the `Networks` registry
@@ -37,7 +40,8 @@
 //!   (`service/history.rs`), import persistence (`service/import.rs`), the store-backed
 //!   `SessionStore` for renewed network sessions (`service/sessions.rs`), the bounded,
 //!   SSRF-safe fetch of `mediaUrls` with the built-in random quotes and images
-//!   (`service/media.rs`), and account linking
+//!   (`service/media.rs`), the batched counts of API calls behind `monthlyApiCalls`
+//!   (`service/usage.rs`), and account linking
 //!   (`service/linking.rs`: the signed linking token, page sessions and CSRF, single-use OAuth
 //!   `state` kept in the store's meta, the callbacks' token exchanges and identity check, the
 //!   Threads token refresher, and `LinkEvent`s for the `social` webhook). It stores

@@ -418,6 +418,7 @@ impl Application {
             queue_default: settings.delete.queue_default,
             webhooks: webhooks.clone(),
             media,
+            call_counts: crate::service::CallCounts::new(store.clone()),
         });
         let server = HttpServer::new(move || {
             App::new()

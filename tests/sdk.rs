@@ -108,6 +108,8 @@ async fn run_script(gw: &Gateway, program: &str, script: &str) {
         "{script} failed ({}):\n{stdout}\n{stderr}\n(if the SDK is missing, run scripts/test.sh: it installs the pinned SDKs)",
         out.status
     );
+    // Shown with `--nocapture`: which steps ran.
+    println!("{stdout}");
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.ends_with("passed, 0 failed"), "{stdout}");
 }

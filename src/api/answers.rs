@@ -269,6 +269,26 @@ pub struct PublishAnswer {
     pub profile_title: Option<String>,
 }
 
+/// `PUT`/`PATCH /api/post`: a post changed.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PostUpdated {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// The post.
+    pub id: String,
+    /// The profile.
+    pub ref_id: String,
+    /// The post's history status afterwards (`pending`, `paused`, `awaiting approval`, or
+    /// `success`/`error` once an approval sent it).
+    pub post_status: &'static str,
+    /// Its text.
+    pub post: String,
+    /// When it is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_date: Option<String>,
+}
+
 /// `{"status","posts":[...]}`: how Ayrshare wraps an answer for a `Profile-Key` request.
 #[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
 pub struct ProfileWrapped<T> {
@@ -437,8 +457,30 @@ pub struct ProfileItem {
     pub primary: bool,
     /// When it was created.
     pub created: String,
+    /// When it was created, under Ayrshare's other name (the same ISO-8601 UTC time).
+    #[serde(rename = "createdUTC")]
+    pub created_utc: String,
     /// Its linked platforms.
     pub active_social_accounts: Vec<String>,
+    /// Platforms it may not link or post to (only when some are disabled).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disable_social: Vec<String>,
+    /// Whether the linking page hides its title (only when it does).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hide_title: bool,
+    /// The title the linking page shows instead (only when set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_title: Option<String>,
+}
+
+/// `PATCH /api/profiles`: a profile updated.
+#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileUpdated {
+    /// Always `"success"`.
+    pub status: &'static str,
+    /// Its id.
+    pub ref_id: String,
 }
 
 /// `GET /api/profiles`.
@@ -500,12 +542,9 @@ pub struct DisplayName {
     pub user_id: String,
     /// The user name, `null` when unknown.
     pub username: Option<String>,
-    /// The network's user id again, under Ayrshare's name (accounts linked through the
-    /// linking page; left out for hand-linked ones, whose answer stays as before).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// The name to show (the handle), for accounts linked through the linking page.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The network's user id again, under Ayrshare's name.
+    pub id: String,
+    /// The name to show: the handle the network gave at link time (`null` when it gave none).
     pub display_name: Option<String>,
     /// When the token expires (postgate extension), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -518,6 +557,12 @@ pub struct DisplayName {
     /// extension; left out when `false`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub deletes_will_fail: bool,
+    /// When it was linked.
+    pub created: String,
+    /// The account's public page, `null` when the network's adapter knows none.
+    pub profile_url: Option<String>,
+    /// The account's picture: `null`, postgate does not fetch it.
+    pub user_image: Option<String>,
 }
 
 /// `GET /api/user`.
@@ -534,6 +579,8 @@ pub struct UserAnswer {
     pub title: String,
     /// When it was created.
     pub created: String,
+    /// Authenticated calls of the API key this UTC month, counted by the store.
+    pub monthly_api_calls: u64,
 }
 
 #[cfg(test)]
@@ -612,7 +659,8 @@ pub struct WebhookView {
     pub created: String,
 }
 
-/// `GET /api/hook/webhook`: the profile's webhooks.
+/// `GET /api/hook/webhook`: the profile's webhooks, in Ayrshare's shape (one key per
+/// registered action, its URL as the value, and `updated`) and postgate's (`webhooks`).
 #[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookList {
@@ -622,6 +670,13 @@ pub struct WebhookList {
     pub webhooks: Vec<WebhookView>,
     /// The profile.
     pub ref_id: String,
+    /// Ayrshare's keys: action → URL, in the order of `webhooks`. The action names are
+    /// registration's fixed list, so they cannot collide with the other fields.
+    #[serde(flatten)]
+    pub urls: PlatformMap<String>,
+    /// When a registration last changed (ISO 8601), absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
 }
 
 /// The `delete` webhook: queued platforms of a post that finished

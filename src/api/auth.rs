@@ -65,6 +65,11 @@ fn is_key_shaped(v: &str) -> bool {
     v.len() <= PROFILE_KEY_MAX_LEN && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// The store counter of an account's authenticated calls in the UTC month of `now`.
+pub fn monthly_calls_counter(account_id: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    format!("apiCalls:{account_id}:{}", now.format("%Y-%m"))
+}
+
 async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -116,6 +121,15 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         (None, None) => None,
         _ => return Err(ApiError::x_byo_half()),
     };
+    // `monthlyApiCalls` of `/api/user`: every authenticated call counts (in memory, written
+    // in batches); a counting failure is logged and never fails the call.
+    if let Err(e) = state
+        .call_counts
+        .count(&monthly_calls_counter(&account_id, chrono::Utc::now()))
+        .await
+    {
+        tracing::warn!(error = %e, "counting the API call failed");
+    }
     Ok(Caller {
         account_id,
         profile,

@@ -89,6 +89,14 @@ pub mod codes {
     pub const MEDIA_TOO_MANY: u32 = 951;
     /// postgate: a video URL (this gateway publishes images only).
     pub const MEDIA_VIDEO: u32 = 952;
+    /// postgate: the profile disabled this platform (`disableSocial`): it cannot be linked
+    /// or posted to (deletes of existing posts still work).
+    pub const SOCIAL_DISABLED: u32 = 940;
+    /// postgate: the post cannot change that way in its state (its text once published, an
+    /// approval of a post that awaits none, a pause of a post that is not scheduled).
+    pub const POST_NOT_EDITABLE: u32 = 941;
+    /// postgate: `PUT /api/post/retry` on a post with no failed platform to publish again.
+    pub const NOTHING_TO_RETRY: u32 = 942;
 }
 
 /// The code of a failure class, for `action` (`"post"` or `"delete"`); `auth` is how the
@@ -109,6 +117,7 @@ pub fn code_for(kind: ErrorKind, auth: AuthCode, action: &str) -> u32 {
         ErrorKind::Ambiguous => codes::NETWORK_AMBIGUOUS,
         ErrorKind::OutcomeUnknown => codes::PUBLISH_OUTCOME_UNKNOWN,
         ErrorKind::Duplicate => codes::DUPLICATE_STATUS,
+        ErrorKind::Disabled => codes::SOCIAL_DISABLED,
         ErrorKind::Rejected if action == "post" => codes::PUBLISH_FAILED,
         ErrorKind::Rejected => codes::NETWORK_REJECTED,
     }

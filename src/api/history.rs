@@ -110,8 +110,10 @@ impl Filter {
                         "pending" | "scheduled" => StatusFilter::Is(PostStatus::Pending),
                         "processing" => StatusFilter::Is(PostStatus::Processing),
                         "deleted" => StatusFilter::Is(PostStatus::Deleted),
-                        "awaiting approval" | "awaitingapproval" | "awaiting_approval"
-                        | "paused" => StatusFilter::Never,
+                        "awaiting approval" | "awaitingapproval" | "awaiting_approval" => {
+                            StatusFilter::Is(PostStatus::AwaitingApproval)
+                        }
+                        "paused" => StatusFilter::Is(PostStatus::Paused),
                         _ => {
                             return Err(bad(format!(
                                 "Query parameter 'status' must be one of success, error, pending, scheduled, processing, deleted, awaiting approval, paused; not {v:?}."
@@ -297,8 +299,11 @@ mod tests {
             "2025-03-02T23:59:59.999+00:00"
         );
         let f = Filter::parse(&pairs(&[("status", "awaiting  approval")]), now).unwrap();
-        assert_eq!(f.status, Some(StatusFilter::Never));
+        assert_eq!(
+            f.status,
+            Some(StatusFilter::Is(PostStatus::AwaitingApproval))
+        );
         let f = Filter::parse(&pairs(&[("status", "Paused")]), now).unwrap();
-        assert_eq!(f.status, Some(StatusFilter::Never));
+        assert_eq!(f.status, Some(StatusFilter::Is(PostStatus::Paused)));
     }
 }

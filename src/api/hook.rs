@@ -93,10 +93,18 @@ pub async fn unregister(
 /// `GET /api/hook/webhook`
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let regs = state.webhooks.list(&caller.profile.id).await?;
+    let urls = PlatformMap(
+        regs.iter()
+            .map(|r| (r.action.clone(), r.url.clone()))
+            .collect(),
+    );
+    let updated = regs.iter().map(|r| r.created).max().map(|t| iso(&t));
     Ok(json_response(
         StatusCode::OK,
         &WebhookList {
             status: "success",
+            urls,
+            updated,
             webhooks: regs
                 .into_iter()
                 .map(|r| WebhookView {

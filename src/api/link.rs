@@ -160,7 +160,7 @@ fn state_text(row: &LinkRow) -> Markup {
 }
 
 fn page_markup(
-    title: &str,
+    title: Option<&str>,
     claims: &LinkClaims,
     session: &str,
     csrf: &str,
@@ -170,7 +170,11 @@ fn page_markup(
     layout(
         "Link your accounts",
         html! {
-            h1 { "Link social accounts to " (title) }
+            @if let Some(title) = title {
+                h1 { "Link social accounts to " (title) }
+            } @else {
+                h1 { "Link your social accounts" }
+            }
             @if let Some((ok, text)) = notice {
                 p class=(if ok { "notice" } else { "notice bad" }) { (text) }
             }
@@ -262,9 +266,12 @@ async fn page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         })
     };
     let csrf = state.linking.csrf(&claims);
+    // Ayrshare's `hideTitle` and `displayTitle` (PATCH /api/profiles).
+    let title =
+        (!profile.hide_title).then(|| profile.display_title.as_deref().unwrap_or(&profile.title));
     html_response(
         StatusCode::OK,
-        page_markup(&profile.title, &claims, &session, &csrf, &rows, notice),
+        page_markup(title, &claims, &session, &csrf, &rows, notice),
     )
 }
 

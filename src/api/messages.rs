@@ -28,6 +28,9 @@ pub fn entry_error_message(post: &Post, entry: &PlatformEntry, error: &EntryErro
         ErrorKind::NoXCredentials => {
             "X/Twitter requires your own API credentials: send the X-Twitter-OAuth1-Api-Key and X-Twitter-OAuth1-Api-Secret headers, or set x.consumer_key and x.consumer_secret in the gateway's settings.".into()
         }
+        ErrorKind::Disabled => format!(
+            "{name} is disabled for this profile (disableSocial): nothing was sent there. Enable it with PATCH /api/profiles, then retry the post (PUT /api/post/retry)."
+        ),
         // Posts stored by earlier versions carry the advice already.
         ErrorKind::OutcomeUnknown if !error.message.contains(OUTCOME_UNKNOWN_ADVICE) => {
             format!("{} {OUTCOME_UNKNOWN_ADVICE}", error.message)

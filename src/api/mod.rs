@@ -14,12 +14,15 @@ pub mod messages;
 pub mod posts;
 pub mod profiles;
 pub mod publish;
+pub mod update;
 
 use crate::keys::ApiKeys;
 use crate::networks::{ConsumerCredentials, Networks};
 use crate::service::media::MediaFetcher;
 use crate::service::webhooks::Webhooks;
-use crate::service::{DeleteQueue, DeleteService, KeyedLocks, LinkingService, PublishService};
+use crate::service::{
+    CallCounts, DeleteQueue, DeleteService, KeyedLocks, LinkingService, PublishService,
+};
 use crate::store::Store;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -59,6 +62,8 @@ pub struct AppState {
     pub webhooks: Webhooks,
     /// Checks and downloads `mediaUrls`; knows the URLs of the built-in random images.
     pub media: MediaFetcher,
+    /// Counts of API calls per key and month (`monthlyApiCalls`).
+    pub call_counts: CallCounts,
 }
 
 /// A JSON answer with Ayrshare's `Content-Type: application/json; charset=utf-8`.
@@ -174,6 +179,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/api/post")
                 .route(web::post().to(publish::publish_post))
                 .route(web::delete().to(delete::delete_post))
+                .route(web::put().to(update::update_post))
+                .route(web::patch().to(update::update_post))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/post/retry")
+                .route(web::put().to(update::retry_post))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
@@ -211,12 +223,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/profiles")
                 .route(web::get().to(profiles::list_profiles))
+                .route(web::post().to(profiles::create_profile))
+                .route(web::patch().to(profiles::update_profile))
+                .route(web::put().to(profiles::update_profile))
+                .route(web::delete().to(profiles::delete_profile))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
             web::resource(["/api/profiles/profile", "/api/profiles/create-profile"])
                 .route(web::post().to(profiles::create_profile))
                 .route(web::delete().to(profiles::delete_profile))
+                // Both SDKs' updateProfile() call `PUT profiles/profile`.
+                .route(web::put().to(profiles::update_profile))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(

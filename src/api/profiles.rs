@@ -2,7 +2,7 @@
 
 use super::answers::{
     DisplayName, Failure, GeneratedJwt, Linked, ProfileCreated, ProfileDeleted, ProfileItem,
-    ProfileList, Unlinked, UserAnswer,
+    ProfileList, ProfileUpdated, Unlinked, UserAnswer,
 };
 use super::auth::Caller;
 use super::error::{code_for, codes, ApiError};
@@ -12,40 +12,89 @@ use crate::keys::{generate_key, hash_key_hex};
 use crate::networks::link_flows::THREADS_DELETE_SCOPE;
 use crate::networks::{AuthCode, Network, NetworkError};
 use crate::service::linking::MAX_EXPIRES_MINUTES;
-use crate::store::{LinkedAccount, Profile, StoreError, TokenLife};
+use crate::store::{LinkedAccount, Profile, StoreError};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CreateProfile {
     title: String,
+    #[serde(default)]
+    disable_social: Option<Vec<String>>,
+    #[serde(default)]
+    hide_title: Option<bool>,
+    #[serde(default)]
+    display_title: Option<String>,
 }
 
 /// Longest profile title accepted.
 pub const MAX_TITLE_CHARS: usize = 1000;
 
-/// `POST /api/profiles/profile` (and the Python SDK's `/api/profiles/create-profile`).
+/// A title as stored: trimmed, not empty, at most [`MAX_TITLE_CHARS`], no control characters.
+fn valid_title(field: &str, raw: &str) -> Result<String, ApiError> {
+    let title = raw.trim().to_owned();
+    if title.is_empty() {
+        return Err(ApiError::invalid(
+            "profile",
+            format!("Field '{field}' must not be empty."),
+        ));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "profile",
+            format!("Field '{field}' must be at most {MAX_TITLE_CHARS} characters, without control characters."),
+        ));
+    }
+    Ok(title)
+}
+
+/// `disableSocial`: Ayrshare platform names, without duplicates; `[]` enables every one.
+fn valid_disable_social(names: Vec<String>) -> Result<Vec<Platform>, ApiError> {
+    let mut out: Vec<Platform> = Vec::new();
+    for name in &names {
+        let Some(p) = Platform::parse(name) else {
+            return Err(ApiError::invalid(
+                "profile",
+                format!(
+                    "Field 'disableSocial' has an unknown platform name {:?}. Known names: {}.",
+                    name.chars().take(40).collect::<String>(),
+                    Platform::AYRSHARE_NAMES.join(", ")
+                ),
+            ));
+        };
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+fn title_taken(t: String) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "profile",
+        codes::TITLE_TAKEN,
+        format!("Profile title already exists: {t}"),
+    )
+}
+
+/// `POST /api/profiles` (and the older `/api/profiles/profile`, the Python SDK's
+/// `/api/profiles/create-profile`).
 pub async fn create_profile(
     state: web::Data<AppState>,
     caller: Caller,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: CreateProfile = json_body(&state, "profile", payload).await?;
-    let title = body.title.trim().to_owned();
-    if title.is_empty() {
-        return Err(ApiError::invalid(
-            "profile",
-            "Field 'title' must not be empty.",
-        ));
-    }
-    if title.chars().count() > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "profile",
-            format!("Field 'title' must be at most {MAX_TITLE_CHARS} characters, without control characters."),
-        ));
-    }
+    let title = valid_title("title", &body.title)?;
+    let disabled_social = valid_disable_social(body.disable_social.unwrap_or_default())?;
+    let display_title = match body.display_title.filter(|t| !t.trim().is_empty()) {
+        Some(t) => Some(valid_title("displayTitle", &t)?),
+        None => None,
+    };
     let profile_key = generate_key(4);
     let profile = Profile {
         id: hex::encode(rand::random::<[u8; 16]>()).into(),
@@ -54,6 +103,9 @@ pub async fn create_profile(
         primary: false,
         key_hash: Some(hash_key_hex(&profile_key)),
         created: Utc::now(),
+        disabled_social,
+        hide_title: body.hide_title.unwrap_or(false),
+        display_title,
     };
     match state.store.create_profile(profile).await {
         Ok(p) => Ok(json_response(
@@ -65,23 +117,45 @@ pub async fn create_profile(
                 profile_key,
             },
         )),
-        Err(StoreError::TitleTaken(t)) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "profile",
-            codes::TITLE_TAKEN,
-            format!("Profile title already exists: {t}"),
-        )),
+        Err(StoreError::TitleTaken(t)) => Err(title_taken(t)),
         Err(e) => Err(e.into()),
     }
 }
 
-/// `GET /api/profiles`
+/// `GET /api/profiles`, optionally only the profiles named by `profileKeys[0]=…&…` (also
+/// `profileKeys=…` or `profileKey=…`); a key that names no profile of the account is left
+/// out, as another account's key is.
 pub async fn list_profiles(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let pairs: Vec<(String, String)> =
+        web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+    let wanted: Option<Vec<String>> = {
+        let keys: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| {
+                k == "profileKey"
+                    || k == "profileKeys"
+                    || k == "profileKeys[]"
+                    || (k.starts_with("profileKeys[") && k.ends_with(']'))
+            })
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(hash_key_hex)
+            .collect();
+        (!keys.is_empty()).then_some(keys)
+    };
     let mut profiles = Vec::new();
     for p in state.store.list_profiles(&caller.account_id).await? {
+        if let Some(wanted) = &wanted {
+            if !p.key_hash.as_ref().is_some_and(|h| wanted.contains(h)) {
+                continue;
+            }
+        }
         let active: Vec<String> = state
             .store
             .linked_accounts(&p.id)
@@ -89,13 +163,22 @@ pub async fn list_profiles(
             .into_iter()
             .map(|a| a.platform.as_str().to_owned())
             .collect();
+        let created = p.created.to_rfc3339_opts(SecondsFormat::Secs, true);
         profiles.push(ProfileItem {
             status: "active",
             title: p.title,
             ref_id: p.id.into(),
             primary: p.primary,
-            created: p.created.to_rfc3339_opts(SecondsFormat::Secs, true),
+            created_utc: created.clone(),
+            created,
             active_social_accounts: active,
+            disable_social: p
+                .disabled_social
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            hide_title: p.hide_title,
+            display_title: p.display_title,
         });
     }
     Ok(json_response(
@@ -103,6 +186,102 @@ pub async fn list_profiles(
         &ProfileList {
             count: profiles.len(),
             profiles,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateProfile {
+    #[serde(default)]
+    profile_key: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    disable_social: Option<Vec<String>>,
+    #[serde(default)]
+    hide_title: Option<bool>,
+    #[serde(default)]
+    display_title: Option<String>,
+}
+
+/// The profile a profile request names: `profileKey` in the body, else the `Profile-Key`
+/// header's; one of another account answers like an unknown one.
+async fn named_profile(
+    state: &AppState,
+    caller: &Caller,
+    body_key: Option<String>,
+    verb: &str,
+) -> Result<Profile, ApiError> {
+    let target = match body_key.filter(|k| !k.trim().is_empty()) {
+        Some(k) => state
+            .store
+            .profile_by_key_hash(&hash_key_hex(k.trim()))
+            .await?
+            .filter(|p| p.account_id == caller.account_id),
+        None if caller.via_profile_key => Some(caller.profile.clone()),
+        None => {
+            return Err(ApiError::invalid(
+                "profile",
+                format!("Send the profile to {verb} as 'profileKey' in the body or as the Profile-Key header."),
+            ))
+        }
+    };
+    target.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "profile",
+            codes::PROFILE_NOT_FOUND,
+            "Profile not found.",
+        )
+    })
+}
+
+/// `PATCH /api/profiles {"profileKey", "title"?, "disableSocial"?, "hideTitle"?,
+/// "displayTitle"?}`: fields left out stay as they are; `disableSocial` replaces the list.
+pub async fn update_profile(
+    state: web::Data<AppState>,
+    caller: Caller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: UpdateProfile = json_body(&state, "profile", payload).await?;
+    let mut profile = named_profile(&state, &caller, body.profile_key, "update").await?;
+    if let Some(t) = body.title {
+        profile.title = valid_title("title", &t)?;
+    }
+    if let Some(names) = body.disable_social {
+        profile.disabled_social = valid_disable_social(names)?;
+    }
+    if let Some(h) = body.hide_title {
+        profile.hide_title = h;
+    }
+    if let Some(t) = body.display_title {
+        profile.display_title = if t.trim().is_empty() {
+            None
+        } else {
+            Some(valid_title("displayTitle", &t)?)
+        };
+    }
+    match state.store.update_profile(&profile).await {
+        Ok(true) => {}
+        // Deleted meanwhile.
+        Ok(false) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "profile",
+                codes::PROFILE_NOT_FOUND,
+                "Profile not found.",
+            ))
+        }
+        Err(StoreError::TitleTaken(t)) => return Err(title_taken(t)),
+        Err(e) => return Err(e.into()),
+    }
+    state.store.flush().await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &ProfileUpdated {
+            status: "success",
+            ref_id: profile.id.into(),
         },
     ))
 }
@@ -125,26 +304,7 @@ pub async fn delete_profile(
     } else {
         super::parse_json("profile", &bytes)?
     };
-    let target = match body.profile_key.filter(|k| !k.trim().is_empty()) {
-        Some(k) => state
-            .store
-            .profile_by_key_hash(&hash_key_hex(k.trim()))
-            .await?
-            .filter(|p| p.account_id == caller.account_id),
-        None if caller.via_profile_key => Some(caller.profile.clone()),
-        None => return Err(ApiError::invalid(
-            "profile",
-            "Send the profile to delete as 'profileKey' in the body or as the Profile-Key header.",
-        )),
-    };
-    let Some(target) = target else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "profile",
-            codes::PROFILE_NOT_FOUND,
-            "Profile not found.",
-        ));
-    };
+    let target = named_profile(&state, &caller, body.profile_key, "delete").await?;
     state.store.delete_profile(&target.id).await?;
     Ok(json_response(
         StatusCode::OK,
@@ -249,6 +409,17 @@ pub async fn link_social(
             ),
         ));
     };
+    if caller.profile.disables(&platform) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "social",
+            codes::SOCIAL_DISABLED,
+            format!(
+                "{} is disabled for this profile (disableSocial): it cannot be linked. Enable it with PATCH /api/profiles first.",
+                platform.display_name()
+            ),
+        ));
+    }
     if network.links_with_password() {
         return link_with_password(&state, &caller, network.as_ref(), &platform, body).await;
     }
@@ -465,9 +636,18 @@ pub async fn unlink_social(
     ))
 }
 
-/// `GET /api/user`
+/// `GET /api/user` (`instagramQuota`, `validate` and other query parameters are accepted
+/// and ignored).
 pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let accounts = state.store.linked_accounts(&caller.profile.id).await?;
+    let monthly_api_calls = state
+        .call_counts
+        .total(&super::auth::monthly_calls_counter(
+            &caller.account_id,
+            Utc::now(),
+        ))
+        .await?;
+    let now = Utc::now();
     Ok(json_response(
         StatusCode::OK,
         &UserAnswer {
@@ -477,24 +657,23 @@ pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
                 .collect(),
             display_names: accounts
                 .into_iter()
-                .map(|a| {
-                    let via_page = a.life != TokenLife::default();
-                    let now = Utc::now();
-                    DisplayName {
-                        platform: a.platform.as_str().to_owned(),
-                        id: via_page.then(|| a.user_id.clone()),
-                        display_name: a.username.clone().filter(|_| via_page),
-                        user_id: a.user_id,
-                        username: a.username,
-                        token_expires_at: a
-                            .life
-                            .expires_at
-                            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
-                        needs_relink: a.life.needs_relink
-                            || a.life.expires_at.is_some_and(|e| e <= now),
-                        deletes_will_fail: a.platform == Platform::Threads
-                            && a.life.lacks_scope(THREADS_DELETE_SCOPE),
-                    }
+                .map(|a| DisplayName {
+                    platform: a.platform.as_str().to_owned(),
+                    id: a.user_id.clone(),
+                    display_name: a.username.clone(),
+                    profile_url: state.networks.profile_url(&a),
+                    created: a.linked_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    user_image: None,
+                    user_id: a.user_id,
+                    username: a.username,
+                    token_expires_at: a
+                        .life
+                        .expires_at
+                        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                    needs_relink: a.life.needs_relink
+                        || a.life.expires_at.is_some_and(|e| e <= now),
+                    deletes_will_fail: a.platform == Platform::Threads
+                        && a.life.lacks_scope(THREADS_DELETE_SCOPE),
                 })
                 .collect(),
             ref_id: caller.profile.id.to_string(),
@@ -503,6 +682,7 @@ pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
                 .profile
                 .created
                 .to_rfc3339_opts(SecondsFormat::Secs, true),
+            monthly_api_calls,
         },
     ))
 }

@@ -18,7 +18,7 @@ use super::auth::Caller;
 use super::error::{codes, ApiError};
 use super::posts::{is_error_entry, post_error};
 use super::{json_body, json_response, AppState};
-use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind};
+use crate::domain::{EntryState, Platform, PlatformEntry, Post, PostId, PostKind, PostStatus};
 use crate::networks::Networks;
 use crate::service::idempotency::{Held, Idempotency, StoredAnswer};
 use crate::service::media::{display_url, MediaFetcher};
@@ -87,6 +87,9 @@ struct PublishBody {
     /// Marks the media as video (not published by this gateway).
     #[serde(default)]
     is_video: Option<bool>,
+    /// Hold the post until `PATCH /api/post {id, approved: true}`.
+    #[serde(default)]
+    requires_approval: Option<bool>,
 }
 
 fn invalid_post(message: impl Into<String>) -> ApiError {
@@ -229,6 +232,7 @@ fn validate(
             schedule_date: parse_schedule_date(body.schedule_date)?,
             idempotency_key,
             media: Vec::new(),
+            requires_approval: body.requires_approval.unwrap_or(false),
         },
         media_urls,
     ))
@@ -390,12 +394,14 @@ pub fn render_answer(
         .map(|e| post_error(post, e, networks, true))
         .collect();
     let ok = errors.is_empty();
+    let awaiting = post.status == PostStatus::AwaitingApproval;
     let status = match (post.kind, ok) {
         (_, false) => "error",
+        _ if awaiting => PostStatus::AwaitingApproval.as_str(),
         (PostKind::Scheduled, true) => "scheduled",
         (PostKind::Now, true) => "success",
     };
-    let post_ids = (post.kind == PostKind::Now).then(|| {
+    let post_ids = (post.kind == PostKind::Now && !awaiting).then(|| {
         entries
             .iter()
             .filter(|e| e.state == EntryState::Published)

@@ -440,6 +440,11 @@ impl Network for Bluesky {
         self.quota
     }
 
+    fn profile_url(&self, account: &LinkedAccount) -> Option<String> {
+        let who = account.username.as_deref().unwrap_or(&account.user_id);
+        Some(format!("https://bsky.app/profile/{who}"))
+    }
+
     fn text_rule(&self) -> TextRule {
         TextRule::new(
             BLUESKY_MAX_GRAPHEMES,

@@ -312,6 +312,12 @@ pub trait Network: Send + Sync + 'static {
         None
     }
 
+    /// The account's public page (`/api/user`'s `profileUrl`), when the network has one for
+    /// what postgate knows of the account. The default: none.
+    fn profile_url(&self, _account: &LinkedAccount) -> Option<String> {
+        None
+    }
+
     /// Deletes a post.
     async fn delete(
         &self,
@@ -467,6 +473,12 @@ impl Networks {
     pub fn media_rules(&self, platform: &Platform) -> MediaRules {
         self.get(platform)
             .map_or(MediaRules::NONE, |n| n.media_rules())
+    }
+
+    /// The account's public page, if its adapter knows one.
+    pub fn profile_url(&self, account: &LinkedAccount) -> Option<String> {
+        self.get(&account.platform)
+            .and_then(|n| n.profile_url(account))
     }
 
     /// Why `entry` cannot be deleted through its network's API, if it cannot: the adapter's

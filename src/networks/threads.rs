@@ -381,6 +381,10 @@ impl Network for Threads {
         self.quota
     }
 
+    fn profile_url(&self, account: &LinkedAccount) -> Option<String> {
+        account.username.as_ref().map(|_| profile_url(account))
+    }
+
     fn text_rule(&self) -> TextRule {
         TextRule::new(
             THREADS_MAX,

@@ -455,6 +455,13 @@ impl Network for X {
         self.quota
     }
 
+    fn profile_url(&self, account: &LinkedAccount) -> Option<String> {
+        account
+            .username
+            .as_ref()
+            .map(|u| format!("https://twitter.com/{u}"))
+    }
+
     fn text_rule(&self) -> TextRule {
         TextRule::new(
             X_MAX_WEIGHTED,

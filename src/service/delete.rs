@@ -410,7 +410,7 @@ impl DeleteService {
         if post.status == PostStatus::Deleted {
             return Ok(DeleteResult::AlreadyDeleted(post.id));
         }
-        if post.status == PostStatus::Pending {
+        if post.status.is_held() {
             return self.cancel_scheduled(post).await.map(DeleteResult::Done);
         }
         let mut plan = self.plan(post, ctx, only).await?;
@@ -729,7 +729,7 @@ impl DeleteService {
             let candidates: Vec<PostId> = page
                 .posts
                 .into_iter()
-                .filter(|p| p.status == PostStatus::Pending)
+                .filter(|p| p.status.is_held())
                 .map(|p| p.id)
                 .collect();
             if !candidates.is_empty() {
@@ -740,7 +740,7 @@ impl DeleteService {
                 let mut cancelled = Vec::new();
                 for id in &candidates {
                     if let Some(mut post) = self.store.get_post(id).await? {
-                        if post.status == PostStatus::Pending && post.profile_id == profile_id {
+                        if post.status.is_held() && post.profile_id == profile_id {
                             for e in &mut post.entries {
                                 if e.state == EntryState::Pending {
                                     e.state = EntryState::Cancelled;

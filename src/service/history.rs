@@ -11,8 +11,8 @@ pub const DEFAULT_LIMIT: usize = 25;
 /// Most posts answered by one query.
 pub const MAX_LIMIT: usize = 1000;
 
-/// A status filter: one of postgate's statuses, or a status no postgate post has (Ayrshare's
-/// `awaiting approval` and `paused`), which is accepted and matches nothing.
+/// A status filter: one of postgate's statuses, or (`Never`) one no postgate post can have,
+/// accepted and matching nothing.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum StatusFilter {
     /// Posts of this status.

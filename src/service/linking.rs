@@ -389,6 +389,16 @@ impl LinkingService {
             .is_none_or(|a| a.iter().any(|p| Platform::from(p.as_str()) == *platform))
     }
 
+    /// Whether the profile disabled `platform` (`disableSocial`): it cannot be linked.
+    async fn disabled_for(&self, profile_id: &str, platform: &Platform) -> Result<bool, LinkError> {
+        Ok(self
+            .inner
+            .store
+            .get_profile(profile_id)
+            .await?
+            .is_some_and(|p| p.disables(platform)))
+    }
+
     fn configured(&self, platform: &Platform) -> bool {
         match platform {
             Platform::Threads => self.inner.threads.is_some(),
@@ -404,9 +414,17 @@ impl LinkingService {
         now: DateTime<Utc>,
     ) -> Result<Vec<LinkRow>, LinkError> {
         let linked = self.inner.store.linked_accounts(&claims.sub).await?;
+        // Platforms the profile disabled (`disableSocial`) are not offered.
+        let disabled = self
+            .inner
+            .store
+            .get_profile(&claims.sub)
+            .await?
+            .map(|p| p.disabled_social)
+            .unwrap_or_default();
         let mut rows = Vec::new();
         for platform in self.inner.networks.platforms() {
-            if !Self::allowed(claims, platform) {
+            if !Self::allowed(claims, platform) || disabled.contains(platform) {
                 continue;
             }
             let state = match linked.iter().find(|a| a.platform == *platform) {
@@ -484,6 +502,9 @@ impl LinkingService {
     ) -> Result<String, LinkError> {
         let unavailable = || LinkError::NotAvailable(platform.display_name().to_owned());
         if self.inner.networks.get(platform).is_none() || !Self::allowed(claims, platform) {
+            return Err(unavailable());
+        }
+        if self.disabled_for(&claims.sub, platform).await? {
             return Err(unavailable());
         }
         let pending = |secret| PendingAuth {
@@ -688,6 +709,13 @@ impl LinkingService {
             account.username = me.username;
         }
         let platform = account.platform.clone();
+        // The profile may have disabled the platform while the consent screen was open.
+        if self.disabled_for(&claims.sub, &platform).await? {
+            return Ok(Some(format!(
+                "{} is disabled for this profile (disableSocial); nothing was linked",
+                platform.display_name()
+            )));
+        }
         self.inner.store.link_account(&claims.sub, account).await?;
         self.inner.store.flush().await?;
         tracing::info!(profile = %claims.sub, platform = %platform, "account linked through the linking page");

@@ -55,6 +55,32 @@ pub struct NewPost {
     /// The images (`mediaUrls`), checked; downloaded when published now to a network that
     /// wants bytes. A scheduled post keeps their URLs and fetches them when due.
     pub media: Vec<Media>,
+    /// `requiresApproval`: hold the post (`awaiting approval`) until it is approved.
+    pub requires_approval: bool,
+}
+
+/// What a client changes on a post (`PUT`/`PATCH /api/post`); `None` leaves it as it is.
+#[derive(Clone, Debug, Default)]
+pub struct PostChange {
+    /// New text (only while nothing was sent; validated against the networks' rules).
+    pub text: Option<String>,
+    /// New due date (only while nothing was sent).
+    pub schedule_date: Option<DateTime<Utc>>,
+    /// `approved: true`: publish a post that awaits approval (now, or when due).
+    pub approve: bool,
+    /// `scheduledPause`: `true` pauses a scheduled post, `false` puts it back on schedule.
+    pub pause: Option<bool>,
+}
+
+/// Why a post was not changed or re-published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PostRefusal {
+    /// No such post for this profile (another profile's post is not found either).
+    NotFound,
+    /// The post cannot change that way in its state; the reason, for people.
+    NotEditable(String),
+    /// A retry found no failed platform to publish again.
+    NothingToRetry,
 }
 
 /// Why one platform of a post was not (or may not have been) published.
@@ -64,6 +90,8 @@ pub enum PublishFailure {
     Unsupported,
     /// No account of this platform is linked to the profile.
     NotLinked,
+    /// The profile disabled this platform (`disableSocial`).
+    Disabled,
     /// X needs consumer credentials and none were given. `scheduled`: the post was due from
     /// the scheduler, which has only the settings' credentials.
     NoXCredentials {
@@ -110,6 +138,10 @@ impl PublishFailure {
             PublishFailure::NotLinked => (
                 ErrorKind::NotLinked,
                 format!("no {name} account is linked to the profile"),
+            ),
+            PublishFailure::Disabled => (
+                ErrorKind::Disabled,
+                format!("{name} is disabled for this profile (disableSocial)"),
             ),
             PublishFailure::NoXCredentials { scheduled: false } => (
                 ErrorKind::NoXCredentials,
@@ -244,6 +276,15 @@ impl PublishService {
             media_urls: media.iter().map(|m| m.url.clone()).collect(),
         };
         let _held = self.locks.hold(self.store.as_ref(), &post.id).await?;
+        if new.requires_approval {
+            // Nothing is planned yet: links, credentials and disabled platforms are checked
+            // when the post is approved (or comes due after that).
+            post.status = PostStatus::AwaitingApproval;
+            self.store.insert_post(&post).await?;
+            self.store.flush().await?;
+            tracing::info!(post_id = %post.id, "post held for approval");
+            return Ok(post);
+        }
         // At schedule time the scheduler's own credentials decide whether X can work later.
         let plan_ctx = if scheduled {
             self.scheduler_context()
@@ -293,23 +334,170 @@ impl PublishService {
             return Ok(None);
         }
         let ctx = self.scheduler_context();
-        let calls = self.plan_entries(&mut post, &ctx, true).await?;
+        self.send_pending(&mut post, &ctx, true).await?;
+        Ok(Some(post))
+    }
+
+    /// Sends the `pending` entries of a post whose lock the caller holds: plans them, writes
+    /// the intent (`processing`, which also takes the post out of the schedule index), calls
+    /// the networks and records their answers. Entries in any other state are left alone.
+    async fn send_pending(
+        &self,
+        post: &mut Post,
+        ctx: &CallContext,
+        scheduled: bool,
+    ) -> Result<(), StoreError> {
+        let calls = self.plan_entries(post, ctx, scheduled).await?;
         post.status = if calls.is_empty() {
             PostStatus::Error
         } else {
             PostStatus::Processing
         };
-        // Leaving `pending` takes the post out of the schedule index in the same write.
-        self.store.update_post(&post).await?;
+        self.store.update_post(post).await?;
         self.store.flush().await?;
         if calls.is_empty() {
-            return Ok(Some(post));
+            return Ok(());
         }
-        let media = self.due_media(&post, &calls).await;
-        self.fan_out(&mut post, &calls, &media, &ctx).await;
+        let media = self.due_media(post, &calls).await;
+        self.fan_out(post, &calls, &media, ctx).await;
+        self.store.update_post(post).await?;
+        self.store.flush().await?;
+        Ok(())
+    }
+
+    /// Changes a post of `profile_id` under its lock (`PUT`/`PATCH /api/post`): text and
+    /// due date while nothing was sent, approval, pause and resume. An approved post that is
+    /// due (or was never scheduled) is published now with `ctx`; one due later goes back to
+    /// the schedule. Returns the post as stored.
+    pub async fn update(
+        &self,
+        profile_id: &str,
+        id: &PostId,
+        change: PostChange,
+        ctx: &CallContext,
+    ) -> Result<Result<Post, PostRefusal>, StoreError> {
+        let _held = self.locks.hold(self.store.as_ref(), id).await?;
+        let Some(mut post) = self
+            .store
+            .get_post(id)
+            .await?
+            .filter(|p| p.profile_id == profile_id)
+        else {
+            return Ok(Err(PostRefusal::NotFound));
+        };
+        let refuse = |why: String| Ok(Err(PostRefusal::NotEditable(why)));
+        if post.status == PostStatus::Deleted {
+            return refuse(format!("Post {id} is deleted: it cannot change."));
+        }
+        let held = post.status.is_held();
+        if change.text.is_some() && !held {
+            return refuse(format!(
+                "Post {id} was already sent to its networks ({}): its text cannot change. Delete it and post again.",
+                post.status.as_str()
+            ));
+        }
+        if change.schedule_date.is_some() && !held {
+            return refuse(format!(
+                "Post {id} was already sent to its networks ({}): its schedule cannot change.",
+                post.status.as_str()
+            ));
+        }
+        if change.approve && post.status != PostStatus::AwaitingApproval {
+            return refuse(format!(
+                "Post {id} does not await approval (it is {}).",
+                post.status.as_str()
+            ));
+        }
+        match change.pause {
+            Some(true) if !matches!(post.status, PostStatus::Pending | PostStatus::Paused) => {
+                return refuse(format!(
+                    "Only a scheduled post can be paused; post {id} is {}.",
+                    post.status.as_str()
+                ));
+            }
+            Some(false) if !matches!(post.status, PostStatus::Pending | PostStatus::Paused) => {
+                return refuse(format!(
+                    "Only a paused post can be resumed; post {id} is {}.",
+                    post.status.as_str()
+                ));
+            }
+            _ => {}
+        }
+        let now = Utc::now();
+        if let Some(text) = change.text {
+            post.text = text;
+        }
+        if let Some(date) = change.schedule_date {
+            post.schedule_date = Some(date);
+            if date > now {
+                post.kind = PostKind::Scheduled;
+            }
+        }
+        match change.pause {
+            Some(true) => post.status = PostStatus::Paused,
+            Some(false) => post.status = PostStatus::Pending,
+            None => {}
+        }
+        if change.approve {
+            if post.schedule_date.is_some_and(|d| d > now) {
+                post.status = PostStatus::Pending;
+            } else {
+                post.status = PostStatus::Pending;
+                tracing::info!(post_id = %post.id, "post approved; publishing now");
+                self.send_pending(&mut post, ctx, false).await?;
+                return Ok(Ok(post));
+            }
+        }
+        // A pending post without a due date would never come due: publish it on the next tick.
+        if post.status == PostStatus::Pending && post.schedule_date.is_none() {
+            post.schedule_date = Some(now);
+        }
         self.store.update_post(&post).await?;
         self.store.flush().await?;
-        Ok(Some(post))
+        Ok(Ok(post))
+    }
+
+    /// Publishes again, under the post's lock, the platforms of a post of `profile_id` whose
+    /// publish failed (`failed`: nothing is live there), with `ctx`. Platforms that were
+    /// published, and those whose outcome is unknown (they may be live), are never sent
+    /// again. Returns the post as stored.
+    pub async fn retry(
+        &self,
+        profile_id: &str,
+        id: &PostId,
+        ctx: &CallContext,
+    ) -> Result<Result<Post, PostRefusal>, StoreError> {
+        let _held = self.locks.hold(self.store.as_ref(), id).await?;
+        let Some(mut post) = self
+            .store
+            .get_post(id)
+            .await?
+            .filter(|p| p.profile_id == profile_id)
+        else {
+            return Ok(Err(PostRefusal::NotFound));
+        };
+        if post.status != PostStatus::Error {
+            return Ok(Err(match post.status {
+                PostStatus::Success => PostRefusal::NothingToRetry,
+                other => PostRefusal::NotEditable(format!(
+                    "Post {id} is {}: only a post whose publish failed can be retried.",
+                    other.as_str()
+                )),
+            }));
+        }
+        let mut any = false;
+        for e in &mut post.entries {
+            if e.state == EntryState::Failed {
+                e.state = EntryState::Pending;
+                any = true;
+            }
+        }
+        if !any {
+            return Ok(Err(PostRefusal::NothingToRetry));
+        }
+        tracing::info!(post_id = %post.id, "retrying the failed platforms");
+        self.send_pending(&mut post, ctx, false).await?;
+        Ok(Ok(post))
     }
 
     /// At start-up: posts left `processing` by a crash between the publish intent and its
@@ -469,12 +657,20 @@ impl PublishService {
         scheduled: bool,
     ) -> Result<Vec<(usize, LinkedAccount)>, StoreError> {
         let mut calls = Vec::new();
+        // Read at send time: a platform disabled after the post was scheduled is not sent.
+        let disabled = self
+            .store
+            .get_profile(&post.profile_id)
+            .await?
+            .map(|p| p.disabled_social)
+            .unwrap_or_default();
         for i in 0..post.entries.len() {
             if post.entries[i].state != EntryState::Pending {
                 continue;
             }
             let platform = post.entries[i].platform.clone();
             let planned = match self.networks.get(&platform) {
+                _ if disabled.contains(&platform) => Err(PublishFailure::Disabled),
                 None => Err(PublishFailure::Unsupported),
                 Some(network) => match self
                     .store
@@ -507,8 +703,6 @@ impl PublishService {
         Ok(calls)
     }
 
-    /// Calls every planned network at once and records each answer on its entry, then the
-    /// post's status. Writes nothing itself.
     /// The images of a due post: downloaded now when a planned network wants bytes, else
     /// only checked. A URL that fails is kept as an error; every planned platform then fails
     /// with it (nothing is sent).

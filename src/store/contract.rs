@@ -42,6 +42,9 @@ where
     claimed_schedule(make().await).await;
     jobs(make().await).await;
     whole_store_reads(make().await).await;
+    profile_updates(make().await).await;
+    counters(make().await).await;
+    held_posts(make().await).await;
 }
 
 /// A fixed instant, whole milliseconds.
@@ -57,6 +60,9 @@ fn user_profile(account: &str, id: &str, title: &str, created: DateTime<Utc>) ->
         primary: false,
         key_hash: Some(format!("{:0>64}", id)),
         created,
+        disabled_social: Vec::new(),
+        hide_title: false,
+        display_title: None,
     }
 }
 
@@ -978,4 +984,128 @@ pub async fn whole_store_reads(store: Arc<dyn Store>) {
         vec![("a".into(), "1".into()), ("b".into(), "2".into())],
         "whole store: metadata"
     );
+}
+
+/// `update_profile` changes the title (unique per account among user profiles, the old title
+/// freed) and the settings, keeps id, account, key and creation, and reports an unknown id;
+/// settings survive a profile copied with `create_profile`.
+pub async fn profile_updates(store: Arc<dyn Store>) {
+    let a = user_profile("acct", "pa", "Alpha", t0());
+    let b = user_profile("acct", "pb", "Beta", t0() + Duration::seconds(1));
+    store.create_profile(a.clone()).await.unwrap();
+    store.create_profile(b.clone()).await.unwrap();
+    let mut changed = a.clone();
+    changed.title = "Gamma".into();
+    changed.disabled_social = vec![Platform::Twitter, Platform::Other("linkedin".into())];
+    changed.hide_title = true;
+    changed.display_title = Some("Shown ✓".into());
+    // Fields the owner may not change are ignored.
+    let mut sent = changed.clone();
+    sent.key_hash = Some("f".repeat(64));
+    sent.account_id = "other".into();
+    assert!(
+        store.update_profile(&sent).await.unwrap(),
+        "profile_updates: existed"
+    );
+    assert_eq!(
+        store.get_profile("pa").await.unwrap(),
+        Some(changed.clone()),
+        "profile_updates: settings stored, identity kept"
+    );
+    assert_eq!(
+        store
+            .profile_by_key_hash(a.key_hash.as_deref().unwrap())
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some("pa".into()),
+        "profile_updates: the key still finds it"
+    );
+    let mut clash = changed.clone();
+    clash.title = "BETA".into();
+    assert!(
+        matches!(
+            store.update_profile(&clash).await,
+            Err(StoreError::TitleTaken(_))
+        ),
+        "profile_updates: another profile's title is refused"
+    );
+    // The old title is free again; the profile's own title (any case) stays its own.
+    store
+        .create_profile(user_profile("acct", "pc", "alpha", t0()))
+        .await
+        .unwrap();
+    let mut same = changed.clone();
+    same.title = "GAMMA".into();
+    assert!(store.update_profile(&same).await.unwrap());
+    let mut unknown = changed.clone();
+    unknown.id = "nope".into();
+    assert!(
+        !store.update_profile(&unknown).await.unwrap(),
+        "profile_updates: unknown id"
+    );
+    // The primary profile can be updated too (it takes no part in title uniqueness).
+    let mut primary = store.ensure_primary_profile("acct").await.unwrap();
+    primary.disabled_social = vec![Platform::Threads];
+    assert!(store.update_profile(&primary).await.unwrap());
+    assert_eq!(
+        store.ensure_primary_profile("acct").await.unwrap(),
+        primary,
+        "profile_updates: the primary profile keeps its settings"
+    );
+    // Settings travel with a copied profile.
+    let mut copied = user_profile("acct2", "pd", "Delta", t0());
+    copied.disabled_social = vec![Platform::Bluesky];
+    copied.display_title = Some("D".into());
+    store.create_profile(copied.clone()).await.unwrap();
+    assert_eq!(store.get_profile("pd").await.unwrap(), Some(copied));
+}
+
+/// Counters start at 0, add atomically under concurrency, and read with `by = 0`.
+pub async fn counters(store: Arc<dyn Store>) {
+    assert_eq!(store.add_to_counter("calls:a", 0).await.unwrap(), 0);
+    assert_eq!(store.add_to_counter("calls:a", 2).await.unwrap(), 2);
+    let adds = futures::future::join_all((0..16).map(|_| {
+        let s = store.clone();
+        async move { s.add_to_counter("calls:a", 1).await.unwrap() }
+    }))
+    .await;
+    let distinct: HashSet<u64> = adds.into_iter().collect();
+    assert_eq!(
+        distinct.len(),
+        16,
+        "counters: every addition saw its own value"
+    );
+    assert_eq!(store.add_to_counter("calls:a", 0).await.unwrap(), 18);
+    assert_eq!(
+        store.add_to_counter("calls:b", 0).await.unwrap(),
+        0,
+        "counters: by name"
+    );
+}
+
+/// Posts awaiting approval or paused are stored with their status and are never due.
+pub async fn held_posts(store: Arc<dyn Store>) {
+    let now = t0() + Duration::hours(1);
+    let mut waiting = scheduled(1, "prof", t0());
+    waiting.status = PostStatus::AwaitingApproval;
+    let mut paused = scheduled(2, "prof", t0());
+    paused.status = PostStatus::Paused;
+    store.insert_post(&waiting).await.unwrap();
+    store.insert_post(&paused).await.unwrap();
+    assert_eq!(
+        store.get_post(&waiting.id).await.unwrap(),
+        Some(waiting.clone())
+    );
+    assert_eq!(
+        store.get_post(&paused.id).await.unwrap(),
+        Some(paused.clone())
+    );
+    assert!(
+        store.due_posts(now).await.unwrap().is_empty(),
+        "held_posts: not due while held"
+    );
+    paused.status = PostStatus::Pending;
+    store.update_post(&paused).await.unwrap();
+    assert_eq!(store.due_posts(now).await.unwrap(), vec![paused.id.clone()]);
 }

@@ -35,6 +35,15 @@ pub struct Profile {
     pub key_hash: Option<String>,
     /// Creation time.
     pub created: DateTime<Utc>,
+    /// Platforms this profile may not link or post to (Ayrshare's `disableSocial`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disabled_social: Vec<Platform>,
+    /// Ayrshare's `hideTitle`: the linking page does not show the title.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hide_title: bool,
+    /// Ayrshare's `displayTitle`: the title the linking page shows instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_title: Option<String>,
 }
 
 impl Profile {
@@ -48,7 +57,15 @@ impl Profile {
             primary: true,
             key_hash: None,
             created: now,
+            disabled_social: Vec::new(),
+            hide_title: false,
+            display_title: None,
         }
+    }
+
+    /// Whether the profile disabled `platform` (`disableSocial`).
+    pub fn disables(&self, platform: &Platform) -> bool {
+        self.disabled_social.contains(platform)
     }
 }
 
@@ -203,6 +220,10 @@ pub trait Store: Send + Sync + 'static {
     async fn profile_by_key_hash(&self, key_hash: &str) -> Result<Option<Profile>, StoreError>;
     /// Deletes a user profile, its key and its linked accounts. Returns whether it existed.
     async fn delete_profile(&self, id: &str) -> Result<bool, StoreError>;
+    /// Replaces what a profile's owner may change: `title` (still unique per account among
+    /// user profiles, else [`StoreError::TitleTaken`]), `disabled_social`, `hide_title`,
+    /// `display_title`. Its id, account, key and creation stay. Returns whether it existed.
+    async fn update_profile(&self, profile: &Profile) -> Result<bool, StoreError>;
 
     /// Links (or re-links) an account of one platform to a profile.
     async fn link_account(
@@ -397,6 +418,11 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a metadata value and returns what it held, atomically: of two concurrent
     /// takes exactly one gets the value (single-use OAuth `state`).
     async fn take_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Adds `by` to the counter `name` (created at 0) atomically, across processes, and
+    /// returns its new value; `by = 0` reads it. Kept in the metadata (`counter:{name}`, a
+    /// decimal), so copying a store copies counters (`monthlyApiCalls`).
+    async fn add_to_counter(&self, name: &str, by: u64) -> Result<u64, StoreError>;
 
     /// Makes every write so far durable.
     async fn flush(&self) -> Result<(), StoreError>;

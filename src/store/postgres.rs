@@ -354,6 +354,13 @@ fn profile_from_row(r: &PgRow) -> Result<Profile, StoreError> {
         primary: r.try_get("is_primary").map_err(db)?,
         key_hash: r.try_get("key_hash").map_err(db)?,
         created: r.try_get("created").map_err(db)?,
+        disabled_social: r
+            .try_get::<Option<String>, _>("disabled_social")
+            .map_err(db)?
+            .map(|s| s.split(',').map(Platform::from).collect())
+            .unwrap_or_default(),
+        hide_title: r.try_get("hide_title").map_err(db)?,
+        display_title: r.try_get("display_title").map_err(db)?,
     })
 }
 
@@ -579,7 +586,18 @@ fn lock_keys(ids: &[PostId]) -> Vec<String> {
     keys
 }
 
-const PROFILE_COLUMNS: &str = "id, account_id, title, is_primary, key_hash, created";
+const PROFILE_COLUMNS: &str = "id, account_id, title, is_primary, key_hash, created, disabled_social, hide_title, display_title";
+
+/// `disabled_social` as stored: wire names, comma-separated; `None` for none.
+fn platforms_text(platforms: &[Platform]) -> Option<String> {
+    (!platforms.is_empty()).then(|| {
+        platforms
+            .iter()
+            .map(Platform::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
 
 #[async_trait]
 impl Store for PostgresStore {
@@ -605,8 +623,9 @@ impl Store for PostgresStore {
 
     async fn create_profile(&self, profile: Profile) -> Result<Profile, StoreError> {
         let r = sqlx::query(
-            "INSERT INTO profiles (id, account_id, title, title_key, is_primary, key_hash, created)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO profiles (id, account_id, title, title_key, is_primary, key_hash, created,
+                                   disabled_social, hide_title, display_title)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(profile.id.as_str())
         .bind(profile.account_id.as_str())
@@ -615,6 +634,9 @@ impl Store for PostgresStore {
         .bind(profile.primary)
         .bind(&profile.key_hash)
         .bind(profile.created)
+        .bind(platforms_text(&profile.disabled_social))
+        .bind(profile.hide_title)
+        .bind(&profile.display_title)
         .execute(&self.pool)
         .await;
         match r {
@@ -664,6 +686,29 @@ impl Store for PostgresStore {
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(true)
+    }
+
+    async fn update_profile(&self, profile: &Profile) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE profiles SET title = $2, title_key = $3, disabled_social = $4,
+                                 hide_title = $5, display_title = $6
+             WHERE id = $1",
+        )
+        .bind(profile.id.as_str())
+        .bind(&profile.title)
+        .bind(profile_title_key(&profile.title))
+        .bind(platforms_text(&profile.disabled_social))
+        .bind(profile.hide_title)
+        .bind(&profile.display_title)
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(done) => Ok(done.rows_affected() > 0),
+            Err(e) if violates(&e, "profiles_title") => {
+                Err(StoreError::TitleTaken(profile.title.clone()))
+            }
+            Err(e) => Err(db(e)),
+        }
     }
 
     async fn link_account(
@@ -1343,6 +1388,23 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db)
+    }
+
+    async fn add_to_counter(&self, name: &str, by: u64) -> Result<u64, StoreError> {
+        // One statement: the row lock serializes concurrent additions of every process.
+        let by = i64::try_from(by).unwrap_or(i64::MAX);
+        let value: String = sqlx::query_scalar(
+            "INSERT INTO meta (key, value) VALUES ($1, $2::bigint::text)
+             ON CONFLICT (key) DO UPDATE
+             SET value = (COALESCE(NULLIF(meta.value, '')::bigint, 0) + $2)::text
+             RETURNING value",
+        )
+        .bind(format!("counter:{name}"))
+        .bind(by)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(value.parse().unwrap_or(0))
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -463,6 +463,38 @@ impl Store for SledStore {
         Ok(true)
     }
 
+    async fn update_profile(&self, profile: &Profile) -> Result<bool, StoreError> {
+        let Some(old) = self.get_profile(&profile.id).await? else {
+            return Ok(false);
+        };
+        let new = Profile {
+            title: profile.title.clone(),
+            disabled_social: profile.disabled_social.clone(),
+            hide_title: profile.hide_title,
+            display_title: profile.display_title.clone(),
+            ..old.clone()
+        };
+        let (old_key, new_key) = (
+            title_key(&old.account_id, &old.title),
+            title_key(&old.account_id, &new.title),
+        );
+        (&self.profiles, &self.profile_keys)
+            .transaction(|(tp, tk)| {
+                // Primary profiles take no part in title uniqueness (see create_profile).
+                if !old.primary && old_key != new_key {
+                    if tk.get(&new_key)?.is_some() {
+                        return abort(StoreError::TitleTaken(new.title.clone()));
+                    }
+                    tk.remove(old_key.as_slice())?;
+                    tk.insert(new_key.as_slice(), new.id.as_bytes())?;
+                }
+                tp.insert(new.id.as_bytes(), to_json(&new))?;
+                Ok(())
+            })
+            .map_err(tx_err)?;
+        Ok(true)
+    }
+
     async fn link_account(
         &self,
         profile_id: &str,
@@ -1036,6 +1068,21 @@ impl Store for SledStore {
             .remove(key.as_bytes())
             .map_err(db)?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    async fn add_to_counter(&self, name: &str, by: u64) -> Result<u64, StoreError> {
+        let key = format!("counter:{name}");
+        let read = |v: Option<&[u8]>| {
+            v.and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let new = self
+            .meta
+            .update_and_fetch(key.as_bytes(), |v| {
+                Some(read(v).saturating_add(by).to_string().into_bytes())
+            })
+            .map_err(db)?;
+        Ok(read(new.as_deref()))
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

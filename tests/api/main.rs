@@ -16,4 +16,5 @@ mod resilience;
 mod tenancy;
 mod truth;
 mod webhooks;
+mod wider;
 mod wire;

@@ -168,7 +168,7 @@ async fn wire_auth_and_routes() {
     .await;
     w.send(
         "method not allowed",
-        app.request(reqwest::Method::PUT, "/api/post", None),
+        app.request(reqwest::Method::PUT, "/api/history", None),
     )
     .await;
     w.send("no api key", c.get(url("/api/user"))).await;
@@ -795,7 +795,7 @@ GET /api/nope
 404
 {"action":"request","status":"error","code":914,"message":"No such endpoint on this gateway."}
 == method not allowed
-PUT /api/post
+PUT /api/history
 405
 {"action":"request","status":"error","code":914,"message":"This endpoint does not support that HTTP method."}
 == no api key
@@ -826,7 +826,7 @@ POST /api/post
 const PROFILES_AND_LINKING: &str = r##"== user, nothing linked
 GET /api/user
 200
-{"activeSocialAccounts":[],"displayNames":[],"refId":"<primary>","title":"Primary Profile","created":"<ts>"}
+{"activeSocialAccounts":[],"displayNames":[],"refId":"<primary>","title":"Primary Profile","created":"<ts>","monthlyApiCalls":1}
 == create profile
 POST /api/profiles/profile
 200
@@ -870,11 +870,11 @@ POST /api/profiles/social
 == user, both linked
 GET /api/user
 200
-{"activeSocialAccounts":["threads","twitter"],"displayNames":[{"platform":"threads","userId":"17841400000000001","username":null},{"platform":"twitter","userId":"2244994945","username":"postgate_test"}],"refId":"<primary>","title":"Primary Profile","created":"<ts>"}
+{"activeSocialAccounts":["threads","twitter"],"displayNames":[{"platform":"threads","userId":"17841400000000001","username":null,"id":"17841400000000001","displayName":null,"created":"<ts>","profileUrl":null,"userImage":null},{"platform":"twitter","userId":"2244994945","username":"postgate_test","id":"2244994945","displayName":"postgate_test","created":"<ts>","profileUrl":"https://twitter.com/postgate_test","userImage":null}],"refId":"<primary>","title":"Primary Profile","created":"<ts>","monthlyApiCalls":12}
 == list profiles
 GET /api/profiles
 200
-{"profiles":[{"status":"active","title":"Primary Profile","refId":"<primary>","primary":true,"created":"<ts>","activeSocialAccounts":["threads","twitter"]},{"status":"active","title":"Brand A","refId":"<brandA>","primary":false,"created":"<ts>","activeSocialAccounts":[]}],"count":2}
+{"profiles":[{"status":"active","title":"Primary Profile","refId":"<primary>","primary":true,"created":"<ts>","createdUTC":"<ts>","activeSocialAccounts":["threads","twitter"]},{"status":"active","title":"Brand A","refId":"<brandA>","primary":false,"created":"<ts>","createdUTC":"<ts>","activeSocialAccounts":[]}],"count":2}
 == unlink threads
 DELETE /api/profiles/social
 200
@@ -899,7 +899,7 @@ DELETE /api/profiles/delete-profile
 const IMPORT_READ_HISTORY: &str = r##"== user
 GET /api/user
 200
-{"activeSocialAccounts":[],"displayNames":[],"refId":"<primary>","title":"Primary Profile","created":"<ts>"}
+{"activeSocialAccounts":[],"displayNames":[],"refId":"<primary>","title":"Primary Profile","created":"<ts>","monthlyApiCalls":1}
 == import, mixed
 POST /api/post/import
 400
@@ -948,7 +948,7 @@ GET /api/history/twitter,threads
 const PUBLISH: &str = r##"== user
 GET /api/user
 200
-{"activeSocialAccounts":["threads","twitter"],"displayNames":[{"platform":"threads","userId":"17841400000000001","username":null},{"platform":"twitter","userId":"2244994945","username":"postgate_test"}],"refId":"<primary>","title":"Primary Profile","created":"<ts>"}
+{"activeSocialAccounts":["threads","twitter"],"displayNames":[{"platform":"threads","userId":"17841400000000001","username":null,"id":"17841400000000001","displayName":null,"created":"<ts>","profileUrl":null,"userImage":null},{"platform":"twitter","userId":"2244994945","username":"postgate_test","id":"2244994945","displayName":"postgate_test","created":"<ts>","profileUrl":"https://twitter.com/postgate_test","userImage":null}],"refId":"<primary>","title":"Primary Profile","created":"<ts>","monthlyApiCalls":3}
 == publish now, both
 POST /api/post
 200

@@ -321,12 +321,97 @@ const steps = [
     c = new Check(await call("listWebhooks", primary.listWebhooks()));
     c.true(!c.array("webhooks").some((h) => h.action === "feed"), "expected the feed webhook gone");
   }],
-  ["o. post with mediaUrls (two images) to threads+twitter", async () => {
+  ["o. updateProfile, getProfiles by profileKeys", async () => {
+    const title = `sdk-upd-${runId}`;
+    const created = new Check(await call("createProfile", primary.createProfile({ title })));
+    const profileKey = created.has("profileKey");
+    const ref = created.has("refId");
+    let c = new Check(await call("updateProfile", primary.updateProfile({
+      profileKey, title: `${title}-2`, disableSocial: ["twitter"], hideTitle: true, displayTitle: "Shown",
+    })));
+    c.eq("status", "success");
+    c.eq("refId", ref);
+    c = new Check(await call("getProfiles", primary.getProfiles({ profileKeys: [profileKey] })));
+    c.array("profiles", 1);
+    c.eq("profiles.0.title", `${title}-2`);
+    c.eq("profiles.0.refId", ref);
+    c.has("profiles.0.created");
+    c.has("profiles.0.createdUTC");
+    c.true(JSON.stringify(get(c.body, "profiles.0.disableSocial")) === '["twitter"]', "expected disableSocial [twitter]");
+    c.array("profiles.0.activeSocialAccounts");
+    new Check(await call("deleteProfile", primary.deleteProfile({ profileKey }))).eq("status", "success");
+  }],
+  ["p. user, field for field", async () => {
+    const c = new Check(await call("user", primary.user({ instagramQuota: true })));
+    c.true(JSON.stringify(c.body.activeSocialAccounts) === '["threads","twitter"]', "expected threads and twitter linked");
+    c.eq("title", "Primary Profile");
+    c.has("refId");
+    c.has("created");
+    c.true(Number.isInteger(c.body.monthlyApiCalls) && c.body.monthlyApiCalls > 10, "expected monthlyApiCalls to count this run's calls");
+    c.array("displayNames", 2).forEach((n, i) => {
+      for (const f of ["created", "displayName", "id", "platform", "profileUrl", "userImage", "username"]) {
+        c.true(f in n, `displayNames.${i} lacks ${f}`);
+      }
+    });
+  }],
+  ["q. updatePost: scheduled text, approval, a sent post's text", async () => {
+    const due = new Date(Date.now() + 86400000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    let [, c] = await publish(primary, `sdk later ${runId}`, { scheduleDate: due });
+    let id = c.strLen("id", 20);
+    c = new Check(await call("updatePost", primary.updatePost({ id, post: `sdk changed ${runId}` })));
+    c.eq("status", "success");
+    c.eq("postStatus", "pending");
+    c = new Check(await call("getPost", primary.getPost({ id })));
+    c.eq("post", `sdk changed ${runId}`);
+    c = new Check(await call("history", primary.history()));
+    c.eq("history.0.id", id);
+    c.eq("history.0.type", "scheduled");
+    c.eq("history.0.scheduleDate", due);
+    [, c] = await publish(primary, `sdk approve ${runId}`, { requiresApproval: true });
+    c.eq("status", "awaiting approval");
+    id = c.strLen("id", 20);
+    c = new Check(await call("updatePost", primary.updatePost({ id, approved: true })));
+    c.eq("status", "success");
+    c.eq("postStatus", "success");
+    c = new Check(await call("updatePost", primary.updatePost({ id, post: "changed" })));
+    c.eq("status", "error");
+    c.eq("code", 941);
+  }],
+  ["r. retryPost sends only the failed platform", async () => {
+    // Bluesky is not linked in this run: it fails, and a retry sends only it again.
+    let c = new Check(await call("post", primary.post({ post: `sdk retry ${runId}`, platforms: ["threads", "twitter", "bluesky"] })));
+    c.eq("status", "error");
+    c.eq("errors.0.platform", "bluesky");
+    const id = c.strLen("id", 20);
+    c = new Check(await call("retryPost", primary.retryPost({ id })));
+    c.eq("status", "error");
+    c.eq("id", id);
+    c.eq("errors.0.platform", "bluesky");
+    c.eq("errors.0.code", 156);
+    c.array("postIds", 2);
+    c = new Check(await call("retryPost", primary.retryPost({ id: UNKNOWN_ID })));
+    c.eq("status", "error");
+    c.eq("code", 920);
+  }],
+  ["s. listWebhooks in Ayrshare's shape", async () => {
+    const url = `https://example.com/postgate-sdk-shape-${runId}`;
+    for (const action of ["scheduled", "accountActivity"]) {
+      new Check(await call("registerWebhook", primary.registerWebhook({ action, url }))).eq("status", "success");
+    }
+    const c = new Check(await call("listWebhooks", primary.listWebhooks()));
+    c.eq("scheduled", url);
+    c.eq("accountActivity", url);
+    c.has("updated");
+    for (const action of ["scheduled", "accountActivity"]) {
+      new Check(await call("unregisterWebhook", primary.unregisterWebhook({ action }))).eq("status", "success");
+    }
+  }],
+  ["t. post with mediaUrls (two images) to threads+twitter", async () => {
     const mediaUrls = [`${mediaRoot}/sdk-${runId}-a.png`, `${mediaRoot}/sdk-${runId}-b.png`];
     const [body, c] = await publish(primary, `pictures ${runId}`, { mediaUrls });
     checkPublished(body, c);
   }],
-  ["p. randomPost + randomMediaUrl (Ayrshare's test helpers)", async () => {
+  ["u. randomPost + randomMediaUrl (Ayrshare's test helpers)", async () => {
     const body = await call("post", primary.post({
       randomPost: true, randomMediaUrl: true, platforms: [...PLATFORMS],
     }));

@@ -361,6 +361,94 @@ def main():
         c.has("refId")
         c.array("errors", 0)
 
+    def o_update_and_get_profiles():
+        title = f"sdk-upd-{rand(6)}"
+        created = Check(call("createProfile", primary.createProfile, {"title": title}))
+        key = created.has("profileKey")
+        ref = created.has("refId")
+        c = Check(call("updateProfile", primary.updateProfile, {
+            "profileKey": key, "title": title + "-2", "disableSocial": ["twitter"],
+            "hideTitle": True, "displayTitle": "Shown",
+        }))
+        c.eq("status", "success")
+        c.eq("refId", ref)
+        c = Check(call("getProfiles", primary.getProfiles, {"profileKeys": [key]}))
+        profiles = c.array("profiles", 1)
+        c.eq("profiles.0.title", title + "-2")
+        c.eq("profiles.0.refId", ref)
+        c.has("profiles.0.created")
+        c.has("profiles.0.createdUTC")
+        c.eq("profiles.0.disableSocial", ["twitter"])
+        c.true(isinstance(profiles[0].get("activeSocialAccounts"), list), "activeSocialAccounts")
+        Check(call("deleteProfile", primary.deleteProfile, {"profileKey": key})).eq("status", "success")
+
+    def p_user():
+        c = Check(call("user", primary.user, {"instagramQuota": True}))
+        c.eq("activeSocialAccounts", ["threads", "twitter"])
+        c.eq("title", "Primary Profile")
+        c.has("refId")
+        c.has("created")
+        calls = get(c.body, "monthlyApiCalls")
+        c.true(isinstance(calls, int) and calls > 10, "expected monthlyApiCalls to count this run's calls")
+        names = c.array("displayNames", 2)
+        for i, n in enumerate(names):
+            for field in ("created", "displayName", "id", "platform", "profileUrl", "userImage", "username"):
+                c.true(field in n, f"displayNames.{i} lacks {field}")
+
+    def q_update_post():
+        due = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body, c = publish(primary, f"sdk later {run_id}", scheduleDate=due)
+        post_id = c.str_len("id", 20)
+        c = Check(call("updatePost", primary.updatePost, {"id": post_id, "post": f"sdk changed {run_id}"}))
+        c.eq("status", "success")
+        c.eq("postStatus", "pending")
+        c = Check(call("getPost", primary.getPost, {"id": post_id}))
+        c.eq("post", f"sdk changed {run_id}")
+        c = Check(call("history", primary.history))
+        c.eq("history.0.id", post_id)
+        c.eq("history.0.type", "scheduled")
+        c.eq("history.0.scheduleDate", due)
+        # Approval: held until approved, then published.
+        body, c = publish(primary, f"sdk approve {run_id}", requiresApproval=True)
+        c.eq("status", "awaiting approval")
+        post_id = c.str_len("id", 20)
+        c = Check(call("updatePost", primary.updatePost, {"id": post_id, "approved": True}))
+        c.eq("status", "success")
+        c.eq("postStatus", "success")
+        # A published post keeps its text.
+        c = Check(call("updatePost", primary.updatePost, {"id": post_id, "post": "changed"}))
+        c.eq("status", "error")
+        c.eq("code", 941)
+
+    def r_retry_post():
+        # Bluesky is not linked in this run: it fails, and a retry sends only it again.
+        body = call("post", primary.post, {"post": f"sdk retry {run_id}", "platforms": ["threads", "twitter", "bluesky"]})
+        c = Check(body)
+        c.eq("status", "error")
+        c.eq("errors.0.platform", "bluesky")
+        post_id = c.str_len("id", 20)
+        c = Check(call("retryPost", primary.retryPost, {"id": post_id}))
+        c.eq("status", "error")
+        c.eq("id", post_id)
+        c.eq("errors.0.platform", "bluesky")
+        c.eq("errors.0.code", 156)
+        c.array("postIds", 2)
+        c = Check(call("retryPost", primary.retryPost, {"id": UNKNOWN_ID}))
+        c.eq("status", "error")
+        c.eq("code", 920)
+
+    def s_webhook_shape():
+        url = f"https://example.com/postgate-sdk-shape-{run_id}"
+        for action in ("scheduled", "accountActivity"):
+            c = Check(call("registerWebhook", primary.registerWebhook, {"action": action, "url": url}))
+            c.eq("status", "success")
+        c = Check(call("listWebhooks", primary.listWebhooks))
+        c.eq("scheduled", url)
+        c.eq("accountActivity", url)
+        c.has("updated")
+        for action in ("scheduled", "accountActivity"):
+            Check(call("unregisterWebhook", primary.unregisterWebhook, {"action": action})).eq("status", "success")
+
     steps = [
         ("a. createProfile", a_create_profile),
         ("b1. profile instance: getPost unknown id -> error", b1_profile_get_unknown),
@@ -378,8 +466,14 @@ def main():
         ("l. deleteProfile", l_delete_profile),
         ("m. generateJWT -> the linking page's URL", m_generate_jwt),
         ("n. registerWebhook, listWebhooks, unregisterWebhook", m_webhooks),
-        ("o. post with mediaUrls (two images) to threads+twitter", o_media),
-        ("p. randomPost + randomMediaUrl (Ayrshare's test helpers)", p_random),
+
+        ("o. updateProfile, getProfiles by profileKeys", o_update_and_get_profiles),
+        ("p. user, field for field", p_user),
+        ("q. updatePost: scheduled text, approval, a sent post's text", q_update_post),
+        ("r. retryPost sends only the failed platform", r_retry_post),
+        ("s. listWebhooks in Ayrshare's shape", s_webhook_shape),
+        ("t. post with mediaUrls (two images) to threads+twitter", o_media),
+        ("u. randomPost + randomMediaUrl (Ayrshare's test helpers)", p_random),
     ]
 
     print(f"python SDK social-post-api, base {base}")
