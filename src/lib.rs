@@ -73,6 +73,7 @@ pub mod demo;
 pub mod domain;
 pub mod import_cli;
 pub mod keys;
+pub mod metrics;
 pub mod migrate_store;
 pub mod networks;
 pub mod service;

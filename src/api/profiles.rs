@@ -18,7 +18,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CreateProfile {
     title: String,
 }
@@ -27,6 +27,14 @@ struct CreateProfile {
 pub const MAX_TITLE_CHARS: usize = 1000;
 
 /// `POST /api/profiles/profile` (and the Python SDK's `/api/profiles/create-profile`).
+#[utoipa::path(
+    post,
+    path = "/api/profiles/profile",
+    tag = "ayrshare",
+    description = "Creates a profile; its key is answered this once.",
+    request_body(content = CreateProfile, content_type = "application/json"),
+    responses((status = 200, description = "Created", body = super::answers::ProfileCreated))
+)]
 pub async fn create_profile(
     state: web::Data<AppState>,
     caller: Caller,
@@ -76,6 +84,13 @@ pub async fn create_profile(
 }
 
 /// `GET /api/profiles`
+#[utoipa::path(
+    get,
+    path = "/api/profiles",
+    tag = "ayrshare",
+    description = "The account's profiles.",
+    responses((status = 200, description = "The profiles", body = super::answers::ProfileList))
+)]
 pub async fn list_profiles(
     state: web::Data<AppState>,
     caller: Caller,
@@ -107,13 +122,24 @@ pub async fn list_profiles(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct DeleteProfile {
     #[serde(rename = "profileKey")]
     profile_key: Option<String>,
 }
 
 /// `DELETE /api/profiles/profile {"profileKey"}` (or the `Profile-Key` header).
+#[utoipa::path(
+    delete,
+    path = "/api/profiles/profile",
+    tag = "ayrshare",
+    description = "Deletes a profile (`profileKey` in the body, or the `Profile-Key` header).",
+    request_body(content = DeleteProfile, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Deleted", body = super::answers::ProfileDeleted),
+        (status = 404, description = "No such profile (code 912)", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn delete_profile(
     state: web::Data<AppState>,
     caller: Caller,
@@ -156,7 +182,7 @@ pub async fn delete_profile(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct LinkSocial {
     platform: String,
@@ -230,6 +256,20 @@ fn describe(f: &DeleteFailure) -> String {
 /// X `GET /2/users/me`, Bluesky's `createSession` for a handle and app password): a `userId`
 /// that does not match is refused (925), an omitted one is taken from the network, and
 /// nothing is stored unless the network confirmed the credentials.
+#[utoipa::path(
+    post,
+    path = "/api/profiles/social",
+    tag = "postgate",
+    description = "Links a network account to the profile after the network confirmed whose credentials they are (postgate extension).",
+    request_body(content = LinkSocial, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Linked", body = super::answers::Linked),
+        (status = 404, description = "No such profile", body = super::answers::ErrorBody),
+        (status = 429, description = "The network's rate limit while verifying the account", body = super::answers::ErrorBody),
+        (status = 502, description = "The network could not verify the account; nothing was linked", body = super::answers::ErrorBody),
+        (status = 504, description = "The network did not answer in time; nothing was linked", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn link_social(
     state: web::Data<AppState>,
     caller: Caller,
@@ -414,12 +454,23 @@ async fn link_with_password(
     store_link(state, caller, account).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct UnlinkSocial {
     platform: String,
 }
 
 /// `DELETE /api/profiles/social {"platform"}`
+#[utoipa::path(
+    delete,
+    path = "/api/profiles/social",
+    tag = "postgate",
+    description = "Unlinks the profile's account of a platform (postgate extension).",
+    request_body(content = UnlinkSocial, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Unlinked", body = super::answers::Unlinked),
+        (status = 404, description = "Not linked", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn unlink_social(
     state: web::Data<AppState>,
     caller: Caller,
@@ -458,6 +509,13 @@ pub async fn unlink_social(
 }
 
 /// `GET /api/user`
+#[utoipa::path(
+    get,
+    path = "/api/user",
+    tag = "ayrshare",
+    description = "The profile and its linked accounts.",
+    responses((status = 200, description = "The profile", body = super::answers::UserAnswer))
+)]
 pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let accounts = state.store.linked_accounts(&caller.profile.id).await?;
     Ok(json_response(
@@ -499,7 +557,7 @@ pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct GenerateJwt {
     #[serde(default)]
@@ -508,7 +566,9 @@ struct GenerateJwt {
     redirect: Option<String>,
     #[serde(default)]
     allowed_social: Option<Vec<String>>,
+    /// Minutes (1 to the maximum), as a number or a numeric string; default 5.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     expires_in: Option<serde_json::Value>,
     // `domain`, `privateKey`, `logout`, `base64`, `verify`, `email` and anything else are
     // accepted and ignored: a self-hosted gateway signs with its own secret and sends no mail.
@@ -516,6 +576,17 @@ struct GenerateJwt {
 
 /// `POST /api/profiles/generateJWT` — the linking page's URL for one profile (Ayrshare's
 /// `profileKey` in the body, else the `Profile-Key` header, else the primary profile).
+#[utoipa::path(
+    post,
+    path = "/api/profiles/generateJWT",
+    tag = "ayrshare",
+    description = "The linking page's URL for one profile.",
+    request_body(content = GenerateJwt, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The URL", body = super::answers::GeneratedJwt),
+        (status = 404, description = "No such profile", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn generate_jwt(
     state: web::Data<AppState>,
     caller: Caller,

@@ -8,6 +8,7 @@ mod delete;
 mod foundation;
 mod helpers;
 mod linking;
+mod observability;
 mod publish;
 mod publish_unknown;
 mod queue;
