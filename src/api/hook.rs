@@ -38,6 +38,7 @@ struct Unregister {
 #[utoipa::path(
     post,
     path = "/api/hook/webhook",
+    operation_id = "hook_register",
     tag = "ayrshare",
     description = "Registers the profile's webhook for an action.",
     request_body(content = Register, content_type = "application/json"),

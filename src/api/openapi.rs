@@ -7,7 +7,8 @@
 //! [`ALIASES`] line. `tests/api/openapi.rs` fails while a registered route is missing.
 
 use super::answers::{
-    AllScheduledAnswer, BulkAnswer, DeleteItem, ErrorBody, ProfileWrapped, PublishAnswer,
+    AllScheduledAnswer, BulkAnswer, DeleteItem, ErrorBody, ImportAnswer, ProfileWrapped,
+    PublishAnswer,
 };
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
@@ -56,7 +57,7 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
         super::link::threads_callback,
         super::link::x_callback,
     ),
-    components(schemas(DeleteResponse, PublishResponse)),
+    components(schemas(DeleteResponse, PublishResponse, ImportResponse)),
     modifiers(&Shared),
     tags(
         (name = "ayrshare", description = "Ayrshare-compatible routes"),
@@ -272,6 +273,12 @@ any_of!(
 );
 
 any_of!(
-    /// A publish's answer: alone, or wrapped in `{status, posts}` for a `Profile-Key` request.
-    PublishResponse: PublishAnswer, ProfileWrapped<PublishAnswer>
+    /// A publish's answer: alone, or wrapped in `{status, posts}` for a `Profile-Key`
+    /// request; a request refused as a whole is an error.
+    PublishResponse: PublishAnswer, ProfileWrapped<PublishAnswer>, ErrorBody
+);
+
+any_of!(
+    /// An import's answer, or an error for a request refused as a whole.
+    ImportResponse: ImportAnswer, ErrorBody
 );

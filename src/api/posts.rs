@@ -407,7 +407,8 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
     description = "Stores posts exported from Ayrshare's history, without calling any network (postgate extension).",
     request_body(content = ImportBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "Each item stored or refused", body = super::answers::ImportAnswer),
+        (status = 200, description = "Every item stored", body = super::openapi::ImportResponse),
+        (status = 400, description = "Some item refused (each says why), or the request is not valid", body = super::openapi::ImportResponse),
     )
 )]
 pub async fn import(
