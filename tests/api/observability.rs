@@ -265,8 +265,8 @@ fn answer_shapes(doc: &Value, method: &str, path: &str, status: &str) -> Vec<Str
             .trim_start_matches("#/components/schemas/")
             .to_owned()
     };
-    let schema = &doc["paths"][path][method]["responses"][status]["content"]["application/json"]
-        ["schema"];
+    let schema =
+        &doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"];
     let top = name(&schema["$ref"]);
     match doc["components"]["schemas"][&top]["anyOf"].as_array() {
         Some(alternatives) => alternatives.iter().map(|a| name(&a["$ref"])).collect(),
@@ -294,7 +294,9 @@ async fn the_document_allows_every_shape_a_400_can_have() {
     assert!(shapes.contains(&"ErrorBody".to_owned()), "{shapes:?}");
     assert!(shapes.contains(&"PublishAnswer".to_owned()), "{shapes:?}");
 
-    let (status, b) = app.import(json!([{"post": "x", "postIds": []}]), None).await;
+    let (status, b) = app
+        .import(json!([{"post": "x", "postIds": []}]), None)
+        .await;
     assert_eq!(status, 400);
     assert_eq!(b["posts"][0]["code"], 913, "{b}");
     let shapes = answer_shapes(&doc, "post", "/api/post/import", "400");
