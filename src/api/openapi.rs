@@ -2,7 +2,7 @@
 //! at `GET /api/openapi.json` without authentication.
 //!
 //! Adding a route to the document: put `#[utoipa::path(...)]` on its handler (its own
-//! answers; the answers every authenticated route shares are added here by [`Shared`]) and
+//! answers; the answers every authenticated route shares are added here, in `Shared`) and
 //! its name to `paths(...)` below. A second path served by the same handler is one
 //! [`ALIASES`] line. `tests/api/openapi.rs` fails while a registered route is missing.
 
