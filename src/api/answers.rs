@@ -109,7 +109,9 @@ impl<T: Serialize> Serialize for PlatformMap<T> {
     }
 }
 
-/// One platform of a delete: `{"action":"delete","status",...}`.
+/// One platform of a delete: `{"action":"delete","status",...}`. A failed or queued entry
+/// also carries a [`Failure`]'s fields (`code`, `message`, `retryAfter`, `error`,
+/// `retryAvailable`).
 #[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformDelete {
