@@ -2,14 +2,17 @@
 # Runs the whole test suite. Installs the pinned Ayrshare SDKs the conformance tests drive
 # (Python into target/sdk-venv, Node into tests/sdk/node/node_modules), then `cargo test`
 # over both workspace packages (postgate and postgate-sandbox: libraries, the binary and
-# every integration test), and prints the totals last.
+# every integration test), then the contract fuzzer (scripts/fuzz.sh, counted as one test),
+# and prints the totals last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -x target/sdk-venv/bin/python ]; then
   python3 -m venv target/sdk-venv
 fi
-target/sdk-venv/bin/pip install --quiet --disable-pip-version-check -r tests/sdk/python/requirements.txt
+# `python -m pip`, not the venv's `pip` script: a target directory copied from elsewhere keeps
+# a `pip` whose first line names the other venv.
+target/sdk-venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/sdk/python/requirements.txt
 npm ci --prefix tests/sdk/node --silent --no-audit --no-fund
 
 # A real PostgreSQL for the PostgreSQL store tests: Debian's package (installed when missing),
@@ -53,4 +56,14 @@ export POSTGATE_TEST_PG_URL="postgres://postgate@127.0.0.1:$PG_PORT/postgres"
 # Unit and integration tests (not the benches: they are `cargo bench --bench gateway`).
 mkdir -p target
 cargo test --workspace --lib --bins --tests "$@" 2>&1 | tee target/test-output.log
-awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' target/test-output.log
+
+# Schemathesis against a gateway on the sandbox: any failure fails the run. Skipped for a
+# targeted run (extra arguments) or with FUZZ=0.
+fuzz_ok=1 fuzz_ran=0
+if [ $# -eq 0 ] && [ "${FUZZ:-1}" != 0 ]; then
+  fuzz_ran=1
+  bash scripts/fuzz.sh 2>&1 | tee target/fuzz-output.log || fuzz_ok=0
+fi
+awk -v ran="$fuzz_ran" -v ok="$fuzz_ok" '/^test result:/ { passed += $4; failed += $6 }
+  END { passed += ran * ok; failed += ran * (1 - ok); printf "%d passed, %d failed\n", passed, failed }' target/test-output.log
+[ "$fuzz_ok" = 1 ] || { echo "contract fuzzing failed: see target/fuzz-output.log" >&2; exit 1; }

@@ -34,6 +34,33 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// `[media]`
     pub media: MediaSettings,
+    /// `[metrics]`
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+/// `[metrics]`
+#[derive(Clone, Default, Deserialize)]
+pub struct MetricsSettings {
+    /// When set, `GET /metrics` answers only requests with `Authorization: Bearer <token>`;
+    /// empty leaves it open (for a scraper on a private network).
+    #[serde(default)]
+    pub token: String,
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field(
+                "token",
+                &if self.token.is_empty() {
+                    ""
+                } else {
+                    "[redacted]"
+                },
+            )
+            .finish()
+    }
 }
 
 /// `[server]`

@@ -21,11 +21,16 @@
 //!   /api/post` and `PUT /api/post/retry` (`api/update.rs`, over `PublishService::update`
 //!   and `::retry`); webhook registration and event payloads (`api/hook.rs`);
 //!   error codes; the wording of failure classes
-//!   (`api/messages.rs`). The only module that knows Ayrshare field names, and nothing
+//!   (`api/messages.rs`); `GET /metrics` and the middleware that counts, times and logs every
+//!   request by route pattern (`api/metrics.rs`); the OpenAPI 3.1 document served at
+//!   `GET /api/openapi.json` (`api/openapi.rs`: a route is added to it with `#[utoipa::path]` on
+//!   its handler and one `paths(...)` line). The only module that knows Ayrshare field names, and nothing
 //!   outside it (but `startup`'s route table) imports it. It asks the `Networks` registry
 //!   for anything per-network, never matching on a platform. `api/link.rs` serves the linking
 //!   page (`GET /link?jwt=…`, maud templates, no JavaScript), its Connect/Disconnect forms and
 //!   the networks' OAuth callbacks; `generateJWT` is in `api/profiles.rs`.
+//! - [`metrics`] — the process's one Prometheus recorder and the functions the layers record
+//!   through (every metric's name and labels in one file).
 //! - [`keys`] — API keys and profile keys: generated, hashed, compared in constant time.
 //!   No api dependency: startup and the store use it too.
 //! - [`domain`] — the ids (`PostId`, `ProfileId`, `AccountId`, `NetworkPostId`), `Platform`,
@@ -53,8 +58,11 @@
 //! - [`networks`] — one adapter per network (Threads, X, Bluesky) behind the `Network` trait,
 //!   each mapping its answers to a few outcome classes and declaring its rules (delete quota
 //!   from its settings section, text length, images (`MediaRules`, `networks/media.rs`),
-//!   auth-failure kind, pre-call requirements, whether it links with a password); the `Networks` registry (platform → adapter) is built in one
-//!   place and hands adapters that renew sessions a `SessionStore`; OAuth 1.0a signing for X;
+//!   auth-failure kind, pre-call requirements, whether it links with a password); the
+//!   `Networks` registry (platform → adapter) is built in one place and hands adapters that
+//!   renew sessions a `SessionStore`; each adapter is handed out wrapped
+//!   (`networks/observed.rs`) so every network call is counted, timed and logged;
+//!   OAuth 1.0a signing for X;
 //!   the linking protocols (Threads OAuth 2.0, X three-legged OAuth 1.0a) in
 //!   `networks/link_flows.rs`, apart from the delete and publish calls.
 //! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that
@@ -84,6 +92,7 @@ pub mod domain;
 pub mod import_cli;
 pub mod import_source;
 pub mod keys;
+pub mod metrics;
 pub mod migrate_store;
 pub mod networks;
 pub mod service;

@@ -226,6 +226,8 @@ fn spawn_link_hooks(
 impl Application {
     /// Opens the store, loads keys, builds the services and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        // The process's metrics recorder, installed once (every gateway of a process shares it).
+        crate::metrics::handle();
         let store: Arc<dyn Store> = match settings.store.backend {
             StoreBackend::Sled => Arc::new(SledStore::open_with_cache(
                 &settings.store.path,
@@ -420,10 +422,15 @@ impl Application {
             media,
             call_counts: crate::service::CallCounts::new(store.clone()),
         });
+        let metrics_access = web::Data::new(api::metrics::MetricsAccess {
+            token: Some(settings.metrics.token.clone()).filter(|t| !t.is_empty()),
+        });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(api::metrics::measure))
                 .wrap(TracingLogger::<RedactedLinkSpans>::new())
                 .app_data(state.clone())
+                .app_data(metrics_access.clone())
                 .configure(api::routes)
         })
         .shutdown_timeout(settings.server.shutdown_grace_secs)

@@ -210,4 +210,38 @@ async fn no_secret_reaches_any_log_line() {
             );
         }
     }
+
+    // What a delete logs: one info line per platform (post id, platform, outcome, the
+    // network's latency), one debug line per network call (inside the delete's span, so with
+    // the post id), one summary line per request.
+    let line_with = |parts: &[&str]| {
+        logs.lines()
+            .find(|l| parts.iter().all(|p| l.contains(p)))
+            .map(str::to_owned)
+    };
+    for platform in ["threads", "twitter"] {
+        let line = line_with(&[" INFO", "delete", &ok, platform, "outcome", "network_ms"]);
+        assert!(line.is_some(), "no delete line for {platform}: {logs}");
+    }
+    // X refused the token: a failure, with its class.
+    assert!(
+        line_with(&[" INFO", "delete", &failing, "twitter", "failed"]).is_some(),
+        "{logs}"
+    );
+    assert!(
+        line_with(&[
+            "DEBUG",
+            "network call",
+            &ok,
+            "operation",
+            "delete",
+            "latency_ms"
+        ])
+        .is_some(),
+        "{logs}"
+    );
+    assert!(
+        line_with(&[" INFO", "request", "/api/post", "DELETE", "latency_ms"]).is_some(),
+        "{logs}"
+    );
 }

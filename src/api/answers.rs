@@ -8,9 +8,12 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde::Serialize as DeriveSerialize;
+use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 /// What a failure says, shared by error answers and per-platform entries.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Failure {
     /// Ayrshare or postgate code (see [`super::error::codes`]).
@@ -43,7 +46,7 @@ impl Failure {
 
 /// `{"action","status":"error","code","message",...}`: a request-level error, or one id of a
 /// bulk that failed as a whole.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// What was attempted (`delete`, `post`, `authorization`, ...).
@@ -106,8 +109,10 @@ impl<T: Serialize> Serialize for PlatformMap<T> {
     }
 }
 
-/// One platform of a delete: `{"action":"delete","status",...}`.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+/// One platform of a delete: `{"action":"delete","status",...}`. A failed or queued entry
+/// also carries a [`Failure`]'s fields (`code`, `message`, `retryAfter`, `error`,
+/// `retryAvailable`).
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformDelete {
     /// Always `"delete"`.
@@ -117,8 +122,10 @@ pub struct PlatformDelete {
     /// When a queued platform is retried (ISO 8601).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<String>,
-    /// Why it failed, or why it was queued (absent on success).
+    /// Why it failed, or why it was queued (absent on success). Documented on the type:
+    /// a flattened optional object has no JSON Schema of its own.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub failure: Option<Failure>,
     /// The network had it deleted already (now or by an earlier request).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,7 +142,7 @@ pub struct PlatformDelete {
 }
 
 /// The answer for one post's delete: `{"status",["code"],"id","<platform>":{...},["errors"]}`.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct DeleteAnswer {
     /// `success` when every platform succeeded, `queued` when the others are queued, else
     /// `error`.
@@ -147,6 +154,7 @@ pub struct DeleteAnswer {
     pub id: String,
     /// One entry per platform.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub platforms: PlatformMap<PlatformDelete>,
     /// The failed platforms again, each naming its platform (only when some failed).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,7 +162,7 @@ pub struct DeleteAnswer {
 }
 
 /// `{"status":"success","id"}`: `markManualDeleted` recorded.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct ManualRecorded {
     /// Always `"success"`.
     pub status: &'static str,
@@ -174,8 +182,48 @@ pub enum DeleteItem {
     Error(ErrorBody),
 }
 
+/// `anyOf`, not the `oneOf` an untagged enum derives: a manual-delete record's two fields
+/// fit the other shapes as well.
+impl PartialSchema for DeleteItem {
+    fn schema() -> RefOr<Schema> {
+        AnyOfBuilder::new()
+            .item(DeleteAnswer::schema_ref())
+            .item(ManualRecorded::schema_ref())
+            .item(ErrorBody::schema_ref())
+            .description(Some(
+                "One id's answer: its platforms, a manual delete recorded, or an error.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for DeleteItem {
+    fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
+        for (name, schema) in [
+            (DeleteAnswer::name(), DeleteAnswer::schema()),
+            (ManualRecorded::name(), ManualRecorded::schema()),
+            (ErrorBody::name(), ErrorBody::schema()),
+        ] {
+            out.push((name.into_owned(), schema));
+        }
+        DeleteAnswer::schemas(out);
+        ErrorBody::schemas(out);
+    }
+}
+
+/// A reference to `T`'s component schema.
+trait SchemaRef {
+    fn schema_ref() -> RefOr<Schema>;
+}
+
+impl<T: ToSchema> SchemaRef for T {
+    fn schema_ref() -> RefOr<Schema> {
+        RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
+    }
+}
+
 /// `{"status",["code"],"posts":[...]}`: a bulk delete.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct BulkAnswer {
     /// `success` when every id succeeded.
     pub status: &'static str,
@@ -196,7 +244,7 @@ pub struct BulkAnswer {
 }
 
 /// `deleteAllScheduled`.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct AllScheduledAnswer {
     /// Always `"success"`.
     pub status: &'static str,
@@ -209,7 +257,7 @@ pub struct AllScheduledAnswer {
 }
 
 /// One failed (or possibly live) platform of a publish.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PostError {
     /// Always `"post"`.
@@ -231,7 +279,7 @@ pub struct PostError {
 }
 
 /// A published platform in a publish answer (`id`/`postUrl` are `null` when unknown).
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishedId {
     /// Always `"success"`.
@@ -245,7 +293,7 @@ pub struct PublishedId {
 }
 
 /// The answer to `POST /api/post`.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishAnswer {
     /// `success`, `scheduled` or `error`.
@@ -270,7 +318,7 @@ pub struct PublishAnswer {
 }
 
 /// `PUT`/`PATCH /api/post`: a post changed.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PostUpdated {
     /// Always `"success"`.
@@ -290,7 +338,7 @@ pub struct PostUpdated {
 }
 
 /// `{"status","posts":[...]}`: how Ayrshare wraps an answer for a `Profile-Key` request.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct ProfileWrapped<T> {
     /// The status of the wrapped answer.
     pub status: &'static str,
@@ -299,7 +347,7 @@ pub struct ProfileWrapped<T> {
 }
 
 /// One platform of a stored post.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PostIdView {
     /// `success`, or `error` for a failed publish.
@@ -332,7 +380,7 @@ pub struct PostIdView {
 }
 
 /// A stored post (`GET /api/post/{id}`, history items).
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PostView {
     /// The post.
@@ -365,14 +413,14 @@ pub struct PostView {
 }
 
 /// `GET /api/history`.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct HistoryAnswer {
     /// Newest first.
     pub history: Vec<PostView>,
 }
 
 /// One item of an import.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct ImportItemAnswer {
     /// `success` or `error`.
     pub status: &'static str,
@@ -390,7 +438,7 @@ pub struct ImportItemAnswer {
 }
 
 /// `POST /api/post/import`.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct ImportAnswer {
     /// `success` when every item was stored.
     pub status: &'static str,
@@ -403,7 +451,7 @@ pub struct ImportAnswer {
 }
 
 /// `GET /health`.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct HealthAnswer {
     /// Always `"success"`.
     pub status: &'static str,
@@ -412,7 +460,7 @@ pub struct HealthAnswer {
 }
 
 /// A profile created.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileCreated {
     /// Always `"success"`.
@@ -426,7 +474,7 @@ pub struct ProfileCreated {
 }
 
 /// `POST /api/profiles/generateJWT`: the linking page's URL for one profile.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct GeneratedJwt {
     /// Always `"success"`.
@@ -444,7 +492,7 @@ pub struct GeneratedJwt {
 }
 
 /// One profile of `GET /api/profiles`.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileItem {
     /// Always `"active"`.
@@ -474,7 +522,7 @@ pub struct ProfileItem {
 }
 
 /// `PATCH /api/profiles`: a profile updated.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileUpdated {
     /// Always `"success"`.
@@ -484,7 +532,7 @@ pub struct ProfileUpdated {
 }
 
 /// `GET /api/profiles`.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct ProfileList {
     /// The account's profiles.
     pub profiles: Vec<ProfileItem>,
@@ -493,7 +541,7 @@ pub struct ProfileList {
 }
 
 /// A profile deleted.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileDeleted {
     /// Always `"success"`.
@@ -505,7 +553,7 @@ pub struct ProfileDeleted {
 }
 
 /// An account linked.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Linked {
     /// Always `"success"`.
@@ -521,7 +569,7 @@ pub struct Linked {
 }
 
 /// An account unlinked.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Unlinked {
     /// Always `"success"`.
@@ -533,7 +581,7 @@ pub struct Unlinked {
 }
 
 /// A linked account in `GET /api/user`.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct DisplayName {
     /// The platform.
@@ -566,7 +614,7 @@ pub struct DisplayName {
 }
 
 /// `GET /api/user`.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct UserAnswer {
     /// Linked platforms.
@@ -620,7 +668,7 @@ mod tests {
 }
 
 /// `POST /api/hook/webhook`: a webhook registered.
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookRegistered {
     /// Always `"success"`.
@@ -634,7 +682,7 @@ pub struct WebhookRegistered {
 }
 
 /// `DELETE /api/hook/webhook`: a webhook unregistered (also when none was registered).
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookUnregistered {
     /// Always `"success"`.
@@ -646,7 +694,7 @@ pub struct WebhookUnregistered {
 }
 
 /// One registered webhook (its secret is never answered).
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookView {
     /// The action.
@@ -661,7 +709,7 @@ pub struct WebhookView {
 
 /// `GET /api/hook/webhook`: the profile's webhooks, in Ayrshare's shape (one key per
 /// registered action, its URL as the value, and `updated`) and postgate's (`webhooks`).
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookList {
     /// Always `"success"`.
@@ -673,6 +721,7 @@ pub struct WebhookList {
     /// Ayrshare's keys: action → URL, in the order of `webhooks`. The action names are
     /// registration's fixed list, so they cannot collide with the other fields.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub urls: PlatformMap<String>,
     /// When a registration last changed (ISO 8601), absent when there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -681,7 +730,7 @@ pub struct WebhookList {
 
 /// The `delete` webhook: queued platforms of a post that finished
 /// (`{action, id, status, <platform>: {...}}`).
-#[derive(DeriveSerialize, Debug, Clone, PartialEq, Eq)]
+#[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct DeleteEvent {
     /// Always `"delete"`.
     pub action: &'static str,
@@ -691,5 +740,6 @@ pub struct DeleteEvent {
     pub status: &'static str,
     /// One entry per finished platform, as in a delete answer.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub platforms: PlatformMap<PlatformDelete>,
 }

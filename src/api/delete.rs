@@ -19,6 +19,24 @@ use serde_json::Value;
 /// Ayrshare's message for code 382.
 pub const NOT_MANUALLY_DELETED_MSG: &str = "The post was not manually deleted at the social network. By using the markManualDeleted option, you are responsible for deleting the post at the social network. Please delete the post and try again.";
 
+/// The body of a delete, for the API description (the handler reads the fields itself, to
+/// word each error as Ayrshare does).
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct DeleteRequest {
+    /// One post's id.
+    id: Option<String>,
+    /// Several posts' ids (at most `delete.bulk_max_ids`).
+    bulk: Option<Vec<String>>,
+    /// Cancels every scheduled post of the profile (`id` and `bulk` are then ignored).
+    delete_all_scheduled: Option<bool>,
+    /// Records that the post was deleted by hand where the network cannot delete it.
+    mark_manual_deleted: Option<bool>,
+    /// postgate extension: finish in the durable delete queue (default `delete.queue_default`).
+    queue: Option<bool>,
+}
+
 /// The postgate extension `"queue"`: `None` when not sent (the setting decides).
 fn queue_flag(body: &[u8]) -> Result<Option<bool>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
@@ -387,6 +405,20 @@ fn bulk_answer(items: Vec<(bool, DeleteItem)>, queued: Option<&Enqueued>) -> Htt
 }
 
 /// `DELETE /api/post` and `DELETE /api/delete`.
+#[utoipa::path(
+    delete,
+    path = "/api/post",
+    tag = "ayrshare",
+    description = "Deletes a post everywhere it was published (`id`), several (`bulk`), every \
+        scheduled post (`deleteAllScheduled`), or records a delete done by hand \
+        (`markManualDeleted`). Each platform says what happened there.",
+    request_body(content = DeleteRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every platform of every id succeeded", body = super::openapi::DeleteResponse),
+        (status = 202, description = "Nothing failed; some platforms wait in the delete queue (postgate extension)", body = super::openapi::DeleteResponse),
+        (status = 400, description = "Some platform or id failed (per-platform codes), or the request is not valid", body = super::openapi::DeleteResponse),
+    )
+)]
 pub async fn delete_post(
     state: web::Data<AppState>,
     caller: Caller,

@@ -164,6 +164,23 @@ impl Filter {
 }
 
 /// `GET /api/history`
+#[utoipa::path(
+    get,
+    path = "/api/history",
+    tag = "ayrshare",
+    description = "The profile's posts, newest first. Other query parameters are ignored.",
+    params(
+        ("lastRecords" = Option<u32>, Query, description = "How many posts (default 25, at most 1000)"),
+        ("limit" = Option<u32>, Query, description = "Same as lastRecords"),
+        ("lastDays" = Option<u32>, Query, description = "Only posts of the last N days (default 30; 0: all)"),
+        ("status" = Option<String>, Query, description = "success, error, pending, scheduled, processing, deleted, awaiting approval or paused"),
+        ("type" = Option<String>, Query, description = "immediate (or now) or scheduled"),
+        ("platform" = Option<String>, Query, description = "Posts on any of these platforms (comma-separated)"),
+        ("startDate" = Option<String>, Query, description = "ISO-8601 date or date-time; lower bound of the publish date"),
+        ("endDate" = Option<String>, Query, description = "ISO-8601 date or date-time; upper bound of the publish date"),
+    ),
+    responses((status = 200, description = "The posts", body = super::answers::HistoryAnswer))
+)]
 pub async fn history(
     state: web::Data<AppState>,
     caller: Caller,
@@ -186,6 +203,17 @@ pub async fn history(
 }
 
 /// `GET /api/history/{id}`: one post, as `GET /api/post/{id}` answers it.
+#[utoipa::path(
+    get,
+    path = "/api/history/{id}",
+    tag = "ayrshare",
+    description = "One post, as `GET /api/post/{id}` answers it. A platform list instead of an id asks for Ayrshare's network history, which postgate does not read (code 924).",
+    params(("id" = String, Path, description = "The post's id")),
+    responses(
+        (status = 200, description = "The post", body = super::answers::PostView),
+        (status = 404, description = "No such post in this profile", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn history_one(
     state: web::Data<AppState>,
     caller: Caller,

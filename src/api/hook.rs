@@ -22,19 +22,28 @@ fn iso(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Register {
     action: String,
     url: String,
     secret: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Unregister {
     action: String,
 }
 
 /// `POST /api/hook/webhook {action, url, secret?}`
+#[utoipa::path(
+    post,
+    path = "/api/hook/webhook",
+    operation_id = "hook_register",
+    tag = "ayrshare",
+    description = "Registers the profile's webhook for an action.",
+    request_body(content = Register, content_type = "application/json"),
+    responses((status = 200, description = "Registered", body = super::answers::WebhookRegistered))
+)]
 pub async fn register(
     state: web::Data<AppState>,
     caller: Caller,
@@ -70,6 +79,14 @@ pub async fn register(
 }
 
 /// `DELETE /api/hook/webhook {action}`
+#[utoipa::path(
+    delete,
+    path = "/api/hook/webhook",
+    tag = "ayrshare",
+    description = "Unregisters the profile's webhook for an action (also when none was registered).",
+    request_body(content = Unregister, content_type = "application/json"),
+    responses((status = 200, description = "Unregistered", body = super::answers::WebhookUnregistered))
+)]
 pub async fn unregister(
     state: web::Data<AppState>,
     caller: Caller,
@@ -91,6 +108,13 @@ pub async fn unregister(
 }
 
 /// `GET /api/hook/webhook`
+#[utoipa::path(
+    get,
+    path = "/api/hook/webhook",
+    tag = "postgate",
+    description = "The profile's webhooks (postgate extension; secrets are never answered).",
+    responses((status = 200, description = "The webhooks", body = super::answers::WebhookList))
+)]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let regs = state.webhooks.list(&caller.profile.id).await?;
     let urls = PlatformMap(

@@ -238,7 +238,36 @@ fn form_pairs(bytes: &[u8]) -> HashMap<String, String> {
     out
 }
 
+/// The linking page's forms, for the API description (the handlers read them by hand).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct LinkForm {
+    /// The linking token.
+    jwt: String,
+    /// The form's CSRF token.
+    csrf: String,
+    /// The platform to connect or disconnect.
+    platform: String,
+}
+
 /// `GET /link?jwt=…` (after a callback also `linked=` or `failed=` + `reason=`).
+#[utoipa::path(
+    get,
+    path = "/link",
+    tag = "linking",
+    description = "The linking page of one profile (HTML, no JavaScript).",
+    params(("jwt" = String, Query, description = "The linking token from generateJWT")),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html"),
+        (status = 400, description = "Not a valid linking link or request", content_type = "text/html"),
+        (status = 403, description = "The form does not belong to this linking session", content_type = "text/html"),
+        (status = 404, description = "The link's profile no longer exists", content_type = "text/html"),
+        (status = 410, description = "The linking link has expired", content_type = "text/html"),
+        (status = 500, description = "The store failed", content_type = "text/html"),
+        (status = 502, description = "A network refused or failed a step", content_type = "text/html"),
+        (status = 503, description = "The network is not available for linking", content_type = "text/html"),
+    )
+)]
 async fn page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let q = query(&req);
     let now = Utc::now();
@@ -292,6 +321,24 @@ async fn form_session(
 }
 
 /// `POST /link/connect`: to the network's consent page.
+#[utoipa::path(
+    post,
+    path = "/link/connect",
+    tag = "linking",
+    description = "The page's Connect form: on to the network's consent page.",
+    request_body(content = LinkForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "On to the next page (the network's consent page, or back to the linking page)"),
+        (status = 200, description = "The page", content_type = "text/html"),
+        (status = 400, description = "Not a valid linking link or request", content_type = "text/html"),
+        (status = 403, description = "The form does not belong to this linking session", content_type = "text/html"),
+        (status = 404, description = "The link's profile no longer exists", content_type = "text/html"),
+        (status = 410, description = "The linking link has expired", content_type = "text/html"),
+        (status = 500, description = "The store failed", content_type = "text/html"),
+        (status = 502, description = "A network refused or failed a step", content_type = "text/html"),
+        (status = 503, description = "The network is not available for linking", content_type = "text/html"),
+    )
+)]
 async fn connect(state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let result = async {
         let (claims, _, platform) = form_session(&state, &body).await?;
@@ -305,6 +352,24 @@ async fn connect(state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
 }
 
 /// `POST /link/disconnect`: unlinks (linked or not), back to the page.
+#[utoipa::path(
+    post,
+    path = "/link/disconnect",
+    tag = "linking",
+    description = "The page's Disconnect form: unlinks, back to the page.",
+    request_body(content = LinkForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "On to the next page (the network's consent page, or back to the linking page)"),
+        (status = 200, description = "The page", content_type = "text/html"),
+        (status = 400, description = "Not a valid linking link or request", content_type = "text/html"),
+        (status = 403, description = "The form does not belong to this linking session", content_type = "text/html"),
+        (status = 404, description = "The link's profile no longer exists", content_type = "text/html"),
+        (status = 410, description = "The linking link has expired", content_type = "text/html"),
+        (status = 500, description = "The store failed", content_type = "text/html"),
+        (status = 502, description = "A network refused or failed a step", content_type = "text/html"),
+        (status = 503, description = "The network is not available for linking", content_type = "text/html"),
+    )
+)]
 async fn disconnect(state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let result = async {
         let (claims, session, platform) = form_session(&state, &body).await?;
@@ -337,6 +402,28 @@ fn back_to_page(outcome: crate::service::linking::CallbackOutcome) -> HttpRespon
 }
 
 /// `GET /link/callback/threads?code=…&state=…` (or `error=…`).
+#[utoipa::path(
+    get,
+    path = "/link/callback/threads",
+    tag = "linking",
+    description = "Threads' OAuth 2.0 redirect back to the gateway.",
+    params(
+        ("state" = Option<String>, Query, description = "The OAuth state"),
+        ("code" = Option<String>, Query, description = "The authorization code"),
+        ("error" = Option<String>, Query, description = "Why the user or Threads refused"),
+    ),
+    responses(
+        (status = 303, description = "On to the next page (the network's consent page, or back to the linking page)"),
+        (status = 200, description = "The page", content_type = "text/html"),
+        (status = 400, description = "Not a valid linking link or request", content_type = "text/html"),
+        (status = 403, description = "The form does not belong to this linking session", content_type = "text/html"),
+        (status = 404, description = "The link's profile no longer exists", content_type = "text/html"),
+        (status = 410, description = "The linking link has expired", content_type = "text/html"),
+        (status = 500, description = "The store failed", content_type = "text/html"),
+        (status = 502, description = "A network refused or failed a step", content_type = "text/html"),
+        (status = 503, description = "The network is not available for linking", content_type = "text/html"),
+    )
+)]
 async fn threads_callback(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let q = query(&req);
     let get = |k: &str| q.get(k).map(String::as_str);
@@ -356,6 +443,28 @@ async fn threads_callback(state: web::Data<AppState>, req: HttpRequest) -> HttpR
 }
 
 /// `GET /link/callback/x?oauth_token=…&oauth_verifier=…` (or `denied=…`).
+#[utoipa::path(
+    get,
+    path = "/link/callback/x",
+    tag = "linking",
+    description = "X's OAuth 1.0a redirect back to the gateway.",
+    params(
+        ("oauth_token" = Option<String>, Query, description = "The request token"),
+        ("oauth_verifier" = Option<String>, Query, description = "The verifier"),
+        ("denied" = Option<String>, Query, description = "Set when the user refused"),
+    ),
+    responses(
+        (status = 303, description = "On to the next page (the network's consent page, or back to the linking page)"),
+        (status = 200, description = "The page", content_type = "text/html"),
+        (status = 400, description = "Not a valid linking link or request", content_type = "text/html"),
+        (status = 403, description = "The form does not belong to this linking session", content_type = "text/html"),
+        (status = 404, description = "The link's profile no longer exists", content_type = "text/html"),
+        (status = 410, description = "The linking link has expired", content_type = "text/html"),
+        (status = 500, description = "The store failed", content_type = "text/html"),
+        (status = 502, description = "A network refused or failed a step", content_type = "text/html"),
+        (status = 503, description = "The network is not available for linking", content_type = "text/html"),
+    )
+)]
 async fn x_callback(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let q = query(&req);
     let get = |k: &str| q.get(k).map(String::as_str);

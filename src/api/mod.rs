@@ -11,6 +11,8 @@ pub mod history;
 pub mod hook;
 pub mod link;
 pub mod messages;
+pub mod metrics;
+pub mod openapi;
 pub mod posts;
 pub mod profiles;
 pub mod publish;
@@ -136,6 +138,14 @@ pub async fn json_body<T: DeserializeOwned>(
     parse_json(action, &bytes)
 }
 
+/// Whether the process answers.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    description = "Liveness: answers while the process runs (no authentication).",
+    responses((status = 200, description = "The process answers", body = answers::HealthAnswer))
+)]
 async fn health() -> HttpResponse {
     json_response(
         StatusCode::OK,
@@ -175,6 +185,8 @@ impl ApiError {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
+        .route("/metrics", web::get().to(metrics::metrics))
+        .route("/api/openapi.json", web::get().to(openapi::document))
         .service(
             web::resource("/api/post")
                 .route(web::post().to(publish::publish_post))

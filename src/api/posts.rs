@@ -145,6 +145,17 @@ async fn with_queued(
 }
 
 /// `GET /api/post/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/post/{id}",
+    tag = "ayrshare",
+    description = "One post and where it stands on each platform.",
+    params(("id" = String, Path, description = "The post's id")),
+    responses(
+        (status = 200, description = "The post", body = super::answers::PostView),
+        (status = 404, description = "No such post in this profile (code 920)", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn get_post(
     state: web::Data<AppState>,
     caller: Caller,
@@ -180,12 +191,14 @@ pub async fn get_post(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ImportBody {
+    /// Posts as Ayrshare's history answers them (each item is checked on its own).
+    #[schema(value_type = Vec<ImportItem>)]
     posts: Vec<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ImportItem {
     #[serde(default)]
@@ -205,7 +218,7 @@ struct ImportItem {
     kind: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ImportPostId {
     platform: String,
@@ -389,6 +402,17 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
 }
 
 /// `POST /api/post/import` — stores posts exported from Ayrshare's history (postgate extension).
+#[utoipa::path(
+    post,
+    path = "/api/post/import",
+    tag = "postgate",
+    description = "Stores posts exported from Ayrshare's history, without calling any network (postgate extension).",
+    request_body(content = ImportBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every item stored", body = super::openapi::ImportResponse),
+        (status = 400, description = "Some item refused (each says why), or the request is not valid", body = super::openapi::ImportResponse),
+    )
+)]
 pub async fn import(
     state: web::Data<AppState>,
     caller: Caller,

@@ -18,7 +18,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateProfile {
     title: String,
@@ -83,6 +83,14 @@ fn title_taken(t: String) -> ApiError {
 
 /// `POST /api/profiles` (and the older `/api/profiles/profile`, the Python SDK's
 /// `/api/profiles/create-profile`).
+#[utoipa::path(
+    post,
+    path = "/api/profiles",
+    tag = "ayrshare",
+    description = "Creates a profile; its key is answered this once.",
+    request_body(content = CreateProfile, content_type = "application/json"),
+    responses((status = 200, description = "Created", body = super::answers::ProfileCreated))
+)]
 pub async fn create_profile(
     state: web::Data<AppState>,
     caller: Caller,
@@ -125,6 +133,13 @@ pub async fn create_profile(
 /// `GET /api/profiles`, optionally only the profiles named by `profileKeys[0]=…&…` (also
 /// `profileKeys=…` or `profileKey=…`); a key that names no profile of the account is left
 /// out, as another account's key is.
+#[utoipa::path(
+    get,
+    path = "/api/profiles",
+    tag = "ayrshare",
+    description = "The account's profiles.",
+    responses((status = 200, description = "The profiles", body = super::answers::ProfileList))
+)]
 pub async fn list_profiles(
     state: web::Data<AppState>,
     caller: Caller,
@@ -190,7 +205,7 @@ pub async fn list_profiles(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UpdateProfile {
     #[serde(default)]
@@ -239,6 +254,17 @@ async fn named_profile(
 
 /// `PATCH /api/profiles {"profileKey", "title"?, "disableSocial"?, "hideTitle"?,
 /// "displayTitle"?}`: fields left out stay as they are; `disableSocial` replaces the list.
+#[utoipa::path(
+    patch,
+    path = "/api/profiles",
+    tag = "ayrshare",
+    description = "Changes a profile's title, disabled platforms or title display.",
+    request_body(content = UpdateProfile, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Updated", body = super::answers::ProfileUpdated),
+        (status = 404, description = "No such profile", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn update_profile(
     state: web::Data<AppState>,
     caller: Caller,
@@ -286,13 +312,24 @@ pub async fn update_profile(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct DeleteProfile {
     #[serde(rename = "profileKey")]
     profile_key: Option<String>,
 }
 
 /// `DELETE /api/profiles/profile {"profileKey"}` (or the `Profile-Key` header).
+#[utoipa::path(
+    delete,
+    path = "/api/profiles",
+    tag = "ayrshare",
+    description = "Deletes a profile (`profileKey` in the body, or the `Profile-Key` header).",
+    request_body(content = DeleteProfile, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Deleted", body = super::answers::ProfileDeleted),
+        (status = 404, description = "No such profile (code 912)", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn delete_profile(
     state: web::Data<AppState>,
     caller: Caller,
@@ -316,7 +353,7 @@ pub async fn delete_profile(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct LinkSocial {
     platform: String,
@@ -390,6 +427,20 @@ fn describe(f: &DeleteFailure) -> String {
 /// X `GET /2/users/me`, Bluesky's `createSession` for a handle and app password): a `userId`
 /// that does not match is refused (925), an omitted one is taken from the network, and
 /// nothing is stored unless the network confirmed the credentials.
+#[utoipa::path(
+    post,
+    path = "/api/profiles/social",
+    tag = "postgate",
+    description = "Links a network account to the profile after the network confirmed whose credentials they are (postgate extension).",
+    request_body(content = LinkSocial, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Linked", body = super::answers::Linked),
+        (status = 404, description = "No such profile", body = super::answers::ErrorBody),
+        (status = 429, description = "The network's rate limit while verifying the account", body = super::answers::ErrorBody),
+        (status = 502, description = "The network could not verify the account; nothing was linked", body = super::answers::ErrorBody),
+        (status = 504, description = "The network did not answer in time; nothing was linked", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn link_social(
     state: web::Data<AppState>,
     caller: Caller,
@@ -585,13 +636,24 @@ async fn link_with_password(
     store_link(state, caller, account).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct UnlinkSocial {
     platform: String,
 }
 
 /// `DELETE /api/profiles/social {"platform"}`: 200 whether or not the platform was linked;
 /// a name that is no Ayrshare platform at all is refused (902).
+#[utoipa::path(
+    delete,
+    path = "/api/profiles/social",
+    tag = "postgate",
+    description = "Unlinks the profile's account of a platform (postgate extension).",
+    request_body(content = UnlinkSocial, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Unlinked", body = super::answers::Unlinked),
+        (status = 400, description = "Not an Ayrshare platform (902)", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn unlink_social(
     state: web::Data<AppState>,
     caller: Caller,
@@ -638,6 +700,13 @@ pub async fn unlink_social(
 
 /// `GET /api/user` (`instagramQuota`, `validate` and other query parameters are accepted
 /// and ignored).
+#[utoipa::path(
+    get,
+    path = "/api/user",
+    tag = "ayrshare",
+    description = "The profile and its linked accounts.",
+    responses((status = 200, description = "The profile", body = super::answers::UserAnswer))
+)]
 pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let accounts = state.store.linked_accounts(&caller.profile.id).await?;
     let monthly_api_calls = state
@@ -687,7 +756,7 @@ pub async fn user(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct GenerateJwt {
     #[serde(default)]
@@ -696,7 +765,9 @@ struct GenerateJwt {
     redirect: Option<String>,
     #[serde(default)]
     allowed_social: Option<Vec<String>>,
+    /// Minutes (1 to the maximum), as a number or a numeric string; default 5.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     expires_in: Option<serde_json::Value>,
     // `domain`, `privateKey`, `logout`, `base64`, `verify`, `email` and anything else are
     // accepted and ignored: a self-hosted gateway signs with its own secret and sends no mail.
@@ -704,6 +775,17 @@ struct GenerateJwt {
 
 /// `POST /api/profiles/generateJWT` — the linking page's URL for one profile (Ayrshare's
 /// `profileKey` in the body, else the `Profile-Key` header, else the primary profile).
+#[utoipa::path(
+    post,
+    path = "/api/profiles/generateJWT",
+    tag = "ayrshare",
+    description = "The linking page's URL for one profile.",
+    request_body(content = GenerateJwt, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The URL", body = super::answers::GeneratedJwt),
+        (status = 404, description = "No such profile", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn generate_jwt(
     state: web::Data<AppState>,
     caller: Caller,

@@ -64,15 +64,21 @@ pub fn is_ayrshare_platform(name: &str) -> bool {
     AYRSHARE_PLATFORMS.contains(&lower.as_str())
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /api/post`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PublishBody {
+    /// The text.
     #[serde(default)]
     post: Option<String>,
+    /// Where to publish it (Ayrshare platform names).
     #[serde(default)]
     platforms: Option<Vec<String>>,
+    /// When to publish it: ISO-8601 (UTC without a zone); absent, `null` or `""`: now.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     schedule_date: Option<Value>,
+    /// Repeating a request with the same key answers the first answer again.
     #[serde(default)]
     idempotency_key: Option<String>,
     /// Image URLs (`media_urls` is the legacy spelling).
@@ -354,6 +360,17 @@ async fn prepare_media(
 
 /// `GET /media/random/{n}.png`: the built-in images `randomMediaUrl` picks from, without
 /// auth, so that networks fetching image URLs themselves (Threads) can read them.
+#[utoipa::path(
+    get,
+    path = "/media/random/{name}",
+    tag = "postgate",
+    description = "A built-in image `randomMediaUrl` picks from (`1.png` to `4.png`; no authentication).",
+    params(("name" = String, Path, description = "`1.png` … `4.png`")),
+    responses(
+        (status = 200, description = "The image", content_type = "image/png"),
+        (status = 404, description = "No such image"),
+    )
+)]
 pub async fn random_image(name: web::Path<String>) -> HttpResponse {
     match crate::service::media::random_image(&name) {
         Some(bytes) => HttpResponse::Ok()
@@ -514,6 +531,18 @@ async fn answer_held(
 }
 
 /// `POST /api/post`
+#[utoipa::path(
+    post,
+    path = "/api/post",
+    tag = "ayrshare",
+    description = "Publishes a text post now, or schedules it (`scheduleDate`).",
+    request_body(content = PublishBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Published (or scheduled) on every platform", body = super::openapi::PublishResponse),
+        (status = 400, description = "Some platform failed, or the request is not valid", body = super::openapi::PublishResponse),
+        (status = 409, description = "A request with this idempotency key is still in progress (code 931)", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn publish_post(
     state: web::Data<AppState>,
     caller: Caller,

@@ -21,14 +21,16 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UpdateBody {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
     post: Option<String>,
+    /// ISO 8601 date-time (a zone or `Z`; without one, UTC).
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     schedule_date: Option<Value>,
     #[serde(default)]
     approved: Option<bool>,
@@ -36,7 +38,7 @@ struct UpdateBody {
     scheduled_pause: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RetryBody {
     #[serde(default)]
     id: Option<String>,
@@ -118,6 +120,17 @@ fn refusal(raw: &str, r: PostRefusal) -> ApiError {
 }
 
 /// `PUT /api/post` and `PATCH /api/post`.
+#[utoipa::path(
+    put,
+    path = "/api/post",
+    tag = "ayrshare",
+    description = "Changes a post under its lock: text and scheduleDate while nothing was sent, approval (`approved: true`), pause and resume (`scheduledPause`). Codes 941 (not editable in its state), 920 (unknown post).",
+    request_body(content = UpdateBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed", body = super::answers::PostUpdated),
+        (status = 404, description = "No such post (920)", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn update_post(
     state: web::Data<AppState>,
     caller: Caller,
@@ -224,6 +237,17 @@ fn check_text(state: &AppState, text: &str, post: &crate::domain::Post) -> Resul
 }
 
 /// `PUT /api/post/retry {"id"}`
+#[utoipa::path(
+    put,
+    path = "/api/post/retry",
+    tag = "ayrshare",
+    description = "Publishes again only the platforms of a post whose publish failed; answers like `POST /api/post`. Code 942 when nothing failed, 920 for an unknown post.",
+    request_body(content = RetryBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Published again", body = super::openapi::PublishResponse),
+        (status = 404, description = "No such post (920)", body = super::answers::ErrorBody),
+    )
+)]
 pub async fn retry_post(
     state: web::Data<AppState>,
     caller: Caller,

@@ -4,6 +4,7 @@
 mod bluesky;
 pub mod link_flows;
 mod media;
+mod observed;
 mod text;
 mod threads;
 mod x;
@@ -424,10 +425,16 @@ impl Networks {
     }
 
     /// A registry of `adapters`, each under the platform it declares (a later adapter for
-    /// the same platform replaces an earlier one).
+    /// the same platform replaces an earlier one), each call of theirs measured
+    /// (`networks/observed.rs`).
     pub fn new(adapters: impl IntoIterator<Item = Arc<dyn Network>>) -> Self {
         Self {
-            by_platform: Arc::new(adapters.into_iter().map(|n| (n.platform(), n)).collect()),
+            by_platform: Arc::new(
+                adapters
+                    .into_iter()
+                    .map(|n| (n.platform(), observed::Observed::wrap(n)))
+                    .collect(),
+            ),
         }
     }
 

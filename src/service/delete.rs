@@ -197,6 +197,31 @@ struct CallAnswer {
     /// Whether an attempt may have reached the network without its answer coming back (a
     /// timeout or a connection lost after the request was written).
     maybe_sent: bool,
+    /// How long the network took, retries included (the log's `network_ms`).
+    elapsed: std::time::Duration,
+}
+
+/// Counts each platform outcome this delete decided (`postgate_deletes_total`) and logs it
+/// with the post id and the network's latency (retries included), one info line per
+/// platform.
+fn observe(report: &DeleteReport, latencies: &[(Platform, std::time::Duration)]) {
+    for entry in &report.entries {
+        let Some(outcome) = crate::metrics::delete_outcome_label(&entry.outcome) else {
+            continue;
+        };
+        crate::metrics::delete(entry.platform.as_str(), outcome);
+        let network_ms = latencies
+            .iter()
+            .find(|(p, _)| *p == entry.platform)
+            .map(|(_, d)| d.as_secs_f64() * 1000.0);
+        tracing::info!(
+            post_id = %report.post_id,
+            platform = entry.platform.as_str(),
+            outcome,
+            network_ms,
+            "delete"
+        );
+    }
 }
 
 /// When a block for a network's `retry_after` hint ends, if that date can be written.
@@ -414,15 +439,27 @@ impl DeleteService {
             return self.cancel_scheduled(post).await.map(DeleteResult::Done);
         }
         let mut plan = self.plan(post, ctx, only).await?;
+        let mut latencies = Vec::new();
         if plan.has_calls() {
             self.claim(&mut plan).await?;
-            let answers = self.fan_out(&plan, ctx).await;
+            let answers = {
+                let _in_flight = crate::metrics::InFlight::start(plan.calls().count());
+                // The network calls' debug lines carry the post id.
+                let span = tracing::debug_span!("delete", post_id = %plan.post.id);
+                tracing::Instrument::instrument(self.fan_out(&plan, ctx), span).await
+            };
+            latencies = plan
+                .calls()
+                .zip(&answers)
+                .map(|(call, answer)| (call.network.platform(), answer.elapsed))
+                .collect();
             self.settle(&mut plan, answers).await?;
         }
         let mut report = self.record(plan).await?;
         if let Some(only) = only {
             report.entries.retain(|e| only.contains(&e.platform));
         }
+        observe(&report, &latencies);
         Ok(DeleteResult::Done(report))
     }
 
@@ -518,11 +555,12 @@ impl DeleteService {
                 }),
             });
         }
-        match self
+        let decision = self
             .store
             .take_quota(&bucket, quota.limit, quota.window_secs, Utc::now())
-            .await?
-        {
+            .await?;
+        crate::metrics::quota_decision(entry.platform.as_str(), decision == QuotaDecision::Granted);
+        match decision {
             QuotaDecision::Granted => Ok(Ok(call)),
             QuotaDecision::Exhausted { retry_after } => Ok(Err(DeleteFailure::RateLimited {
                 retry_after,
@@ -663,6 +701,7 @@ impl DeleteService {
     /// Deletes at one network, retrying transient failures within the deadline.
     async fn call_delete(&self, call: &PlannedCall, ctx: &CallContext) -> CallAnswer {
         let network = &call.network;
+        let started = std::time::Instant::now();
         let sent = std::sync::atomic::AtomicBool::new(false);
         let (sent_ref, id_ref, account) = (&sent, &call.id, &call.account);
         let retried = self.config.retry.run(move || async move {
@@ -687,6 +726,7 @@ impl DeleteService {
         CallAnswer {
             result,
             maybe_sent: sent.load(std::sync::atomic::Ordering::Relaxed),
+            elapsed: started.elapsed(),
         }
     }
 

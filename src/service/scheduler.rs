@@ -119,6 +119,7 @@ impl Scheduler {
             .store
             .claim_due_posts(Utc::now(), self.batch_size, &self.holder, self.lease)
             .await?;
+        crate::metrics::scheduler_backlog(due.len());
         if due.is_empty() {
             return Ok(0);
         }
@@ -138,6 +139,10 @@ impl Scheduler {
                         .await;
                     match r {
                         Ok(Ok(Some(post))) => {
+                            if let Some(due) = post.schedule_date {
+                                let lag = (Utc::now() - due).to_std().unwrap_or_default();
+                                crate::metrics::scheduler_lag(lag);
+                            }
                             tracing::info!(post_id = %post.id, status = post.status.as_str(), "scheduled post sent");
                             if let Some(f) = on_published {
                                 f(post).await;

@@ -1090,10 +1090,12 @@ impl Store for SledStore {
         // (spacejam/sled#1308, #1241, fixed only on an unreleased branch). The blocking flush
         // runs on tokio's blocking pool instead.
         let db = self.db.clone();
+        let started = std::time::Instant::now();
         tokio::task::spawn_blocking(move || db.flush())
             .await
             .map_err(|e| StoreError::Open(format!("flush task failed: {e}")))?
             .map_err(self::db)?;
+        crate::metrics::store_flush(started.elapsed());
         Ok(())
     }
 }

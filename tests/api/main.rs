@@ -9,6 +9,7 @@ mod foundation;
 mod helpers;
 mod linking;
 mod media;
+mod observability;
 mod publish;
 mod publish_unknown;
 mod queue;
