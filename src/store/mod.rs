@@ -6,6 +6,7 @@
 
 #[doc(hidden)]
 pub mod contract;
+mod group_commit;
 mod postgres;
 mod sled_store;
 

@@ -14,6 +14,7 @@
 //! - `jobs`: kind, 0x00, key → JSON [`StoredJob`]; `job_due`: kind, 0x00, due millis (BE),
 //!   key → (); `job_groups`: kind, 0x00, group, 0x00, key → ()
 
+use super::group_commit::GroupFlusher;
 use super::{
     IdempotencyEntry, IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostPage, Profile,
     QuotaDecision, QuotaState, Store, StoreError,
@@ -46,6 +47,8 @@ pub struct SledStore {
     /// Serializes job writes: a group's count and a claim's scan are outside sled's
     /// transactions, and one process owns the store.
     job_lock: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Shares one durable flush among the callers of [`Store::flush`] at the same moment.
+    flusher: GroupFlusher,
 }
 
 /// A job as stored in the `jobs` tree (kind and key are its tree key).
@@ -310,8 +313,15 @@ impl SledStore {
             job_due: tree("job_due")?,
             job_groups: tree("job_groups")?,
             job_lock: Default::default(),
+            flusher: GroupFlusher::new(db.clone()),
             db,
         })
+    }
+
+    /// How many durable flushes ran since the store was opened: with group commit, fewer than
+    /// [`Store::flush`] calls when callers overlap (for tests and measurements).
+    pub fn durable_flushes(&self) -> u64 {
+        self.flusher.flushes()
     }
 
     /// Size of the store on disk, in bytes.
@@ -1039,14 +1049,10 @@ impl Store for SledStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        // Not `flush_async`: in sled 0.34 concurrent `flush_async` calls can deadlock
-        // (spacejam/sled#1308, #1241, fixed only on an unreleased branch). The blocking flush
-        // runs on tokio's blocking pool instead.
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| StoreError::Open(format!("flush task failed: {e}")))?
-            .map_err(self::db)?;
-        Ok(())
+        // Group commit (`group_commit.rs`): concurrent callers share one flush. The flush is
+        // sled's blocking one on tokio's blocking pool, not `flush_async`: in sled 0.34
+        // concurrent `flush_async` calls can deadlock (spacejam/sled#1308, #1241, fixed only
+        // on an unreleased branch).
+        self.flusher.flush().await
     }
 }
