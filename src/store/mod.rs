@@ -8,6 +8,7 @@
 pub mod contract;
 mod group_commit;
 mod postgres;
+mod record;
 mod sled_store;
 
 pub use postgres::PostgresStore;

@@ -1,7 +1,7 @@
 //! The embedded sled implementation of [`Store`].
 //!
 //! Trees and keys:
-//! - `posts`: post id → JSON [`Post`]
+//! - `posts`: post id → [`Post`], versioned binary (`record.rs`; older JSON records still read)
 //! - `by_profile`: profile id, 0x00, created millis (BE), post id → ()
 //! - `schedule`: due millis (BE), post id → () — only pending posts
 //! - `in_flight`: post id → () — posts with an entry in `deleting` or `publishing`
@@ -15,6 +15,7 @@
 //!   key → (); `job_groups`: kind, 0x00, group, 0x00, key → ()
 
 use super::group_commit::GroupFlusher;
+use super::record::{decode_post, encode_post};
 use super::{
     IdempotencyEntry, IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostPage, Profile,
     QuotaDecision, QuotaState, Store, StoreError,
@@ -344,7 +345,7 @@ impl SledStore {
                             if must_be_new {
                                 return abort(StoreError::DuplicatePost(post.id.clone()));
                             }
-                            Some(from_json::<Post>(&bytes).or_else(abort)?)
+                            Some(decode_post(&bytes).or_else(abort)?)
                         }
                         None => None,
                     };
@@ -363,7 +364,7 @@ impl SledStore {
                     } else {
                         ti.remove(key)?;
                     }
-                    tp.insert(key, to_json(post))?;
+                    tp.insert(key, encode_post(post))?;
                 }
                 Ok(())
             })
@@ -531,7 +532,7 @@ impl Store for SledStore {
         self.posts
             .get(id.as_str().as_bytes())
             .map_err(db)?
-            .map(|v| from_json(&v))
+            .map(|v| decode_post(&v))
             .transpose()
     }
 
@@ -582,7 +583,7 @@ impl Store for SledStore {
                     return Err(StoreError::Corrupt("short profile index key".into()));
                 };
                 if let Some(v) = posts.get(&key[id..]).map_err(db)? {
-                    page.posts.push(from_json(&v)?);
+                    page.posts.push(decode_post(&v)?);
                 }
                 if read >= limit {
                     page.next = Some(PostCursor(key.to_vec()));
@@ -816,7 +817,7 @@ impl Store for SledStore {
             };
             range
                 .take(limit)
-                .map(|r| from_json(&r.map_err(db)?.1))
+                .map(|r| decode_post(&r.map_err(db)?.1))
                 .collect()
         })
         .await
@@ -1054,5 +1055,55 @@ impl Store for SledStore {
         // concurrent `flush_async` calls can deadlock (spacejam/sled#1308, #1241, fixed only
         // on an unreleased branch).
         self.flusher.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EntryState, NetworkPostId, PlatformEntry, PostKind, PostStatus};
+
+    fn post() -> Post {
+        let mut e = PlatformEntry::new(Platform::Threads, EntryState::Published);
+        e.id = Some(NetworkPostId("18060000000000001".into()));
+        Post {
+            id: PostId::parse("AbCdEfGhIjKlMnOpQrSt").unwrap(),
+            profile_id: "p1".to_owned().into(),
+            text: "old".into(),
+            status: PostStatus::Success,
+            kind: PostKind::Now,
+            created: Utc::now(),
+            schedule_date: None,
+            entries: vec![e],
+            idempotency_key: None,
+        }
+    }
+
+    /// A store written by an earlier postgate (JSON posts) opens, reads, and rewrites a post
+    /// in the current encoding when it changes.
+    #[tokio::test]
+    async fn json_posts_of_an_older_store_still_read_and_are_rewritten_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = post();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let t = db.open_tree("posts").unwrap();
+            t.insert(old.id.as_str(), serde_json::to_vec(&old).unwrap())
+                .unwrap();
+            db.open_tree("by_profile")
+                .unwrap()
+                .insert(by_profile_key(&old), &[])
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.get_post(&old.id).await.unwrap().as_ref(), Some(&old));
+        assert_eq!(s.posts_by_profile("p1", 10).await.unwrap(), vec![old.clone()]);
+        assert_eq!(s.posts_after(None, 10).await.unwrap(), vec![old.clone()]);
+        old.entries[0].state = EntryState::Deleting;
+        s.update_post(&old).await.unwrap();
+        let raw = s.posts.get(old.id.as_str()).unwrap().unwrap();
+        assert_eq!(raw[0], 1, "rewritten as version 1");
+        assert_eq!(s.get_post(&old.id).await.unwrap(), Some(old));
     }
 }
