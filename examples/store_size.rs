@@ -1,7 +1,7 @@
 //! Bytes per post of the sled store, quickly: `cargo run --example store_size -- [posts]`
 //! (default 100,000). Writes posts shaped like the benchmark's imports (two network ids,
-//! short text) through `SledStore` the way `POST /api/post/import` does (one insert per post,
-//! one flush per 1,000), then prints the sum of the files in the store directory and the
+//! short text) through `SledStore` the way `POST /api/post/import` does (batches of 1,000:
+//! one `insert_new_posts` and one flush each), then prints the sum of the files in the store directory and the
 //! bytes per post. The full 1 M figure is `cargo bench --bench gateway`'s "store size" row.
 
 use chrono::Utc;
@@ -41,6 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = SledStore::open_with_cache(dir.path(), cache_mb)?;
     let profile = postgate::domain::primary_profile_id("store-size-account");
     let t0 = Instant::now();
+    let mut batch = Vec::with_capacity(1000);
     for i in 0..n {
         let mut threads = PlatformEntry::new(Platform::Threads, EntryState::Published);
         threads.id = Some(NetworkPostId((18_000_000_000_000_000 + i).to_string()));
@@ -57,12 +58,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             entries: vec![threads, x],
             idempotency_key: None,
         };
-        store.insert_post(&post).await?;
-        if (i + 1) % 1000 == 0 {
+        batch.push(post);
+        if batch.len() == 1000 || i + 1 == n {
+            store.insert_new_posts(&std::mem::take(&mut batch)).await?;
             store.flush().await?;
         }
     }
-    store.flush().await?;
     let took = t0.elapsed();
     let sled_size = store.size_on_disk()?;
     drop(store);

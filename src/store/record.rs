@@ -279,7 +279,12 @@ mod tests {
         assert_eq!(bytes[0], V1);
         assert_eq!(decode_post(&bytes).unwrap(), post);
         let json = serde_json::to_vec(&post).unwrap();
-        assert!(bytes.len() * 2 < json.len(), "{} vs {}", bytes.len(), json.len());
+        assert!(
+            bytes.len() * 2 < json.len(),
+            "{} vs {}",
+            bytes.len(),
+            json.len()
+        );
     }
 
     #[test]

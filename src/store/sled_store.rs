@@ -52,6 +52,17 @@ pub struct SledStore {
     flusher: GroupFlusher,
 }
 
+/// What [`SledStore::write_post_tx`] does with a post whose id is stored already.
+#[derive(Clone, Copy)]
+enum New {
+    /// Abort the transaction with [`StoreError::DuplicatePost`].
+    Refuse,
+    /// Leave the stored post, go on with the others.
+    Skip,
+    /// Replace it (an update).
+    Replace,
+}
+
 /// A job as stored in the `jobs` tree (kind and key are its tree key).
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -330,7 +341,9 @@ impl SledStore {
         self.db.size_on_disk().map_err(db)
     }
 
-    fn write_post_tx(&self, posts: &[Post], must_be_new: bool) -> Result<(), StoreError> {
+    /// Writes `posts` in one transaction. `New::Refuse`: an existing id aborts it;
+    /// `New::Skip`: an existing id is left as it is (and reported `false`).
+    fn write_post_tx(&self, posts: &[Post], new: New) -> Result<Vec<bool>, StoreError> {
         (
             &self.posts,
             &self.by_profile,
@@ -338,17 +351,23 @@ impl SledStore {
             &self.in_flight,
         )
             .transaction(|(tp, tb, ts, ti)| {
+                let mut stored = Vec::with_capacity(posts.len());
                 for post in posts {
                     let key = post.id.as_str().as_bytes();
                     let old = match tp.get(key)? {
-                        Some(bytes) => {
-                            if must_be_new {
-                                return abort(StoreError::DuplicatePost(post.id.clone()));
+                        Some(bytes) => match new {
+                            New::Refuse => {
+                                return abort(StoreError::DuplicatePost(post.id.clone()))
                             }
-                            Some(decode_post(&bytes).or_else(abort)?)
-                        }
+                            New::Skip => {
+                                stored.push(false);
+                                continue;
+                            }
+                            New::Replace => Some(decode_post(&bytes).or_else(abort)?),
+                        },
                         None => None,
                     };
+                    stored.push(true);
                     if let Some(old) = &old {
                         if let Some(due) = old.schedule_slot() {
                             ts.remove(schedule_key(due, &old.id))?;
@@ -366,7 +385,7 @@ impl SledStore {
                     }
                     tp.insert(key, encode_post(post))?;
                 }
-                Ok(())
+                Ok(stored)
             })
             .map_err(tx_err)
     }
@@ -525,7 +544,12 @@ impl Store for SledStore {
     }
 
     async fn insert_post(&self, post: &Post) -> Result<(), StoreError> {
-        self.write_post_tx(std::slice::from_ref(post), true)
+        self.write_post_tx(std::slice::from_ref(post), New::Refuse)
+            .map(drop)
+    }
+
+    async fn insert_new_posts(&self, posts: &[Post]) -> Result<Vec<bool>, StoreError> {
+        self.write_post_tx(posts, New::Skip)
     }
 
     async fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
@@ -537,11 +561,12 @@ impl Store for SledStore {
     }
 
     async fn update_post(&self, post: &Post) -> Result<(), StoreError> {
-        self.write_post_tx(std::slice::from_ref(post), false)
+        self.write_post_tx(std::slice::from_ref(post), New::Replace)
+            .map(drop)
     }
 
     async fn update_posts(&self, posts: &[Post]) -> Result<(), StoreError> {
-        self.write_post_tx(posts, false)
+        self.write_post_tx(posts, New::Replace).map(drop)
     }
 
     async fn posts_by_profile(
@@ -1098,7 +1123,10 @@ mod tests {
         }
         let s = SledStore::open(dir.path()).unwrap();
         assert_eq!(s.get_post(&old.id).await.unwrap().as_ref(), Some(&old));
-        assert_eq!(s.posts_by_profile("p1", 10).await.unwrap(), vec![old.clone()]);
+        assert_eq!(
+            s.posts_by_profile("p1", 10).await.unwrap(),
+            vec![old.clone()]
+        );
         assert_eq!(s.posts_after(None, 10).await.unwrap(), vec![old.clone()]);
         old.entries[0].state = EntryState::Deleting;
         s.update_post(&old).await.unwrap();
