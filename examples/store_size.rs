@@ -66,10 +66,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let took = t0.elapsed();
     let sled_size = store.size_on_disk()?;
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l[6..].trim().to_owned())
+        })
+        .unwrap_or_default();
     drop(store);
     let files = dir_size(dir.path());
     println!(
-        "{n} posts in {:.1} s ({:.0} posts/s); files {:.1} MiB = {} bytes/post; sled size_on_disk {} bytes/post; cache {cache_mb} MiB",
+        "{n} posts in {:.1} s ({:.0} posts/s); files {:.1} MiB = {} bytes/post; sled size_on_disk {} bytes/post; cache {cache_mb} MiB; peak RSS {hwm}",
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64(),
         files as f64 / 1048576.0,

@@ -4,7 +4,7 @@
 //!
 //! - `{` (a JSON object): a record written before this encoding existed; still read, and
 //!   rewritten in the current version the next time the post is written.
-//! - [`V1`]: [`PostV1`].
+//! - byte `1` ([`V1`]): [`PostV1`].
 //!
 //! postcard is not self-describing: a record is its fields in order, with no names and no
 //! defaults, so a layout never changes once released. Enums are stored as explicit codes
