@@ -18,7 +18,7 @@
 //!    takes its default) and JSON;
 //! 3. add a case to the tests at the end of this file (a V1 record decodes).
 //!
-//! A new enum variant needs only a new code in its table.
+//! A new enum variant does not compile until it has a code in its `codes!` list.
 
 use super::StoreError;
 use crate::domain::{
@@ -77,56 +77,61 @@ struct EntryV1 {
     publish_ref: Option<String>,
 }
 
-/// Stored codes; never renumber one, never reuse one.
-const POST_STATUS: &[(PostStatus, u8)] = &[
-    (PostStatus::Success, 0),
-    (PostStatus::Error, 1),
-    (PostStatus::Pending, 2),
-    (PostStatus::Processing, 3),
-    (PostStatus::Deleted, 4),
-];
-const POST_KIND: &[(PostKind, u8)] = &[(PostKind::Now, 0), (PostKind::Scheduled, 1)];
-const ENTRY_STATE: &[(EntryState, u8)] = &[
-    (EntryState::Pending, 0),
-    (EntryState::Publishing, 1),
-    (EntryState::Published, 2),
-    (EntryState::Failed, 3),
-    (EntryState::Deleting, 4),
-    (EntryState::Deleted, 5),
-    (EntryState::ManualDeleted, 6),
-    (EntryState::Cancelled, 7),
-];
-const ERROR_KIND: &[(ErrorKind, u8)] = &[
-    (ErrorKind::Unsupported, 0),
-    (ErrorKind::NoAdapter, 1),
-    (ErrorKind::NotLinked, 2),
-    (ErrorKind::NoXCredentials, 3),
-    (ErrorKind::RateLimited, 4),
-    (ErrorKind::Auth, 5),
-    (ErrorKind::Transient, 6),
-    (ErrorKind::Timeout, 7),
-    (ErrorKind::Rejected, 8),
-    (ErrorKind::Ambiguous, 9),
-    (ErrorKind::OutcomeUnknown, 10),
-    (ErrorKind::Duplicate, 11),
-];
+/// Declares an enum's stored codes: `$enc` (an exhaustive match, so a new variant does not
+/// compile until it has a code) and `$dec` (an unknown code is a corrupt record).
+/// Never renumber a code, never reuse one.
+macro_rules! codes {
+    ($enc:ident, $dec:ident, $t:ty, $what:literal, { $($v:path => $c:literal),* $(,)? }) => {
+        fn $enc(v: $t) -> u8 {
+            match v {
+                $($v => $c,)*
+            }
+        }
 
-fn code<T: PartialEq + std::fmt::Debug>(table: &[(T, u8)], v: &T) -> u8 {
-    match table.iter().find(|(t, _)| t == v) {
-        Some((_, c)) => *c,
-        // A variant added to the domain without a code: a programming error caught by the
-        // round-trip tests below, not by input.
-        None => unreachable!("no stored code for {v:?}: add one to its table in record.rs"),
-    }
+        fn $dec(c: u8) -> Result<$t, StoreError> {
+            match c {
+                $($c => Ok($v),)*
+                _ => Err(StoreError::Corrupt(format!(concat!("unknown ", $what, " code {}"), c))),
+            }
+        }
+    };
 }
 
-fn value<T: Copy>(table: &[(T, u8)], c: u8, what: &str) -> Result<T, StoreError> {
-    table
-        .iter()
-        .find(|(_, tc)| *tc == c)
-        .map(|(t, _)| *t)
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown {what} code {c}")))
-}
+codes!(status_code, status_of, PostStatus, "post status", {
+    PostStatus::Success => 0,
+    PostStatus::Error => 1,
+    PostStatus::Pending => 2,
+    PostStatus::Processing => 3,
+    PostStatus::Deleted => 4,
+});
+codes!(kind_code, kind_of, PostKind, "post kind", {
+    PostKind::Now => 0,
+    PostKind::Scheduled => 1,
+});
+codes!(state_code, state_of, EntryState, "entry state", {
+    EntryState::Pending => 0,
+    EntryState::Publishing => 1,
+    EntryState::Published => 2,
+    EntryState::Failed => 3,
+    EntryState::Deleting => 4,
+    EntryState::Deleted => 5,
+    EntryState::ManualDeleted => 6,
+    EntryState::Cancelled => 7,
+});
+codes!(error_code, error_of, ErrorKind, "error kind", {
+    ErrorKind::Unsupported => 0,
+    ErrorKind::NoAdapter => 1,
+    ErrorKind::NotLinked => 2,
+    ErrorKind::NoXCredentials => 3,
+    ErrorKind::RateLimited => 4,
+    ErrorKind::Auth => 5,
+    ErrorKind::Transient => 6,
+    ErrorKind::Timeout => 7,
+    ErrorKind::Rejected => 8,
+    ErrorKind::Ambiguous => 9,
+    ErrorKind::OutcomeUnknown => 10,
+    ErrorKind::Duplicate => 11,
+});
 
 /// A post as the sled store writes it.
 pub(crate) fn encode_post(post: &Post) -> Vec<u8> {
@@ -145,8 +150,8 @@ pub(crate) fn encode_post(post: &Post) -> Vec<u8> {
         id: id.as_str().to_owned(),
         profile_id: profile_id.as_str().to_owned(),
         text: text.clone(),
-        status: code(POST_STATUS, status),
-        kind: code(POST_KIND, kind),
+        status: status_code(*status),
+        kind: kind_code(*kind),
         created: (*created).into(),
         schedule_date: schedule_date.map(Time::from),
         entries: entries.iter().map(encode_entry).collect(),
@@ -173,10 +178,10 @@ fn encode_entry(e: &PlatformEntry) -> EntryV1 {
         post_type: post_type.clone(),
         media_type: media_type.clone(),
         post_url: post_url.clone(),
-        state: code(ENTRY_STATE, state),
+        state: state_code(*state),
         error: error
             .as_ref()
-            .map(|e| (code(ERROR_KIND, &e.kind), e.message.clone())),
+            .map(|e| (error_code(e.kind), e.message.clone())),
         deleted_at: deleted_at.map(Time::from),
         publish_ref: publish_ref.clone(),
     }
@@ -205,8 +210,8 @@ fn post_of_v1(v: PostV1) -> Result<Post, StoreError> {
         id: PostId::parse(&v.id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         profile_id: v.profile_id.into(),
         text: v.text,
-        status: value(POST_STATUS, v.status, "post status")?,
-        kind: value(POST_KIND, v.kind, "post kind")?,
+        status: status_of(v.status)?,
+        kind: kind_of(v.kind)?,
         created: v.created.get()?,
         schedule_date: v.schedule_date.map(|t| t.get()).transpose()?,
         entries: v
@@ -225,12 +230,12 @@ fn entry_of_v1(e: EntryV1) -> Result<PlatformEntry, StoreError> {
         post_type: e.post_type,
         media_type: e.media_type,
         post_url: e.post_url,
-        state: value(ENTRY_STATE, e.state, "entry state")?,
+        state: state_of(e.state)?,
         error: e
             .error
             .map(|(k, message)| {
                 Ok::<_, StoreError>(EntryError {
-                    kind: value(ERROR_KIND, k, "error kind")?,
+                    kind: error_of(k)?,
                     message,
                 })
             })
@@ -296,16 +301,24 @@ mod tests {
 
     #[test]
     fn every_enum_value_has_a_code_and_comes_back() {
-        for (s, _) in POST_STATUS {
-            for (k, _) in POST_KIND {
+        let statuses: Vec<_> = (0..=255).filter_map(|c| status_of(c).ok()).collect();
+        let kinds: Vec<_> = (0..=255).filter_map(|c| kind_of(c).ok()).collect();
+        let states: Vec<_> = (0..=255).filter_map(|c| state_of(c).ok()).collect();
+        let errors: Vec<_> = (0..=255).filter_map(|c| error_of(c).ok()).collect();
+        assert_eq!(
+            (statuses.len(), kinds.len(), states.len(), errors.len()),
+            (5, 2, 8, 12)
+        );
+        for s in &statuses {
+            for k in &kinds {
                 let mut p = sample();
                 p.status = *s;
                 p.kind = *k;
                 assert_eq!(decode_post(&encode_post(&p)).unwrap(), p);
             }
         }
-        for (st, _) in ENTRY_STATE {
-            for (ek, _) in ERROR_KIND {
+        for st in &states {
+            for ek in &errors {
                 let mut p = sample();
                 p.entries[0].state = *st;
                 p.entries[0].error = Some(EntryError {
