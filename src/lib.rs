@@ -54,7 +54,9 @@
 //! - [`store`] — the `Store` trait, its contract suite (`store::contract`, run on every
 //!   backend), the embedded sled implementation and the PostgreSQL one (schema in
 //!   `migrations/`, embedded and run at start-up); durable jobs (`Job`) hold the delete queue
-//!   and the webhook outbox.
+//!   and the webhook outbox. In the sled store, `store/group_commit.rs` lets concurrent
+//!   `flush` callers share one durable flush, and `store/record.rs` is the versioned binary
+//!   encoding of posts (older JSON records still read; how to add a field is documented there).
 //! - [`networks`] — one adapter per network (Threads, X, Bluesky) behind the `Network` trait,
 //!   each mapping its answers to a few outcome classes and declaring its rules (delete quota
 //!   from its settings section, text length, images (`MediaRules`, `networks/media.rs`),

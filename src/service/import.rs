@@ -14,19 +14,28 @@ pub enum Imported {
 }
 
 /// Stores each post of `items` in order, passing refusals made before (`Err`) through
-/// untouched, and flushes once at the end. A store failure stops the batch: the posts
-/// before it are stored.
+/// untouched, in one store write ([`Store::insert_new_posts`]), then flushes once. A store
+/// failure fails the batch (the sled store then stored none of it).
 pub async fn import_posts<E>(
     store: &dyn Store,
     items: Vec<Result<Post, E>>,
 ) -> Result<Vec<Result<Imported, E>>, StoreError> {
+    let posts: Vec<Post> = items
+        .iter()
+        .filter_map(|i| i.as_ref().ok().cloned())
+        .collect();
+    let mut stored = store.insert_new_posts(&posts).await?.into_iter();
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         out.push(match item {
-            Ok(post) => Ok(match store.insert_post(&post).await {
-                Ok(()) => Imported::Stored(post.id),
-                Err(StoreError::DuplicatePost(_)) => Imported::Duplicate(post.id),
-                Err(e) => return Err(e),
+            Ok(post) => Ok(match stored.next() {
+                Some(true) => Imported::Stored(post.id),
+                Some(false) => Imported::Duplicate(post.id),
+                None => {
+                    return Err(StoreError::Backend(
+                        "the store answered for fewer posts than it was given".into(),
+                    ))
+                }
             }),
             Err(e) => Err(e),
         });

@@ -28,6 +28,7 @@ where
     profiles(make().await).await;
     linked_accounts(make().await).await;
     posts(make().await).await;
+    insert_new_posts(make().await).await;
     schedule_index(make().await).await;
     in_flight_index(make().await).await;
     paging(make().await).await;
@@ -304,6 +305,41 @@ pub async fn posts(store: Arc<dyn Store>) {
     store.update_posts(&[a.clone(), b.clone()]).await.unwrap();
     assert_eq!(store.get_post(&a.id).await.unwrap(), Some(a));
     assert_eq!(store.get_post(&b.id).await.unwrap(), Some(b));
+}
+
+/// A batch of new posts: each stored with its indexes, an id stored already (or earlier in
+/// the batch) left as it was and reported.
+pub async fn insert_new_posts(store: Arc<dyn Store>) {
+    let old = post(1, "prof", t0(), vec![published(Platform::Threads, "1")]);
+    store.insert_post(&old).await.unwrap();
+    let mut again = old.clone();
+    again.text = "not this".into();
+    let a = post(2, "prof", t0() + Duration::seconds(1), vec![]);
+    let mut twin = a.clone();
+    twin.text = "nor this".into();
+    let mut b = scheduled(3, "prof", t0() + Duration::hours(1));
+    b.created = t0() + Duration::seconds(2);
+    let stored = store
+        .insert_new_posts(&[again, a.clone(), twin, b.clone()])
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![false, true, false, true], "insert_new_posts");
+    assert_eq!(store.get_post(&old.id).await.unwrap(), Some(old.clone()));
+    assert_eq!(store.get_post(&a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        store.posts_by_profile("prof", 10).await.unwrap(),
+        vec![b.clone(), a, old],
+        "insert_new_posts: the profile index"
+    );
+    assert_eq!(
+        store.due_posts(t0() + Duration::hours(2)).await.unwrap(),
+        vec![b.id],
+        "insert_new_posts: the schedule index"
+    );
+    assert_eq!(
+        store.insert_new_posts(&[]).await.unwrap(),
+        Vec::<bool>::new()
+    );
 }
 
 /// Exactly the pending posts with a due date are in the schedule, oldest due first; a post

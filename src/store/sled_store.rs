@@ -1,7 +1,7 @@
 //! The embedded sled implementation of [`Store`].
 //!
 //! Trees and keys:
-//! - `posts`: post id → JSON [`Post`]
+//! - `posts`: post id → [`Post`], versioned binary (`record.rs`; older JSON records still read)
 //! - `by_profile`: profile id, 0x00, created millis (BE), post id → ()
 //! - `schedule`: due millis (BE), post id → () — only pending posts
 //! - `in_flight`: post id → () — posts with an entry in `deleting` or `publishing`
@@ -14,6 +14,8 @@
 //! - `jobs`: kind, 0x00, key → JSON [`StoredJob`]; `job_due`: kind, 0x00, due millis (BE),
 //!   key → (); `job_groups`: kind, 0x00, group, 0x00, key → ()
 
+use super::group_commit::GroupFlusher;
+use super::record::{decode_post, encode_post};
 use super::{
     IdempotencyEntry, IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostPage, Profile,
     QuotaDecision, QuotaState, Store, StoreError,
@@ -46,6 +48,19 @@ pub struct SledStore {
     /// Serializes job writes: a group's count and a claim's scan are outside sled's
     /// transactions, and one process owns the store.
     job_lock: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Shares one durable flush among the callers of [`Store::flush`] at the same moment.
+    flusher: GroupFlusher,
+}
+
+/// What [`SledStore::write_post_tx`] does with a post whose id is stored already.
+#[derive(Clone, Copy)]
+enum New {
+    /// Abort the transaction with [`StoreError::DuplicatePost`].
+    Refuse,
+    /// Leave the stored post, go on with the others.
+    Skip,
+    /// Replace it (an update).
+    Replace,
 }
 
 /// A job as stored in the `jobs` tree (kind and key are its tree key).
@@ -310,8 +325,15 @@ impl SledStore {
             job_due: tree("job_due")?,
             job_groups: tree("job_groups")?,
             job_lock: Default::default(),
+            flusher: GroupFlusher::new(db.clone()),
             db,
         })
+    }
+
+    /// How many durable flushes ran since the store was opened: with group commit, fewer than
+    /// [`Store::flush`] calls when callers overlap (for tests and measurements).
+    pub fn durable_flushes(&self) -> u64 {
+        self.flusher.flushes()
     }
 
     /// Size of the store on disk, in bytes.
@@ -319,7 +341,9 @@ impl SledStore {
         self.db.size_on_disk().map_err(db)
     }
 
-    fn write_post_tx(&self, posts: &[Post], must_be_new: bool) -> Result<(), StoreError> {
+    /// Writes `posts` in one transaction. `New::Refuse`: an existing id aborts it;
+    /// `New::Skip`: an existing id is left as it is (and reported `false`).
+    fn write_post_tx(&self, posts: &[Post], new: New) -> Result<Vec<bool>, StoreError> {
         (
             &self.posts,
             &self.by_profile,
@@ -327,17 +351,23 @@ impl SledStore {
             &self.in_flight,
         )
             .transaction(|(tp, tb, ts, ti)| {
+                let mut stored = Vec::with_capacity(posts.len());
                 for post in posts {
                     let key = post.id.as_str().as_bytes();
                     let old = match tp.get(key)? {
-                        Some(bytes) => {
-                            if must_be_new {
-                                return abort(StoreError::DuplicatePost(post.id.clone()));
+                        Some(bytes) => match new {
+                            New::Refuse => {
+                                return abort(StoreError::DuplicatePost(post.id.clone()))
                             }
-                            Some(from_json::<Post>(&bytes).or_else(abort)?)
-                        }
+                            New::Skip => {
+                                stored.push(false);
+                                continue;
+                            }
+                            New::Replace => Some(decode_post(&bytes).or_else(abort)?),
+                        },
                         None => None,
                     };
+                    stored.push(true);
                     if let Some(old) = &old {
                         if let Some(due) = old.schedule_slot() {
                             ts.remove(schedule_key(due, &old.id))?;
@@ -353,9 +383,9 @@ impl SledStore {
                     } else {
                         ti.remove(key)?;
                     }
-                    tp.insert(key, to_json(post))?;
+                    tp.insert(key, encode_post(post))?;
                 }
-                Ok(())
+                Ok(stored)
             })
             .map_err(tx_err)
     }
@@ -546,23 +576,29 @@ impl Store for SledStore {
     }
 
     async fn insert_post(&self, post: &Post) -> Result<(), StoreError> {
-        self.write_post_tx(std::slice::from_ref(post), true)
+        self.write_post_tx(std::slice::from_ref(post), New::Refuse)
+            .map(drop)
+    }
+
+    async fn insert_new_posts(&self, posts: &[Post]) -> Result<Vec<bool>, StoreError> {
+        self.write_post_tx(posts, New::Skip)
     }
 
     async fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
         self.posts
             .get(id.as_str().as_bytes())
             .map_err(db)?
-            .map(|v| from_json(&v))
+            .map(|v| decode_post(&v))
             .transpose()
     }
 
     async fn update_post(&self, post: &Post) -> Result<(), StoreError> {
-        self.write_post_tx(std::slice::from_ref(post), false)
+        self.write_post_tx(std::slice::from_ref(post), New::Replace)
+            .map(drop)
     }
 
     async fn update_posts(&self, posts: &[Post]) -> Result<(), StoreError> {
-        self.write_post_tx(posts, false)
+        self.write_post_tx(posts, New::Replace).map(drop)
     }
 
     async fn posts_by_profile(
@@ -604,7 +640,7 @@ impl Store for SledStore {
                     return Err(StoreError::Corrupt("short profile index key".into()));
                 };
                 if let Some(v) = posts.get(&key[id..]).map_err(db)? {
-                    page.posts.push(from_json(&v)?);
+                    page.posts.push(decode_post(&v)?);
                 }
                 if read >= limit {
                     page.next = Some(PostCursor(key.to_vec()));
@@ -838,7 +874,7 @@ impl Store for SledStore {
             };
             range
                 .take(limit)
-                .map(|r| from_json(&r.map_err(db)?.1))
+                .map(|r| decode_post(&r.map_err(db)?.1))
                 .collect()
         })
         .await
@@ -1086,16 +1122,67 @@ impl Store for SledStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        // Not `flush_async`: in sled 0.34 concurrent `flush_async` calls can deadlock
-        // (spacejam/sled#1308, #1241, fixed only on an unreleased branch). The blocking flush
-        // runs on tokio's blocking pool instead.
-        let db = self.db.clone();
+        // Group commit (`group_commit.rs`): concurrent callers share one flush. The flush is
+        // sled's blocking one on tokio's blocking pool, not `flush_async`: in sled 0.34
+        // concurrent `flush_async` calls can deadlock (spacejam/sled#1308, #1241, fixed only
+        // on an unreleased branch).
         let started = std::time::Instant::now();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| StoreError::Open(format!("flush task failed: {e}")))?
-            .map_err(self::db)?;
+        let flushed = self.flusher.flush().await;
         crate::metrics::store_flush(started.elapsed());
-        Ok(())
+        flushed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EntryState, NetworkPostId, PlatformEntry, PostKind, PostStatus};
+
+    fn post() -> Post {
+        let mut e = PlatformEntry::new(Platform::Threads, EntryState::Published);
+        e.id = Some(NetworkPostId("18060000000000001".into()));
+        Post {
+            id: PostId::parse("AbCdEfGhIjKlMnOpQrSt").unwrap(),
+            profile_id: "p1".to_owned().into(),
+            text: "old".into(),
+            status: PostStatus::Success,
+            kind: PostKind::Now,
+            created: Utc::now(),
+            schedule_date: None,
+            entries: vec![e],
+            idempotency_key: None,
+            media_urls: Vec::new(),
+        }
+    }
+
+    /// A store written by an earlier postgate (JSON posts) opens, reads, and rewrites a post
+    /// in the current encoding when it changes.
+    #[tokio::test]
+    async fn json_posts_of_an_older_store_still_read_and_are_rewritten_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = post();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let t = db.open_tree("posts").unwrap();
+            t.insert(old.id.as_str(), serde_json::to_vec(&old).unwrap())
+                .unwrap();
+            db.open_tree("by_profile")
+                .unwrap()
+                .insert(by_profile_key(&old), &[])
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.get_post(&old.id).await.unwrap().as_ref(), Some(&old));
+        assert_eq!(
+            s.posts_by_profile("p1", 10).await.unwrap(),
+            vec![old.clone()]
+        );
+        assert_eq!(s.posts_after(None, 10).await.unwrap(), vec![old.clone()]);
+        old.entries[0].state = EntryState::Deleting;
+        s.update_post(&old).await.unwrap();
+        let raw = s.posts.get(old.id.as_str()).unwrap().unwrap();
+        assert_eq!(raw[0], 1, "rewritten as version 1");
+        assert_eq!(s.get_post(&old.id).await.unwrap(), Some(old));
     }
 }
