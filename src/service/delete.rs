@@ -145,6 +145,10 @@ pub struct DeleteService {
     config: DeleteConfig,
     /// Where deletes detached from their requests run, so shutdown waits for them.
     tasks: TaskTracker,
+    /// The runtime they run on: the one that built the service (the gateway's). A request
+    /// handler's own runtime is an HTTP worker's, dropped when the server stops, which would
+    /// cut a detached delete off between its network call and its record.
+    home: Option<tokio::runtime::Handle>,
 }
 
 /// A delete of one post, planned: the post and one step per entry, in the post's order.
@@ -229,6 +233,19 @@ impl DeleteService {
             locks,
             config,
             tasks: TaskTracker::new(),
+            home: tokio::runtime::Handle::try_current().ok(),
+        }
+    }
+
+    /// Runs `work` detached on the service's tasks and home runtime.
+    fn detach<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.home {
+            Some(home) => self.tasks.spawn_on(work, home),
+            None => self.tasks.spawn(work),
         }
     }
 
@@ -252,8 +269,7 @@ impl DeleteService {
         let profile_id = profile_id.to_owned();
         let raw_id = raw_id.to_owned();
         let ctx = ctx.clone();
-        self.tasks
-            .spawn(async move { this.delete_inner(&profile_id, &raw_id, &ctx).await })
+        self.detach(async move { this.delete_inner(&profile_id, &raw_id, &ctx).await })
             .await
             .unwrap_or_else(|e| Err(StoreError::Open(format!("delete task failed: {e}"))))
     }
@@ -325,9 +341,9 @@ impl DeleteService {
         let concurrency = self.config.bulk_concurrency.max(1);
         let uniq = unique.clone();
         let tasks = self.tasks.clone();
+        // Each id's task is spawned from inside this one, so on the home runtime too.
         let results: Vec<R> = self
-            .tasks
-            .spawn(async move {
+            .detach(async move {
                 futures::stream::iter(uniq)
                 .map(move |id| {
                     let task = tasks.spawn(work(profile_id.clone(), id.clone()));
