@@ -1038,6 +1038,23 @@ impl Store for SledStore {
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
+    async fn swap_meta(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .meta
+            .compare_and_swap(
+                key.as_bytes(),
+                expected.map(str::as_bytes),
+                new.map(str::as_bytes),
+            )
+            .map_err(db)?
+            .is_ok())
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         // Not `flush_async`: in sled 0.34 concurrent `flush_async` calls can deadlock
         // (spacejam/sled#1308, #1241, fixed only on an unreleased branch). The blocking flush
