@@ -419,8 +419,20 @@ impl DeleteService {
             return Ok(DeleteResult::NotFound(raw_id.to_owned()));
         };
         let _held = self.locks.hold(self.store.as_ref(), &post.id).await?;
+        self.delete_held(raw_id, &post.id, ctx, only).await
+    }
+
+    /// [`DeleteService::delete_only`] once the caller holds post `id` (in this process and
+    /// across processes): re-read, plan, claim, fan out, record.
+    async fn delete_held(
+        &self,
+        raw_id: &str,
+        id: &PostId,
+        ctx: &CallContext,
+        only: Option<&[Platform]>,
+    ) -> Result<DeleteResult, StoreError> {
         // Re-read under the lock: whoever held it before may have changed the post.
-        let Some(post) = self.store.get_post(&post.id).await? else {
+        let Some(post) = self.store.get_post(id).await? else {
             return Ok(DeleteResult::NotFound(raw_id.to_owned()));
         };
         if post.status == PostStatus::Deleted {
@@ -863,26 +875,21 @@ impl DeleteService {
 
     /// Finishes deletes whose intent was recorded but whose outcome was not (a crash between
     /// the two). The networks are asked again; "already gone" completes them. A post another
-    /// gateway process holds is left to it (its delete is running, not interrupted); one it
-    /// takes meanwhile is re-read under the lock, so its intents are finished once.
+    /// gateway process holds is left to it (its delete is running, not interrupted); one
+    /// taken here stays held from the look at its entries to the record of the retry, so
+    /// nobody changes it in between.
     pub async fn recover(&self, ctx: &CallContext) -> Result<usize, StoreError> {
         let ids = self.store.in_flight_posts().await?;
         let mut finished = 0;
         for id in ids {
-            if self
-                .locks
-                .try_hold(self.store.as_ref(), &id)
-                .await?
-                .is_none()
-            {
+            let Some(_held) = self.locks.try_hold(self.store.as_ref(), &id).await? else {
                 continue;
-            }
+            };
             let Some(post) = self.store.get_post(&id).await? else {
                 continue;
             };
             if post.entries.iter().any(|e| e.state == EntryState::Deleting) {
-                let profile = post.profile_id.clone();
-                let r = self.delete_inner(&profile, id.as_str(), ctx).await?;
+                let r = self.delete_held(id.as_str(), &id, ctx, None).await?;
                 tracing::info!(post_id = %id, done = matches!(&r, DeleteResult::Done(rep) if rep.all_succeeded()), "recovered an interrupted delete");
                 finished += 1;
             }
