@@ -43,12 +43,15 @@
 //! - [`store`] — the `Store` trait, its contract suite (`store::contract`, run on every
 //!   backend), the embedded sled implementation and the PostgreSQL one (schema in
 //!   `migrations/`, embedded and run at start-up); durable jobs (`Job`) hold the delete queue
-//!   and the webhook outbox.
+//!   and the webhook outbox; compare-and-swap metadata (`swap_meta`) keeps webhook
+//!   registrations whole across gateways.
 //! - [`networks`] — one adapter per network (Threads, X, Bluesky) behind the `Network` trait,
 //!   each mapping its answers to a few outcome classes and declaring its rules (delete quota
 //!   from its settings section, text length, auth-failure kind, pre-call requirements, whether
 //!   it links with a password); the `Networks` registry (platform → adapter) is built in one
-//!   place and hands adapters that renew sessions a `SessionStore`; OAuth 1.0a signing for X;
+//!   place and hands adapters that renew sessions a `SessionStore`; every HTTP exchange with a
+//!   network runs on the gateway's runtime (`HttpClient`), so a stopping HTTP server cannot
+//!   cut a call off after it was sent; OAuth 1.0a signing for X;
 //!   the linking protocols (Threads OAuth 2.0, X three-legged OAuth 1.0a) in
 //!   `networks/link_flows.rs`, apart from the delete and publish calls.
 //! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that
