@@ -1,5 +1,6 @@
 //! postgate benchmarks: `cargo bench --bench gateway` (add `-- --quick` or `BENCH_QUICK=1`
-//! for a smoke run). See `bench/README.md` for what is measured and the last results.
+//! for a smoke run; name scenarios to run only those: `-- drain`, see [`SCENARIOS`]). See
+//! `bench/README.md` for what is measured and the last results.
 //!
 //! The sandbox (`postgate sandbox`) and the gateway (`postgate serve`) run as child processes
 //! on free loopback ports with temporary store directories, so the gateway's peak RSS is its
@@ -13,7 +14,9 @@ use std::time::{Duration, Instant};
 mod scenarios;
 mod support;
 
-use scenarios::{bulk::bulk, postgres::stores, single::single_deletes, store_scale::store_scale};
+use scenarios::{
+    bulk::bulk, drain::drain, postgres::stores, single::single_deletes, store_scale::store_scale,
+};
 use support::{api::*, load::*, process::*, report::*, services::*};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_postgate");
@@ -42,9 +45,14 @@ pub(crate) fn fail<T>(msg: impl Into<String>) -> Res<T> {
     Err(msg.into().into())
 }
 
+/// The scenarios, by the names that select them on the command line.
+const SCENARIOS: &[&str] = &["single", "bulk", "stores", "store_scale", "drain"];
+
 /// Sizes of one run.
 pub(crate) struct Plan {
     pub(crate) quick: bool,
+    /// Scenarios named on the command line (every one when empty).
+    only: Vec<String>,
     /// Longest time of one single-id delete row.
     pub(crate) row_time: Duration,
     /// Most posts prepared for one single-id delete row.
@@ -59,9 +67,22 @@ impl Plan {
     fn from_env() -> Self {
         let quick = std::env::args().any(|a| a == "--quick")
             || std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        // Flags (cargo passes `--bench`) are not names.
+        let only: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        if let Some(unknown) = only.iter().find(|a| !SCENARIOS.contains(&a.as_str())) {
+            eprintln!(
+                "bench: unknown scenario {unknown:?}; one of: {}",
+                SCENARIOS.join(", ")
+            );
+            std::process::exit(2);
+        }
         if quick {
             Plan {
                 quick,
+                only,
                 row_time: Duration::from_secs(1),
                 row_cap: 2_000,
                 bulk_posts: 100,
@@ -72,6 +93,7 @@ impl Plan {
         } else {
             Plan {
                 quick,
+                only,
                 row_time: Duration::from_secs(5),
                 row_cap: 20_000,
                 bulk_posts: 1_000,
@@ -80,6 +102,11 @@ impl Plan {
                 import_clients: 4,
             }
         }
+    }
+
+    /// Whether scenario `name` runs.
+    fn runs(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
     }
 
     /// Posts to prepare for a row: enough for `row_time` at the best rate the latency
@@ -106,36 +133,48 @@ async fn run(plan: &Plan) -> Res<String> {
 
     progress(&format!("binary {BIN}; work dir {}", dir.path().display()));
     let mut sandbox = start_sandbox(&client, dir.path()).await?;
-    let mut gw = start_gateway(
-        &client,
-        dir.path(),
-        &dir.path().join("store"),
-        &sandbox,
-        "gateway.log",
-    )
-    .await?;
-    let empty_start = gw.ready_after;
-    link_accounts(&client, &gw).await?;
+    if plan.runs("single") || plan.runs("bulk") {
+        let mut gw = start_gateway(
+            &client,
+            dir.path(),
+            &dir.path().join("store"),
+            &sandbox,
+            "gateway.log",
+        )
+        .await?;
+        let empty_start = gw.ready_after;
+        link_accounts(&client, &gw).await?;
 
-    single_deletes(plan, &client, &sandbox, &gw, &mut rows).await?;
-    bulk(plan, &client, &sandbox, &gw, &mut rows).await?;
-    gw.proc.check_alive()?;
-    rows.push(Row {
-        bench: "gateway peak RSS".into(),
-        case: "all delete runs above".into(),
-        note: format!(
-            "VmHWM {} (pid {}); start on an empty store took {} ms",
-            mib(gw.proc.peak_rss_kib()),
-            gw.proc.pid(),
-            ms(empty_start)
-        ),
-        ..Row::default()
-    });
-    gw.proc.terminate(Duration::from_secs(30));
+        if plan.runs("single") {
+            single_deletes(plan, &client, &sandbox, &gw, &mut rows).await?;
+        }
+        if plan.runs("bulk") {
+            bulk(plan, &client, &sandbox, &gw, &mut rows).await?;
+        }
+        gw.proc.check_alive()?;
+        rows.push(Row {
+            bench: "gateway peak RSS".into(),
+            case: "all delete runs above".into(),
+            note: format!(
+                "VmHWM {} (pid {}); start on an empty store took {} ms",
+                mib(gw.proc.peak_rss_kib()),
+                gw.proc.pid(),
+                ms(empty_start)
+            ),
+            ..Row::default()
+        });
+        gw.proc.terminate(Duration::from_secs(30));
+    }
 
-    stores(plan, &client, &sandbox, dir.path(), &mut rows).await?;
-
-    store_scale(plan, &client, &sandbox, dir.path(), &mut rows).await?;
+    if plan.runs("stores") {
+        stores(plan, &client, &sandbox, dir.path(), &mut rows).await?;
+    }
+    if plan.runs("store_scale") {
+        store_scale(plan, &client, &sandbox, dir.path(), &mut rows).await?;
+    }
+    if plan.runs("drain") {
+        drain(plan, &client, dir.path(), &mut rows).await?;
+    }
     sandbox.proc.check_alive()?;
     drop(sandbox);
 

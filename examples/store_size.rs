@@ -57,6 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             schedule_date: None,
             entries: vec![threads, x],
             idempotency_key: None,
+            media_urls: Vec::new(),
         };
         batch.push(post);
         if batch.len() == 1000 || i + 1 == n {

@@ -54,17 +54,20 @@
 //! - [`store`] — the `Store` trait, its contract suite (`store::contract`, run on every
 //!   backend), the embedded sled implementation and the PostgreSQL one (schema in
 //!   `migrations/`, embedded and run at start-up); durable jobs (`Job`) hold the delete queue
-//!   and the webhook outbox. In the sled store, `store/group_commit.rs` lets concurrent
-//!   `flush` callers share one durable flush, and `store/record.rs` is the versioned binary
-//!   encoding of posts (older JSON records still read; how to add a field is documented there).
+//!   and the webhook outbox; compare-and-swap metadata (`swap_meta`) keeps webhook
+//!   registrations whole across gateways. In the sled store, `store/group_commit.rs` lets
+//!   concurrent `flush` callers share one durable flush, and `store/record.rs` is the
+//!   versioned binary encoding of posts (older JSON records still read; how to add a field is
+//!   documented there).
 //! - [`networks`] — one adapter per network (Threads, X, Bluesky) behind the `Network` trait,
 //!   each mapping its answers to a few outcome classes and declaring its rules (delete quota
 //!   from its settings section, text length, images (`MediaRules`, `networks/media.rs`),
 //!   auth-failure kind, pre-call requirements, whether it links with a password); the
 //!   `Networks` registry (platform → adapter) is built in one place and hands adapters that
 //!   renew sessions a `SessionStore`; each adapter is handed out wrapped
-//!   (`networks/observed.rs`) so every network call is counted, timed and logged;
-//!   OAuth 1.0a signing for X;
+//!   (`networks/observed.rs`) so every network call is counted, timed and logged; every HTTP
+//!   exchange with a network runs on the gateway's runtime (`HttpClient`), so a stopping HTTP
+//!   server cannot cut a call off after it was sent; OAuth 1.0a signing for X;
 //!   the linking protocols (Threads OAuth 2.0, X three-legged OAuth 1.0a) in
 //!   `networks/link_flows.rs`, apart from the delete and publish calls.
 //! - [`import_cli`] — `postgate import`, the migration path from Ayrshare: a client that

@@ -84,3 +84,177 @@ async fn two_gateways_on_one_database_see_one_truth() {
     a.stop().await;
     b.stop().await;
 }
+
+fn on_postgres(url: &str) -> impl FnOnce(&mut postgate::configuration::Settings) + '_ {
+    move |s| {
+        s.store.backend = StoreBackend::Postgres;
+        s.store.url = url.to_owned();
+    }
+}
+
+/// Webhook registrations of one profile changed through two gateways at the same moment:
+/// each change is a compare-and-swap in the store, so none overwrites the other's.
+#[tokio::test]
+async fn two_gateways_changing_webhooks_at_once_lose_no_change() {
+    let Some(url) = fresh_database_url().await else {
+        return;
+    };
+    let a = spawn_app_with(on_postgres(&url)).await;
+    let b = spawn_app_with(on_postgres(&url)).await;
+    let hook = |app: &TestApp, method: reqwest::Method, body: serde_json::Value| {
+        app.request(method, "/api/hook/webhook", None)
+            .json(&body)
+            .send()
+    };
+    let actions = postgate::service::webhooks::ACTIONS;
+    for round in 0..4 {
+        // Every action at once, alternately through either gateway.
+        let sent = actions.iter().enumerate().map(|(i, action)| {
+            let app = if i % 2 == 0 { &a } else { &b };
+            hook(
+                app,
+                reqwest::Method::POST,
+                json!({"action": action, "url": format!("https://hooks.example/{round}/{action}")}),
+            )
+        });
+        for r in futures::future::join_all(sent).await {
+            assert_eq!(r.unwrap().status(), 200);
+        }
+        for app in [&a, &b] {
+            let list: serde_json::Value = app
+                .request(reqwest::Method::GET, "/api/hook/webhook", None)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let urls: Vec<&str> = list["webhooks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w["url"].as_str().unwrap())
+                .collect();
+            assert_eq!(urls.len(), actions.len(), "round {round}: {list}");
+            assert!(
+                urls.iter()
+                    .all(|u| u.starts_with(&format!("https://hooks.example/{round}/"))),
+                "round {round}: {list}"
+            );
+        }
+    }
+    // Removing through one gateway while the other adds: both land.
+    let (removed, added) = futures::join!(
+        hook(&a, reqwest::Method::DELETE, json!({"action": "feed"})),
+        hook(
+            &b,
+            reqwest::Method::POST,
+            json!({"action": "social", "url": "https://hooks.example/last"})
+        ),
+    );
+    assert_eq!(removed.unwrap().status(), 200);
+    assert_eq!(added.unwrap().status(), 200);
+    let list: serde_json::Value = a
+        .request(reqwest::Method::GET, "/api/hook/webhook", None)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let webhooks = list["webhooks"].as_array().unwrap();
+    assert_eq!(webhooks.len(), actions.len() - 1, "{list}");
+    assert!(webhooks.iter().all(|w| w["action"] != "feed"), "{list}");
+    assert!(
+        webhooks
+            .iter()
+            .any(|w| w["action"] == "social" && w["url"] == "https://hooks.example/last"),
+        "{list}"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+/// The restart-mid-drain race on PostgreSQL: the restart lands while the queue worker's
+/// deletes wait on Threads (answers take 300 ms) over connections the bulk request opened.
+/// Every post is deleted once at the network, none twice.
+#[tokio::test]
+async fn a_restart_while_queued_deletes_wait_on_the_network_sends_none_twice() {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, ResponseTemplate};
+    let Some(url) = fresh_database_url().await else {
+        return;
+    };
+    const POSTS: usize = 25;
+    const LIMIT: usize = 10;
+    let app = spawn_app_with(|s| {
+        on_postgres(&url)(s);
+        s.threads.delete_limit = LIMIT as u32;
+        s.threads.delete_window_secs = 2;
+        s.delete.queue_tick_ms = 100;
+        s.delete.queue_lease_secs = 2;
+    })
+    .await;
+    app.link_both(None).await;
+    Mock::given(method("DELETE"))
+        .and(path_regex(r"^/v1\.0/9\d+$"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"success": true}))
+                .set_delay(std::time::Duration::from_millis(300)),
+        )
+        .mount(&app.threads)
+        .await;
+    let posts: Vec<serde_json::Value> = (0..POSTS)
+        .map(|i| json!({"post": format!("p{i}"), "postIds": [{"platform": "threads", "id": format!("{}", 900000 + i)}]}))
+        .collect();
+    let (status, r) = app.import(json!(posts), None).await;
+    assert_eq!(status, 200, "{r}");
+    let ids: Vec<String> = r["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    let r = app.delete_post(json!({"bulk": ids, "queue": true})).await;
+    assert_eq!(r.status(), 202);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while deletes(&app).await.len() <= LIMIT {
+        assert!(std::time::Instant::now() < deadline, "the second window");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let app = app.restart().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(25);
+    while deletes(&app).await.len() < POSTS {
+        assert!(std::time::Instant::now() < deadline, "every delete");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let mut counts = std::collections::HashMap::<String, usize>::new();
+    for p in deletes(&app).await {
+        *counts.entry(p).or_default() += 1;
+    }
+    assert_eq!(counts.len(), POSTS, "{counts:?}");
+    assert!(
+        counts.values().all(|c| *c == 1),
+        "deleted twice: {counts:?}"
+    );
+    for id in &ids {
+        let (_, post) = app.get_post(id, None).await;
+        assert_eq!(post["postIds"][0]["state"], "deleted", "{post}");
+    }
+    app.stop().await;
+}
+
+/// The paths of the Threads deletes a gateway's mock received.
+async fn deletes(app: &TestApp) -> Vec<String> {
+    app.threads
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "DELETE")
+        .map(|r| r.url.path().to_owned())
+        .collect()
+}

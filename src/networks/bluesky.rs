@@ -6,9 +6,9 @@
 //! the [`SessionStore`] the registry hands over.
 
 use super::{
-    http_client, publish_transport_error, retry_after_header, snippet, transport_error,
-    CallContext, Existence, Gone, Identity, Media, MediaRules, Network, NetworkError, PublishError,
-    Published, Quota, SessionStore, SignedIn, TextRule, MAX_RETRY_AFTER_SECS,
+    http_client, retry_after_header, snippet, CallContext, Existence, Gone, Identity, Media,
+    MediaRules, Network, NetworkError, PublishError, Published, Quota, SessionStore, SignedIn,
+    TextRule, MAX_RETRY_AFTER_SECS,
 };
 use crate::configuration::BlueskySettings;
 use crate::domain::{
@@ -66,7 +66,7 @@ const AUTH_ERRORS: &[&str] = &[
 pub struct Bluesky {
     base: String,
     quota: Quota,
-    client: reqwest::Client,
+    client: super::HttpClient,
     in_flight: Arc<Semaphore>,
     /// What this process knows of each linked session (by [`line_key`]): read from the store
     /// on first use, updated on every renewal.
@@ -228,16 +228,11 @@ impl Bluesky {
             .acquire()
             .await
             .map_err(|_| NetworkError::Transient("Bluesky adapter is shutting down".into()))?;
-        let resp = req
-            .send()
+        let (status, headers, body) = self
+            .client
+            .exchange(req)
             .await
-            .map_err(|e| publish_transport_error("Bluesky", e, None))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| PublishError::unknown(transport_error("Bluesky", e), None))?;
+            .map_err(|e| e.publish("Bluesky", None))?;
         tracing::debug!(status = status.as_u16(), "Bluesky answered");
         let (error, message) = if status.is_success() {
             (None, String::new())

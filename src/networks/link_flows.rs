@@ -3,7 +3,7 @@
 //! three-legged (request token, authorize, access token). Tokens and secrets travel in query
 //! strings and forms here: no URL or body ever reaches a log line or an error message.
 
-use super::{http_client, transport_error, ConsumerCredentials, NetworkError};
+use super::{http_client, ConsumerCredentials, NetworkError};
 use crate::configuration::{ThreadsSettings, XSettings};
 use serde::Deserialize;
 use std::time::Duration;
@@ -65,7 +65,7 @@ pub struct ThreadsOAuth {
     app_secret: String,
     oauth_base: String,
     graph: String,
-    client: reqwest::Client,
+    client: super::HttpClient,
 }
 
 impl ThreadsOAuth {
@@ -148,15 +148,11 @@ impl ThreadsOAuth {
         req: reqwest::RequestBuilder,
         what: &str,
     ) -> Result<IssuedToken, NetworkError> {
-        let resp = req
-            .send()
+        let (status, _, body) = self
+            .client
+            .exchange(req)
             .await
-            .map_err(|e| transport_error("Threads", e))?;
-        let status = resp.status();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| transport_error("Threads", e))?;
+            .map_err(|e| e.network("Threads"))?;
         tracing::debug!(
             status = status.as_u16(),
             what,
@@ -237,7 +233,7 @@ pub struct XAccessToken {
 pub struct XOAuth {
     base: String,
     consumer: ConsumerCredentials,
-    client: reqwest::Client,
+    client: super::HttpClient,
 }
 
 impl XOAuth {
@@ -326,15 +322,15 @@ impl XOAuth {
         auth: String,
         what: &str,
     ) -> Result<std::collections::HashMap<String, String>, NetworkError> {
-        let resp = self
+        let req = self
             .client
             .post(&url)
-            .header(reqwest::header::AUTHORIZATION, auth)
-            .send()
+            .header(reqwest::header::AUTHORIZATION, auth);
+        let (status, _, body) = self
+            .client
+            .exchange(req)
             .await
-            .map_err(|e| transport_error("X", e))?;
-        let status = resp.status();
-        let body = resp.text().await.map_err(|e| transport_error("X", e))?;
+            .map_err(|e| e.network("X"))?;
         tracing::debug!(status = status.as_u16(), what, "X OAuth endpoint answered");
         if status.is_server_error() {
             return Err(NetworkError::Transient(format!(

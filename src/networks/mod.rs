@@ -535,14 +535,99 @@ pub(crate) fn identity(
     })
 }
 
-/// Builds a reqwest client with the given timeouts.
-pub(crate) fn http_client(connect_timeout: Duration, timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .timeout(timeout)
-        .user_agent(concat!("postgate/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("a reqwest client with only timeouts set always builds")
+/// Builds a client with the given timeouts whose exchanges run on the runtime building it.
+pub(crate) fn http_client(connect_timeout: Duration, timeout: Duration) -> HttpClient {
+    HttpClient {
+        client: reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .timeout(timeout)
+            .user_agent(concat!("postgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with only timeouts set always builds"),
+        home: tokio::runtime::Handle::try_current().ok(),
+    }
+}
+
+/// A network's HTTP client, tied to the runtime that built it (the gateway's, in
+/// `Application::build`).
+///
+/// Why: a pooled connection is driven by a task on the runtime where it was opened. Opened by
+/// a request handler, that is an HTTP worker's runtime, which the server drops when it stops,
+/// before the background work (the delete queue's worker, deletes detached from their
+/// requests) has finished. A delete in flight on such a connection then failed after its
+/// request was sent ("dispatch task is gone"), was taken for "maybe sent" and retried: the
+/// network got a second delete. [`HttpClient::exchange`] runs every exchange, and so every
+/// connection, on the home runtime instead. Requests are built through `Deref`.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpClient {
+    client: reqwest::Client,
+    /// `None` when built outside a runtime: exchanges then run on the caller's.
+    home: Option<tokio::runtime::Handle>,
+}
+
+impl std::ops::Deref for HttpClient {
+    type Target = reqwest::Client;
+
+    fn deref(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+/// A network's answer, read to the end.
+pub(crate) type Exchanged = (reqwest::StatusCode, reqwest::header::HeaderMap, String);
+
+/// Why an exchange has no answer.
+#[derive(Debug)]
+pub(crate) enum ExchangeError {
+    /// Sending failed (reqwest's error tells whether a connection was made).
+    Send(reqwest::Error),
+    /// The request went out; reading the answer failed.
+    Answer(reqwest::Error),
+    /// The home runtime stopped mid-exchange (the process is ending): the request may have
+    /// gone out.
+    Stopped,
+}
+
+impl ExchangeError {
+    /// The failure class of a non-publishing call ([`transport_error`]).
+    pub(crate) fn network(self, network: &str) -> NetworkError {
+        match self {
+            ExchangeError::Send(e) | ExchangeError::Answer(e) => transport_error(network, e),
+            ExchangeError::Stopped => {
+                NetworkError::Timeout(format!("{network} call cut off: the gateway is stopping"))
+            }
+        }
+    }
+
+    /// The failure of a publishing call: unknown outcome unless nothing was sent.
+    pub(crate) fn publish(self, network: &str, reference: Option<String>) -> PublishError {
+        match self {
+            ExchangeError::Send(e) => publish_transport_error(network, e, reference),
+            other => PublishError::unknown(other.network(network), reference),
+        }
+    }
+}
+
+impl HttpClient {
+    /// Sends `req` and reads the whole answer, on the home runtime. The exchange finishes
+    /// there even if the caller stops waiting (its answer is then dropped); the client's
+    /// timeout bounds it.
+    pub(crate) async fn exchange(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Exchanged, ExchangeError> {
+        let run = async move {
+            let resp = req.send().await.map_err(ExchangeError::Send)?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.text().await.map_err(ExchangeError::Answer)?;
+            Ok((status, headers, body))
+        };
+        match &self.home {
+            Some(home) => home.spawn(run).await.unwrap_or(Err(ExchangeError::Stopped)),
+            None => run.await,
+        }
+    }
 }
 
 /// Maps a reqwest transport error to a class. The URL is dropped: Threads URLs carry the

@@ -3,9 +3,9 @@
 
 use super::text::{is_emoji, is_emoji_modifier};
 use super::{
-    checked_id, http_client, identity, publish_transport_error, retry_after_header, snippet,
-    transport_error, CallContext, Existence, Gone, Identity, Media, MediaRules, Network,
-    NetworkError, PublishCheck, PublishError, Published, Quota, TextRule,
+    checked_id, http_client, identity, retry_after_header, snippet, CallContext, Existence, Gone,
+    Identity, Media, MediaRules, Network, NetworkError, PublishCheck, PublishError, Published,
+    Quota, TextRule,
 };
 use crate::configuration::ThreadsSettings;
 use crate::domain::{LinkedAccount, NetworkPostId, Platform};
@@ -45,7 +45,7 @@ const DEFAULT_RETRY_AFTER_SECS: u64 = 900;
 pub struct Threads {
     base: String,
     quota: Quota,
-    client: reqwest::Client,
+    client: super::HttpClient,
     in_flight: Arc<Semaphore>,
     /// How often, and how long at most, an image container's status is asked.
     container_poll: Duration,
@@ -229,16 +229,11 @@ impl Threads {
             .acquire()
             .await
             .map_err(|_| NetworkError::Transient("Threads adapter is shutting down".into()))?;
-        let resp = req
-            .send()
+        let (status, headers, body) = self
+            .client
+            .exchange(req)
             .await
-            .map_err(|e| transport_error("Threads", e))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| transport_error("Threads", e))?;
+            .map_err(|e| e.network("Threads"))?;
         tracing::debug!(status = status.as_u16(), "Threads answered");
         Ok((status, headers, body))
     }
@@ -281,16 +276,11 @@ impl Threads {
             .acquire()
             .await
             .map_err(|_| NetworkError::Transient("Threads adapter is shutting down".into()))?;
-        let resp = req
-            .send()
+        let (status, headers, body) = self
+            .client
+            .exchange(req)
             .await
-            .map_err(|e| publish_transport_error("Threads", e, reference()))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| PublishError::unknown(transport_error("Threads", e), reference()))?;
+            .map_err(|e| e.publish("Threads", reference()))?;
         tracing::debug!(status = status.as_u16(), "Threads answered threads_publish");
         if status.is_success() {
             return match serde_json::from_str::<IdBody>(&body) {

@@ -4,9 +4,9 @@
 use super::text::{is_emoji, is_emoji_modifier, is_regional_indicator};
 use super::AuthCode;
 use super::{
-    checked_id, http_client, identity, publish_transport_error, retry_after_header, snippet,
-    transport_error, CallContext, ConsumerCredentials, Existence, Gone, Identity, Media,
-    MediaRules, Network, NetworkError, PublishError, Published, Quota, TextRule,
+    checked_id, http_client, identity, retry_after_header, snippet, CallContext,
+    ConsumerCredentials, Existence, Gone, Identity, Media, MediaRules, Network, NetworkError,
+    PublishError, Published, Quota, TextRule,
 };
 use crate::configuration::{XApi, XSettings};
 use crate::domain::{LinkedAccount, NetworkPostId, Platform};
@@ -98,7 +98,7 @@ pub struct X {
     base: String,
     quota: Quota,
     api: XApi,
-    client: reqwest::Client,
+    client: super::HttpClient,
     in_flight: Arc<Semaphore>,
 }
 
@@ -196,10 +196,11 @@ impl X {
             .acquire()
             .await
             .map_err(|_| NetworkError::Transient("X adapter is shutting down".into()))?;
-        let resp = req.send().await.map_err(|e| transport_error("X", e))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.text().await.map_err(|e| transport_error("X", e))?;
+        let (status, headers, body) = self
+            .client
+            .exchange(req)
+            .await
+            .map_err(|e| e.network("X"))?;
         tracing::debug!(status = status.as_u16(), "X answered");
         Ok((status, headers, body))
     }
@@ -239,10 +240,11 @@ impl X {
             .acquire()
             .await
             .map_err(|_| NetworkError::Transient("X adapter is shutting down".into()))?;
-        let resp = req.send().await.map_err(|e| transport_error("X", e))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.text().await.map_err(|e| transport_error("X", e))?;
+        let (status, headers, body) = self
+            .client
+            .exchange(req)
+            .await
+            .map_err(|e| e.network("X"))?;
         tracing::debug!(status = status.as_u16(), "X answered POST /2/media/upload");
         if !status.is_success() {
             return Err(match Self::classify(status, &headers, &body) {
@@ -286,16 +288,11 @@ impl X {
             .acquire()
             .await
             .map_err(|_| NetworkError::Transient("X adapter is shutting down".into()))?;
-        let resp = req
-            .send()
+        let (status, headers, body) = self
+            .client
+            .exchange(req)
             .await
-            .map_err(|e| publish_transport_error("X", e, None))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| PublishError::unknown(transport_error("X", e), None))?;
+            .map_err(|e| e.publish("X", None))?;
         tracing::debug!(status = status.as_u16(), "X answered POST /2/tweets");
         if status.is_server_error() {
             return Err(PublishError::unknown(

@@ -145,6 +145,10 @@ pub struct DeleteService {
     config: DeleteConfig,
     /// Where deletes detached from their requests run, so shutdown waits for them.
     tasks: TaskTracker,
+    /// The runtime they run on: the one that built the service (the gateway's). A request
+    /// handler's own runtime is an HTTP worker's, dropped when the server stops, which would
+    /// cut a detached delete off between its network call and its record.
+    home: Option<tokio::runtime::Handle>,
 }
 
 /// A delete of one post, planned: the post and one step per entry, in the post's order.
@@ -254,6 +258,19 @@ impl DeleteService {
             locks,
             config,
             tasks: TaskTracker::new(),
+            home: tokio::runtime::Handle::try_current().ok(),
+        }
+    }
+
+    /// Runs `work` detached on the service's tasks and home runtime.
+    fn detach<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.home {
+            Some(home) => self.tasks.spawn_on(work, home),
+            None => self.tasks.spawn(work),
         }
     }
 
@@ -277,8 +294,7 @@ impl DeleteService {
         let profile_id = profile_id.to_owned();
         let raw_id = raw_id.to_owned();
         let ctx = ctx.clone();
-        self.tasks
-            .spawn(async move { this.delete_inner(&profile_id, &raw_id, &ctx).await })
+        self.detach(async move { this.delete_inner(&profile_id, &raw_id, &ctx).await })
             .await
             .unwrap_or_else(|e| Err(StoreError::Open(format!("delete task failed: {e}"))))
     }
@@ -350,9 +366,9 @@ impl DeleteService {
         let concurrency = self.config.bulk_concurrency.max(1);
         let uniq = unique.clone();
         let tasks = self.tasks.clone();
+        // Each id's task is spawned from inside this one, so on the home runtime too.
         let results: Vec<R> = self
-            .tasks
-            .spawn(async move {
+            .detach(async move {
                 futures::stream::iter(uniq)
                 .map(move |id| {
                     let task = tasks.spawn(work(profile_id.clone(), id.clone()));
@@ -428,8 +444,20 @@ impl DeleteService {
             return Ok(DeleteResult::NotFound(raw_id.to_owned()));
         };
         let _held = self.locks.hold(self.store.as_ref(), &post.id).await?;
+        self.delete_held(raw_id, &post.id, ctx, only).await
+    }
+
+    /// [`DeleteService::delete_only`] once the caller holds post `id` (in this process and
+    /// across processes): re-read, plan, claim, fan out, record.
+    async fn delete_held(
+        &self,
+        raw_id: &str,
+        id: &PostId,
+        ctx: &CallContext,
+        only: Option<&[Platform]>,
+    ) -> Result<DeleteResult, StoreError> {
         // Re-read under the lock: whoever held it before may have changed the post.
-        let Some(post) = self.store.get_post(&post.id).await? else {
+        let Some(post) = self.store.get_post(id).await? else {
             return Ok(DeleteResult::NotFound(raw_id.to_owned()));
         };
         if post.status == PostStatus::Deleted {
@@ -887,26 +915,21 @@ impl DeleteService {
 
     /// Finishes deletes whose intent was recorded but whose outcome was not (a crash between
     /// the two). The networks are asked again; "already gone" completes them. A post another
-    /// gateway process holds is left to it (its delete is running, not interrupted); one it
-    /// takes meanwhile is re-read under the lock, so its intents are finished once.
+    /// gateway process holds is left to it (its delete is running, not interrupted); one
+    /// taken here stays held from the look at its entries to the record of the retry, so
+    /// nobody changes it in between.
     pub async fn recover(&self, ctx: &CallContext) -> Result<usize, StoreError> {
         let ids = self.store.in_flight_posts().await?;
         let mut finished = 0;
         for id in ids {
-            if self
-                .locks
-                .try_hold(self.store.as_ref(), &id)
-                .await?
-                .is_none()
-            {
+            let Some(_held) = self.locks.try_hold(self.store.as_ref(), &id).await? else {
                 continue;
-            }
+            };
             let Some(post) = self.store.get_post(&id).await? else {
                 continue;
             };
             if post.entries.iter().any(|e| e.state == EntryState::Deleting) {
-                let profile = post.profile_id.clone();
-                let r = self.delete_inner(&profile, id.as_str(), ctx).await?;
+                let r = self.delete_held(id.as_str(), &id, ctx, None).await?;
                 tracing::info!(post_id = %id, done = matches!(&r, DeleteResult::Done(rep) if rep.all_succeeded()), "recovered an interrupted delete");
                 finished += 1;
             }

@@ -1,6 +1,10 @@
 //! Ayrshare webhooks: registrations per profile (with fallback to the account's primary
 //! profile) and a durable outbox of deliveries.
 //!
+//! A profile's registrations are one store value, changed by compare-and-swap
+//! ([`Store::swap_meta`]), so two gateways on one database registering at once lose neither
+//! change.
+//!
 //! An event is written to the outbox (a store job of kind [`KIND`], keyed by its `hookId`)
 //! before anything is sent, and removed only after the receiver answered 2xx or the last
 //! retry failed: a restart resends what was pending (at-least-once; the `hookId` is kept, so
@@ -118,9 +122,12 @@ pub struct Webhooks {
     store: Arc<dyn Store>,
     config: WebhookConfig,
     client: reqwest::Client,
-    /// Serializes read-modify-write of a profile's registrations in this process.
-    registry: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// Attempts of one registration change before giving up: each failed attempt means another
+/// change of the same profile's webhooks landed in between, so this is never reached in
+/// practice.
+const CHANGE_ATTEMPTS: usize = 100;
 
 impl Webhooks {
     /// Webhooks over `store`.
@@ -134,7 +141,6 @@ impl Webhooks {
             store,
             config,
             client,
-            registry: Default::default(),
         }
     }
 
@@ -150,14 +156,42 @@ impl Webhooks {
         }
     }
 
-    async fn save(
+    /// Applies `change` to the profile's registrations (it answers a result and whether it
+    /// changed anything) and writes them back with a compare-and-swap on the stored text:
+    /// with several gateways on one database, a change that lost the race re-reads and
+    /// applies again, so no registration is lost. Durable when this returns.
+    async fn change<T>(
         &self,
         profile_id: &str,
-        regs: &BTreeMap<String, Registration>,
-    ) -> Result<(), StoreError> {
-        let text = serde_json::to_string(regs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.store.set_meta(&meta_key(profile_id), &text).await?;
-        self.store.flush().await
+        mut change: impl FnMut(&mut BTreeMap<String, Registration>) -> (T, bool),
+    ) -> Result<T, StoreError> {
+        let key = meta_key(profile_id);
+        for _ in 0..CHANGE_ATTEMPTS {
+            let old = self.store.get_meta(&key).await?;
+            let mut regs: BTreeMap<String, Registration> = match &old {
+                None => BTreeMap::new(),
+                Some(text) => {
+                    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?
+                }
+            };
+            let (out, changed) = change(&mut regs);
+            if !changed {
+                return Ok(out);
+            }
+            let new =
+                serde_json::to_string(&regs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if self
+                .store
+                .swap_meta(&key, old.as_deref(), Some(&new))
+                .await?
+            {
+                self.store.flush().await?;
+                return Ok(out);
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "the webhooks of profile {profile_id} changed {CHANGE_ATTEMPTS} times during one change"
+        )))
     }
 
     /// Registers (or replaces) the profile's webhook for `action`.
@@ -178,28 +212,27 @@ impl Webhooks {
         if !ok_url {
             return Ok(Err(RegisterRefusal::BadUrl));
         }
-        let _held = self.registry.lock().await;
-        let mut regs = self.registrations(profile_id).await?;
         let reg = Registration {
             action: action.to_owned(),
             url: url.to_owned(),
             secret: secret.filter(|s| !s.is_empty()),
             created: Utc::now(),
         };
-        regs.insert(action.to_owned(), reg.clone());
-        self.save(profile_id, &regs).await?;
+        self.change(profile_id, |regs| {
+            regs.insert(action.to_owned(), reg.clone());
+            ((), true)
+        })
+        .await?;
         Ok(Ok(reg))
     }
 
     /// Removes the profile's webhook for `action`; whether there was one.
     pub async fn unregister(&self, profile_id: &str, action: &str) -> Result<bool, StoreError> {
-        let _held = self.registry.lock().await;
-        let mut regs = self.registrations(profile_id).await?;
-        let existed = regs.remove(action).is_some();
-        if existed {
-            self.save(profile_id, &regs).await?;
-        }
-        Ok(existed)
+        self.change(profile_id, |regs| {
+            let existed = regs.remove(action).is_some();
+            (existed, existed)
+        })
+        .await
     }
 
     /// The profile's own webhooks, by action.

@@ -38,6 +38,7 @@ where
     concurrent_quota(make().await).await;
     meta_and_flush(make().await).await;
     single_use_meta(make().await).await;
+    swapped_meta(make().await).await;
     token_life(make().await).await;
     post_locks(make().await).await;
     claimed_schedule(make().await).await;
@@ -655,6 +656,67 @@ pub async fn single_use_meta(store: Arc<dyn Store>) {
     let got: Vec<_> = takes.into_iter().filter_map(|t| t.unwrap()).collect();
     assert_eq!(got, vec!["v".to_owned()], "take_meta: exactly one winner");
     assert_eq!(store.get_meta("once").await.unwrap(), None);
+}
+
+/// A compare-and-swap sets, replaces or removes a value only from the expected one; of
+/// concurrent read-modify-write loops none loses another's change.
+pub async fn swapped_meta(store: Arc<dyn Store>) {
+    // From absent.
+    assert!(store.swap_meta("cas", None, None).await.unwrap());
+    assert!(!store.swap_meta("cas", Some("x"), Some("y")).await.unwrap());
+    assert!(store.swap_meta("cas", None, Some("a")).await.unwrap());
+    assert!(
+        !store.swap_meta("cas", None, Some("b")).await.unwrap(),
+        "not absent any more"
+    );
+    assert!(!store.swap_meta("cas", None, None).await.unwrap());
+    // Replace, only from the value it holds.
+    assert!(!store.swap_meta("cas", Some("b"), Some("c")).await.unwrap());
+    assert_eq!(store.get_meta("cas").await.unwrap(), Some("a".into()));
+    assert!(store.swap_meta("cas", Some("a"), Some("c")).await.unwrap());
+    assert_eq!(store.get_meta("cas").await.unwrap(), Some("c".into()));
+    // Remove, only from the value it holds.
+    assert!(!store.swap_meta("cas", Some("a"), None).await.unwrap());
+    assert!(store.swap_meta("cas", Some("c"), None).await.unwrap());
+    assert_eq!(store.get_meta("cas").await.unwrap(), None);
+
+    // Concurrent writers each add their own name to one list: every name is there at the end.
+    let writers = (0..8).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                let old = store.get_meta("list").await.unwrap();
+                let mut names: Vec<String> = old
+                    .as_deref()
+                    .map(|v| v.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default();
+                names.push(format!("w{i}"));
+                let new = names.join(",");
+                if store
+                    .swap_meta("list", old.as_deref(), Some(&new))
+                    .await
+                    .unwrap()
+                {
+                    return;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    });
+    for w in futures::future::join_all(writers).await {
+        w.unwrap();
+    }
+    let mut names: Vec<String> = store
+        .get_meta("list")
+        .await
+        .unwrap()
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    let expected: Vec<String> = (0..8).map(|i| format!("w{i}")).collect();
+    assert_eq!(names, expected, "swap_meta: no change lost");
 }
 
 /// A token's life (expiry, refresh time, scopes, re-link flag) round-trips, and an account

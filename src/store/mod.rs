@@ -435,6 +435,16 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a metadata value and returns what it held, atomically: of two concurrent
     /// takes exactly one gets the value (single-use OAuth `state`).
     async fn take_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets `key` to `new` (removes it when `None`) only if it holds `expected` now (`None`:
+    /// absent); whether it did. A value that several gateways on one database read, change
+    /// and write back (webhook registrations) goes through this: of two concurrent changes
+    /// one wins and the other re-reads and tries again, so neither is lost.
+    async fn swap_meta(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError>;
 
     /// Adds `by` to the counter `name` (created at 0) atomically, across processes, and
     /// returns its new value; `by = 0` reads it. Kept in the metadata (`counter:{name}`, a

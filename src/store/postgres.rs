@@ -1407,6 +1407,34 @@ impl Store for PostgresStore {
         Ok(value.parse().unwrap_or(0))
     }
 
+    async fn swap_meta(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        // One statement each: the row's lock (or the primary key, for an insert) decides
+        // between concurrent swaps, and a loser matches no row.
+        let query = match (expected, new) {
+            (None, Some(new)) => sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(new),
+            (Some(old), Some(new)) => {
+                sqlx::query("UPDATE meta SET value = $3 WHERE key = $1 AND value = $2")
+                    .bind(key)
+                    .bind(old)
+                    .bind(new)
+            }
+            (Some(old), None) => sqlx::query("DELETE FROM meta WHERE key = $1 AND value = $2")
+                .bind(key)
+                .bind(old),
+            (None, None) => return Ok(self.get_meta(key).await?.is_none()),
+        };
+        Ok(query.execute(&self.pool).await.map_err(db)?.rows_affected() == 1)
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         // Every write above committed before it returned: nothing is buffered here.
         Ok(())

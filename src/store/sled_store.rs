@@ -1121,6 +1121,23 @@ impl Store for SledStore {
         Ok(read(new.as_deref()))
     }
 
+    async fn swap_meta(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .meta
+            .compare_and_swap(
+                key.as_bytes(),
+                expected.map(str::as_bytes),
+                new.map(str::as_bytes),
+            )
+            .map_err(db)?
+            .is_ok())
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         // Group commit (`group_commit.rs`): concurrent callers share one flush. The flush is
         // sled's blocking one on tokio's blocking pool, not `flush_async`: in sled 0.34
