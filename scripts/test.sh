@@ -15,15 +15,8 @@ fi
 target/sdk-venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/sdk/python/requirements.txt
 npm ci --prefix tests/sdk/node --silent --no-audit --no-fund
 
-# A real PostgreSQL for the PostgreSQL store tests: Debian's package (installed when missing),
-# a throwaway cluster under target/pg owned by an unprivileged user (initdb refuses root), on a
-# free port with its socket under target/, stopped when this script exits. The tests read
-# POSTGATE_TEST_PG_URL and fail without it when CI is set.
-APT_UPDATED=
-apt_install() {
-  [ -n "$APT_UPDATED" ] || { apt-get update -qq; APT_UPDATED=1; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+# shellcheck source=scripts/pg.sh
+. scripts/pg.sh
 
 # Headless Chromium and its WebDriver for the real-browser linking test (tests/browser.rs),
 # Debian's packages, installed when missing. That test fails without them when CI is set.
@@ -31,27 +24,12 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   apt_install chromium chromium-driver
 fi
 
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-if [ -z "$PG_BIN" ]; then
-  apt_install postgresql
-  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-fi
-PG_DIR="$PWD/target/pg"
-PG_AS=()
-rm -rf "$PG_DIR"
-mkdir -p "$PG_DIR/sock"
-if [ "$(id -u)" = 0 ]; then
-  id postgres >/dev/null 2>&1 || useradd --system --user-group --no-create-home postgres
-  chown -R postgres "$PG_DIR"
-  PG_AS=(runuser -u postgres --)
-fi
-PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgate --auth=trust -E UTF8 --no-locale >"$PG_DIR/initdb.log"
-"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-  -o "-p $PG_PORT -k $PG_DIR/sock -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" \
-  start >/dev/null
-trap '"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
-export POSTGATE_TEST_PG_URL="postgres://postgate@127.0.0.1:$PG_PORT/postgres"
+# A real PostgreSQL for the PostgreSQL store tests (scripts/pg.sh: Debian's package, installed
+# when missing; a throwaway cluster under target/pg owned by an unprivileged user, on a free
+# port, stopped when this script exits; fsync off, the tests need no durability from it). The
+# tests read POSTGATE_TEST_PG_URL and fail without it when CI is set.
+start_pg "$PWD/target/pg" fsync=off
+export POSTGATE_TEST_PG_URL=$PG_URL
 
 # Unit and integration tests (not the benches: they are `cargo bench --bench gateway`).
 mkdir -p target
