@@ -458,3 +458,17 @@ pub fn verify_oauth1(
         ))
     }
 }
+
+/// Opens a sled store directory another handle just closed. A closed store's last group
+/// flush can still hold sled's directory lock for a moment after the handle is dropped.
+pub async fn open_sled(path: &std::path::Path) -> postgate::store::SledStore {
+    let mut last = None;
+    for _ in 0..50 {
+        match postgate::store::SledStore::open(path) {
+            Ok(s) => return s,
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("store did not open: {last:?}");
+}

@@ -914,7 +914,7 @@ async fn a_token_that_cannot_be_refreshed_fires_a_signed_needs_relink_webhook() 
     let (hooks, deliveries) = crate::queue::receiver(0).await;
     {
         // Registered before start-up: the refresher's first pass runs at once.
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(&db).unwrap());
+        let store: Arc<dyn Store> = Arc::new(crate::helpers::open_sled(&db).await);
         let profile = store
             .ensure_primary_profile(&account_id(&hash_key(API_KEY)))
             .await
