@@ -824,6 +824,7 @@ impl LinkingService {
                         Some(now + Duration::seconds(s.min(315_360_000) as i64));
                 }
                 tracing::info!(profile = %profile_id, platform = %platform, "token refreshed");
+                self.refresh_username(&mut account).await;
                 true
             }
             Err(e) if e.is_transient() => {
@@ -864,6 +865,34 @@ impl LinkingService {
             }
         });
         Ok(Some(ok))
+    }
+}
+
+impl LinkingService {
+    /// After a token refresh, asks the network who the token is, so a username changed on the
+    /// network shows in `GET /api/user` and on the linking page. Best effort: a failed or
+    /// odd answer (another user id) keeps the stored username and is only logged; the token
+    /// itself was renewed either way.
+    async fn refresh_username(&self, account: &mut LinkedAccount) {
+        let Some(network) = self.inner.networks.get(&account.platform) else {
+            return;
+        };
+        let ctx = CallContext {
+            x_consumer: self.inner.config.x_consumer.clone(),
+        };
+        match network.whoami(account, &ctx).await {
+            Ok(me) if me.user_id == account.user_id => {
+                if me.username.is_some() {
+                    account.username = me.username;
+                }
+            }
+            Ok(_) => {
+                tracing::warn!(platform = %account.platform, "the refreshed token names another account; username kept");
+            }
+            Err(e) => {
+                tracing::debug!(platform = %account.platform, error = %e, "username not re-read after the token refresh");
+            }
+        }
     }
 }
 

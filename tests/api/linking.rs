@@ -635,6 +635,17 @@ async fn a_53_day_old_threads_token_is_refreshed_and_the_new_one_stored() {
         .expect(1)
         .mount(&graph)
         .await;
+    // The username changed on Threads since the link: re-read with the new token.
+    Mock::given(method("GET"))
+        .and(path(THREADS_ME))
+        .and(query_param("access_token", "NEW-LONG-LIVED"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": THREADS_USER, "username": "renamed_on_threads"})),
+        )
+        .expect(1)
+        .mount(&graph)
+        .await;
     let (path_db, graph_url) = (db.clone(), graph.uri());
     let app = spawn_app_with(move |s| {
         with_threads_app(s);
@@ -650,6 +661,10 @@ async fn a_53_day_old_threads_token_is_refreshed_and_the_new_one_stored() {
     })
     .await;
     assert!(u["displayNames"][0].get("needsRelink").is_none(), "{u}");
+    assert_eq!(
+        u["displayNames"][0]["username"], "renamed_on_threads",
+        "{u}"
+    );
     app.stop().await;
     // sled's lock goes with the last handle, which background tasks may hold a moment longer.
     let mut store = None;
@@ -671,6 +686,7 @@ async fn a_53_day_old_threads_token_is_refreshed_and_the_new_one_stored() {
         .unwrap()
         .unwrap();
     assert_eq!(a.access_token, "NEW-LONG-LIVED", "the stored token rotated");
+    assert_eq!(a.username.as_deref(), Some("renamed_on_threads"));
     assert!(a.life.refreshed_at.unwrap() > Utc::now() - ChronoDuration::minutes(5));
     graph.verify().await;
 }
