@@ -216,6 +216,10 @@ struct ImportItem {
     platforms: Vec<String>,
     #[serde(default, rename = "type")]
     kind: Option<String>,
+    /// The post's images (Ayrshare's `mediaUrls`): kept, shown by `GET /api/post`, and
+    /// fetched when a scheduled item comes due.
+    #[serde(default)]
+    media_urls: Vec<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -316,7 +320,13 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
                 }
                 entries.push(PlatformEntry::new(platform, EntryState::Pending));
             }
-            PostStatus::Pending
+            // Held posts stay held: an imported post awaiting approval is not published
+            // by the scheduler until someone approves it here.
+            match status.as_str() {
+                "paused" => PostStatus::Paused,
+                "awaiting approval" => PostStatus::AwaitingApproval,
+                _ => PostStatus::Pending,
+            }
         }
         "success" | "error" | "deleted" | "pending" | "scheduled" | "processing" => {
             if item.post_ids.is_empty() {
@@ -387,6 +397,22 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
             crate::domain::MAX_TEXT_CHARS
         )));
     }
+    if item.media_urls.len() > super::publish::MAX_MEDIA_URLS {
+        return Err(bad(format!(
+            "'mediaUrls' has {} URLs; at most {} are kept",
+            item.media_urls.len(),
+            super::publish::MAX_MEDIA_URLS
+        )));
+    }
+    for (i, u) in item.media_urls.iter().enumerate() {
+        let ok = u.len() <= 2048
+            && reqwest::Url::parse(u).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+        if !ok {
+            return Err(bad(format!(
+                "'mediaUrls[{i}]' must be an http(s) URL of at most 2,048 characters"
+            )));
+        }
+    }
     Ok(Post {
         id,
         profile_id: profile_id.into(),
@@ -397,7 +423,7 @@ fn import_item(profile_id: &str, raw: Value) -> Result<Post, (u32, String)> {
         schedule_date,
         entries,
         idempotency_key: None,
-        media_urls: Vec::new(),
+        media_urls: item.media_urls,
     })
 }
 

@@ -930,3 +930,73 @@ async fn the_linking_page_honours_disable_social_hide_title_and_display_title() 
         "{html}"
     );
 }
+
+/// Imported items keep their `mediaUrls` and their held state: an item awaiting approval
+/// stays held (the scheduler never publishes it unapproved), a paused one stays paused.
+#[tokio::test]
+async fn import_keeps_media_urls_and_held_posts_stay_held() {
+    let app = spawn_app_with(|s| s.scheduler.tick_ms = 50).await;
+    let past = (Utc::now() - ChronoDuration::minutes(5)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let (status, b) = call(
+        &app,
+        Method::POST,
+        "/api/post/import",
+        None,
+        Some(json!({"posts": [
+            {"post": "with images", "postIds": [{"platform": "threads", "id": "18106"}],
+             "mediaUrls": ["https://images.example.com/a.png", "https://images.example.com/b.png"]},
+            {"post": "awaits approval", "status": "awaiting approval", "scheduleDate": past,
+             "platforms": ["threads"]},
+            {"post": "paused", "status": "paused", "scheduleDate": past, "platforms": ["threads"]},
+        ]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    let ids: Vec<String> = (0..3)
+        .map(|i| b["posts"][i]["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (_, with_media) = call(
+        &app,
+        Method::GET,
+        &format!("/api/post/{}", ids[0]),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        with_media["mediaUrls"],
+        json!([
+            "https://images.example.com/a.png",
+            "https://images.example.com/b.png"
+        ]),
+        "{with_media}"
+    );
+    // Several scheduler ticks pass; the held posts are due but never sent.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for (id, expected) in [(&ids[1], "awaiting approval"), (&ids[2], "paused")] {
+        let (_, p) = call(&app, Method::GET, &format!("/api/post/{id}"), None, None).await;
+        assert_eq!(p["status"], expected, "{p}");
+    }
+    assert_eq!(app.threads.received_requests().await.unwrap().len(), 0);
+
+    // A media URL that is not http(s) refuses the item, naming the field.
+    let (status, b) = call(
+        &app,
+        Method::POST,
+        "/api/post/import",
+        None,
+        Some(
+            json!({"posts": [{"post": "bad", "postIds": [{"platform": "threads", "id": "18107"}],
+                               "mediaUrls": ["file:///etc/passwd"]}]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400, "{b}");
+    assert!(
+        b["posts"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mediaUrls[0]"),
+        "{b}"
+    );
+}
