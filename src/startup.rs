@@ -298,7 +298,8 @@ impl Application {
             },
             x_consumer.clone(),
         )
-        .with_media(media.clone());
+        .with_media(media.clone())
+        .with_tasks(tasks.clone());
         let webhooks = Webhooks::new(
             store.clone(),
             WebhookConfig {

@@ -562,7 +562,7 @@ pub async fn publish_post(
     let ctx = caller.call_context(&state);
     // Its own task: a client that disconnects does not cut the publish short between the
     // network calls and the record of their outcome (nor before its answer is remembered).
-    let task = tokio::spawn(async move {
+    let task = state.publish.clone().detach(async move {
         let idem = Idempotency::new(state.store.as_ref(), &state.idempotency_locks);
         let profile_id = caller.profile.id.as_str();
         let _key_guard = match &key {

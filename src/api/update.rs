@@ -185,8 +185,10 @@ pub async fn update_post(
     let ctx = caller.call_context(&state);
     let profile_id = caller.profile.id.clone();
     // Its own task: an approval that publishes records its outcome even if the client goes.
-    let task =
-        tokio::spawn(async move { state.publish.update(&profile_id, &id, change, &ctx).await });
+    let publish = state.publish.clone();
+    let task = state
+        .publish
+        .detach(async move { publish.update(&profile_id, &id, change, &ctx).await });
     let post = match task.await {
         Ok(r) => r?.map_err(|r| refusal(&raw, r))?,
         Err(e) => {
@@ -262,7 +264,9 @@ pub async fn retry_post(
     let profile_id = caller.profile.id.clone();
     let publish = state.publish.clone();
     // Its own task: the outcome of the network calls is recorded even if the client goes.
-    let task = tokio::spawn(async move { publish.retry(&profile_id, &id, &ctx).await });
+    let task = state
+        .publish
+        .detach(async move { publish.retry(&profile_id, &id, &ctx).await });
     let post = match task.await {
         Ok(r) => r?.map_err(|r| refusal(&raw, r))?,
         Err(e) => {

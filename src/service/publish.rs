@@ -214,6 +214,12 @@ pub struct PublishService {
     settings_x_consumer: Option<ConsumerCredentials>,
     /// Fetches the images of scheduled posts when they come due.
     media: Option<MediaFetcher>,
+    /// Where publishes detached from their requests run, so shutdown waits for them.
+    tasks: tokio_util::task::TaskTracker,
+    /// The runtime they run on: the one that built the service (the gateway's), not an HTTP
+    /// worker's, which is dropped when the server stops and would cut a publish off between
+    /// its network calls and their record.
+    home: Option<tokio::runtime::Handle>,
 }
 
 impl PublishService {
@@ -232,6 +238,28 @@ impl PublishService {
             config,
             settings_x_consumer,
             media: None,
+            tasks: tokio_util::task::TaskTracker::new(),
+            home: tokio::runtime::Handle::try_current().ok(),
+        }
+    }
+
+    /// Runs the detached publishes on `tasks` (the gateway's), which shutdown waits for.
+    pub fn with_tasks(mut self, tasks: tokio_util::task::TaskTracker) -> Self {
+        self.tasks = tasks;
+        self
+    }
+
+    /// Runs `work` detached from the calling request, on the service's tasks and home
+    /// runtime: a client that disconnects, or an HTTP server that stops, does not cut it off
+    /// between the network calls and the record of their outcome.
+    pub fn detach<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.home {
+            Some(home) => self.tasks.spawn_on(work, home),
+            None => self.tasks.spawn(work),
         }
     }
 

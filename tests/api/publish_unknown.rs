@@ -633,3 +633,61 @@ async fn x_connection_dropped_after_the_request_was_written_is_unknown_and_sent_
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert!(requests[0].contains("hung up"), "{requests:?}");
 }
+
+/// A publish whose client went away runs on (detached on the gateway's runtime, tracked by
+/// the shutdown): a graceful stop while its network call is still out waits for it, so the
+/// post is recorded as published, not left for recovery to call "outcome unknown". (actix
+/// keeps a handler whose client left until it answers, so this also held before publishes
+/// were detached on the gateway's runtime; it pins the behaviour either way.)
+#[tokio::test]
+async fn a_publish_whose_client_left_finishes_across_a_graceful_restart() {
+    let app = spawn_app().await;
+    app.link_both(None).await;
+    mount_container(&app.threads, 1).await;
+    mount_threads_publish(
+        &app.threads,
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"id": MEDIA}))
+            .set_delay(Duration::from_millis(800)),
+        1,
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1.0/{MEDIA}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": MEDIA, "permalink": format!("https://www.threads.net/@t/post/{MEDIA}")}),
+        ))
+        .mount(&app.threads)
+        .await;
+
+    // The client gives up while Threads is still answering.
+    let gave_up = app
+        .request(reqwest::Method::POST, "/api/post", None)
+        .timeout(Duration::from_millis(300))
+        .json(&json!({"post": "left early", "platforms": ["threads"]}))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client should have timed out");
+    for _ in 0..50 {
+        let calls = app.threads.received_requests().await.unwrap();
+        if calls
+            .iter()
+            .any(|r| r.url.path().ends_with("/threads_publish"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let app = app.restart().await;
+
+    let r = app
+        .request(reqwest::Method::GET, "/api/history?lastDays=0", None)
+        .send()
+        .await
+        .unwrap();
+    let history: Value = r.json().await.unwrap();
+    let post = &history["history"][0];
+    assert_eq!(post["post"], "left early", "{history}");
+    assert_eq!(post["status"], "success", "{post}");
+    assert_eq!(post["postIds"][0]["id"], MEDIA, "{post}");
+}
