@@ -1,13 +1,16 @@
-//! The real binary under signals: SIGKILL mid-bulk then restart (crash recovery), and SIGTERM
-//! mid-bulk (graceful shutdown). The networks are `postgate sandbox`, which really deletes,
-//! so "deleted at most once" is observable.
+//! The real binary under signals: SIGKILL mid-bulk then restart (crash recovery), SIGTERM
+//! mid-bulk (graceful shutdown), SIGKILL under concurrent single deletes (group commit). The
+//! networks are `postgate sandbox`, which really deletes, so "deleted at most once" is
+//! observable.
 
-use postgate::domain::EntryState;
+use postgate::domain::{EntryState, Platform, PostId};
 use postgate::store::{SledStore, Store};
 use postgate_sandbox::{self as sandbox, Faults, SandboxHandle, SandboxOptions};
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "crash-test-key-000000000000000000";
@@ -431,6 +434,151 @@ async fn sigkill_mid_drain_of_the_delete_queue_loses_nothing_and_deletes_once() 
             .await
             .unwrap();
         assert_eq!(p["status"], "deleted", "{p}");
+    }
+    gw.kill().unwrap();
+    gw.wait().unwrap();
+    sb.stop().await;
+}
+
+// Group commit under SIGKILL (issue 15).
+
+/// Posts and concurrent clients of the group-commit crash test.
+const GROUP_POSTS: usize = 400;
+const GROUP_CLIENTS: usize = 40;
+/// Local delete quotas off: the group-commit test counts every delete.
+const NO_LOCAL_QUOTAS: &[(&str, &str)] = &[
+    ("POSTGATE__X__DELETE_LIMIT", "0"),
+    ("POSTGATE__THREADS__DELETE_LIMIT", "0"),
+];
+
+/// Group commit under SIGKILL: many single-id deletes share flushes; the real binary is killed
+/// mid-load and the store it leaves must hold (1) every acknowledged outcome and (2) an intent
+/// for every network delete that happened (invariant 2). After a restart every post ends
+/// deleted, each network post deleted exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_concurrent_deletes_loses_no_acknowledged_outcome_and_no_intent() {
+    let sb = sandbox::start(SandboxOptions {
+        threads_delete_limit: 0,
+        x_delete_limit: 0,
+        ..SandboxOptions::ephemeral()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("db");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut gw = spawn_gateway_with(&sb, &store, port, NO_LOCAL_QUOTAS);
+    wait_healthy(&client, &base).await;
+    let ids = prepare(&client, &base, &sb, GROUP_POSTS).await;
+    assert_eq!(ids.len(), GROUP_POSTS);
+    // A little network latency keeps deletes overlapping, so flushes are shared.
+    sb.set_threads_faults(slow(5));
+    sb.set_x_faults(slow(5));
+
+    let queue = Arc::new(Mutex::new(ids.clone()));
+    let acked = Arc::new(Mutex::new(HashSet::<String>::new()));
+    let workers: Vec<_> = (0..GROUP_CLIENTS)
+        .map(|_| {
+            let (queue, acked, client, base) =
+                (queue.clone(), acked.clone(), client.clone(), base.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(id) = queue.lock().unwrap().pop() else {
+                        return;
+                    };
+                    let Ok(r) = client
+                        .delete(format!("{base}/api/post"))
+                        .bearer_auth(KEY)
+                        .json(&json!({ "id": id }))
+                        .send()
+                        .await
+                    else {
+                        return;
+                    };
+                    let ok = r.status() == 200;
+                    let Ok(b) = r.json::<Value>().await else {
+                        return;
+                    };
+                    if ok && b["status"] == "success" {
+                        acked.lock().unwrap().insert(id);
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().len() < GROUP_POSTS / 4 {
+        assert!(Instant::now() < deadline, "deletes never got going");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    gw.kill().unwrap(); // SIGKILL, with deletes in flight
+    gw.wait().unwrap();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() < GROUP_POSTS, "the kill landed mid-load");
+
+    {
+        let s = SledStore::open(&store).unwrap();
+        let mut touched = [0u64; 2];
+        for id in &ids {
+            let id = PostId::parse(id).unwrap();
+            let p = s.get_post(&id).await.unwrap().unwrap();
+            if acked.contains(id.as_str()) {
+                assert!(
+                    p.entries.iter().all(|e| e.state == EntryState::Deleted),
+                    "acknowledged delete of {id} not on disk: {p:?}"
+                );
+            }
+            for e in &p.entries {
+                if matches!(e.state, EntryState::Deleting | EntryState::Deleted) {
+                    touched[usize::from(e.platform == Platform::Twitter)] += 1;
+                }
+            }
+        }
+        // Every network delete that happened had its intent on disk first.
+        let (threads, x) = (sb.threads_stats(), sb.x_stats());
+        assert!(threads.deleted <= touched[0], "{threads:?} vs {touched:?}");
+        assert!(x.deleted <= touched[1], "{x:?} vs {touched:?}");
+        assert!(threads.deleted >= acked.len() as u64);
+    }
+
+    sb.set_threads_faults(slow(0));
+    sb.set_x_faults(slow(0));
+    let mut gw = spawn_gateway_with(&sb, &store, port, NO_LOCAL_QUOTAS);
+    wait_healthy(&client, &base).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for chunk in ids.chunks(100) {
+        loop {
+            let b: Value = client
+                .delete(format!("{base}/api/post"))
+                .bearer_auth(KEY)
+                .json(&json!({ "bulk": chunk }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let items = b["posts"].as_array().unwrap();
+            assert_eq!(items.len(), chunk.len());
+            if items
+                .iter()
+                .all(|i| i["status"] == "success" || i["code"] == 383)
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never settled: {b}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    for stats in [sb.threads_stats(), sb.x_stats()] {
+        assert_eq!(stats.deleted, GROUP_POSTS as u64, "{stats:?}");
+        assert_eq!(stats.live_posts, 0, "{stats:?}");
     }
     gw.kill().unwrap();
     gw.wait().unwrap();
