@@ -162,6 +162,26 @@ impl BlueskySim {
     }
 
     /// The account a `repo` (DID or handle) names, when it is the caller's own.
+    /// A repo write's common checks: the caller's session, a JSON object body, and `repo`
+    /// naming the caller's own repo. The account and the body, or the answer to send.
+    fn repo_write(
+        &self,
+        req: &HttpRequest,
+        body: &[u8],
+    ) -> Result<(usize, Value), Box<HttpResponse>> {
+        let account = self.authenticate(req)?;
+        let Some(v) = json_body(body) else {
+            return Err(Box::new(self.error(
+                ErrorKind::Invalid,
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                "Input must be a JSON object",
+            )));
+        };
+        self.own_repo(account, v["repo"].as_str())?;
+        Ok((account, v))
+    }
+
     fn own_repo(&self, account: usize, repo: Option<&str>) -> Result<(), Box<HttpResponse>> {
         let a = &self.accounts[account];
         match repo {
@@ -319,21 +339,10 @@ async fn create_record(
         return r;
     }
     sim.stats.publish.fetch_add(1, Ordering::Relaxed);
-    let account = match sim.authenticate(&req) {
-        Ok(a) => a,
+    let (account, v) = match sim.repo_write(&req, &body) {
+        Ok(w) => w,
         Err(r) => return *r,
     };
-    let Some(v) = json_body(&body) else {
-        return sim.error(
-            ErrorKind::Invalid,
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            "Input must be a JSON object",
-        );
-    };
-    if let Err(r) = sim.own_repo(account, v["repo"].as_str()) {
-        return *r;
-    }
     if v["collection"].as_str() != Some(POSTS) {
         return sim.error(
             ErrorKind::Invalid,
@@ -464,21 +473,10 @@ async fn delete_record(
         return r;
     }
     sim.stats.delete.fetch_add(1, Ordering::Relaxed);
-    let account = match sim.authenticate(&req) {
-        Ok(a) => a,
+    let (account, v) = match sim.repo_write(&req, &body) {
+        Ok(w) => w,
         Err(r) => return *r,
     };
-    let Some(v) = json_body(&body) else {
-        return sim.error(
-            ErrorKind::Invalid,
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            "Input must be a JSON object",
-        );
-    };
-    if let Err(r) = sim.own_repo(account, v["repo"].as_str()) {
-        return *r;
-    }
     let (Some(POSTS), Some(rkey)) = (v["collection"].as_str(), v["rkey"].as_str()) else {
         return sim.error(
             ErrorKind::Invalid,
