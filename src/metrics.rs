@@ -11,8 +11,10 @@
 
 use crate::domain::{DeleteFailure, DeleteOutcome};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 /// Histogram buckets in seconds, from a sub-millisecond answer to a network timing out.
 const BUCKETS: &[f64] = &[
@@ -220,4 +222,216 @@ pub fn scheduler_backlog(due: usize) {
 /// One durable store flush took `elapsed`.
 pub fn store_flush(elapsed: Duration) {
     metrics::histogram!("postgate_store_flush_duration_seconds").record(elapsed.as_secs_f64());
+}
+
+/// Most accounts per network [`QuotaRemaining`] remembers: a bound on its memory and on the
+/// work of a scrape, far above the accounts one gateway deletes for in a window.
+const MAX_TRACKED_ACCOUNTS: usize = 10_000;
+
+/// `postgate_quota_remaining{network}`: the fewest local delete-quota slots any account has
+/// left, per network — the number an operator alerts on before deletes start answering
+/// "rate limited". A sum over accounts would hide the one account about to run dry.
+///
+/// Fed by the gateway's own quota decisions (each grant says how many slots the account's
+/// window still has, counted by the store, so other gateways' calls on a shared store are
+/// included), not by scanning the store: a scrape does work bounded by the accounts seen in
+/// the current windows ([`MAX_TRACKED_ACCOUNTS`]). An account's value is the one its latest
+/// decision saw; it is forgotten a whole window after that decision, when its calls have
+/// all left the window. In between, slots freed by the sliding window count only from the
+/// account's next decision, so the gauge errs low, never high. With no account seen in the
+/// window it shows the full limit.
+///
+/// Unlike the recorder's metrics it belongs to one gateway (its delete service), so tests
+/// running several gateways in one process each see their own.
+#[derive(Clone, Default)]
+pub struct QuotaRemaining {
+    by_network: Arc<Mutex<BTreeMap<String, NetworkQuota>>>,
+}
+
+struct NetworkQuota {
+    limit: u32,
+    window: Duration,
+    /// Remaining slots after the latest decision, and when it was made, by quota bucket.
+    accounts: HashMap<String, (u32, Instant)>,
+}
+
+impl NetworkQuota {
+    fn forget_expired(&mut self, now: Instant) {
+        let window = self.window;
+        self.accounts
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < window);
+    }
+
+    fn min_remaining(&self) -> u32 {
+        self.accounts
+            .values()
+            .map(|(remaining, _)| *remaining)
+            .min()
+            .unwrap_or(self.limit)
+    }
+}
+
+impl QuotaRemaining {
+    /// A gauge for `networks` (name, limit per window, window length) whose local counting is
+    /// on; networks with a limit of 0 are left out (nothing is counted for them).
+    pub fn new(networks: impl IntoIterator<Item = (String, u32, Duration)>) -> Self {
+        let by_network = networks
+            .into_iter()
+            .filter(|(_, limit, _)| *limit > 0)
+            .map(|(name, limit, window)| {
+                let quota = NetworkQuota {
+                    limit,
+                    window,
+                    accounts: HashMap::new(),
+                };
+                (name, quota)
+            })
+            .collect();
+        Self {
+            by_network: Arc::new(Mutex::new(by_network)),
+        }
+    }
+
+    fn with_network<R>(&self, network: &str, f: impl FnOnce(&mut NetworkQuota) -> R) -> Option<R> {
+        // A panic elsewhere while holding the lock leaves numbers, not broken invariants.
+        let mut by_network = self
+            .by_network
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        by_network.get_mut(network).map(f)
+    }
+
+    /// A quota decision for the account whose bucket is `bucket`: `remaining` slots left
+    /// (0 when the window is full or the network blocked the account).
+    pub fn decided(&self, network: &str, bucket: &str, remaining: u32) {
+        let now = Instant::now();
+        self.with_network(network, |q| {
+            if let Some(entry) = q.accounts.get_mut(bucket) {
+                *entry = (remaining, now);
+                return;
+            }
+            if q.accounts.len() >= MAX_TRACKED_ACCOUNTS {
+                q.forget_expired(now);
+            }
+            if q.accounts.len() >= MAX_TRACKED_ACCOUNTS {
+                // Still full of live accounts: keep the ones closest to running out.
+                let Some((fullest, most)) = q
+                    .accounts
+                    .iter()
+                    .max_by_key(|(_, (r, _))| *r)
+                    .map(|(b, (r, _))| (b.clone(), *r))
+                else {
+                    return;
+                };
+                if most <= remaining {
+                    return;
+                }
+                q.accounts.remove(&fullest);
+            }
+            q.accounts.insert(bucket.to_owned(), (remaining, now));
+        });
+    }
+
+    /// The slot of a call the network refused without acting on it was given back.
+    pub fn gave_back(&self, network: &str, bucket: &str) {
+        self.with_network(network, |q| {
+            let limit = q.limit;
+            if let Some((remaining, _)) = q.accounts.get_mut(bucket) {
+                *remaining = remaining.saturating_add(1).min(limit);
+            }
+        });
+    }
+
+    /// The gauge in Prometheus text format, one sample per network.
+    pub fn render(&self) -> String {
+        let now = Instant::now();
+        let mut by_network = self
+            .by_network
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut text = String::new();
+        if by_network.is_empty() {
+            return text;
+        }
+        text.push_str(
+            "# HELP postgate_quota_remaining Fewest local delete-quota slots any account has \
+             left in its current window, by network (the full limit when no account used it).\n\
+             # TYPE postgate_quota_remaining gauge\n",
+        );
+        for (network, q) in by_network.iter_mut() {
+            q.forget_expired(now);
+            // Network names are registry names ([a-z]+): nothing to escape.
+            let _ = writeln!(
+                text,
+                "postgate_quota_remaining{{network=\"{network}\"}} {}",
+                q.min_remaining()
+            );
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gauge() -> QuotaRemaining {
+        QuotaRemaining::new([
+            ("threads".to_owned(), 100, Duration::from_secs(86_400)),
+            ("twitter".to_owned(), 50, Duration::from_secs(900)),
+            ("off".to_owned(), 0, Duration::from_secs(60)),
+        ])
+    }
+
+    #[test]
+    fn the_gauge_shows_the_account_closest_to_its_limit() {
+        let g = gauge();
+        let text = g.render();
+        assert!(
+            text.contains("postgate_quota_remaining{network=\"threads\"} 100\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("postgate_quota_remaining{network=\"twitter\"} 50\n"),
+            "{text}"
+        );
+        assert!(!text.contains("\"off\""), "counting off, no gauge: {text}");
+
+        g.decided("threads", "delete:threads:a", 97);
+        g.decided("threads", "delete:threads:b", 40);
+        g.decided("threads", "delete:threads:a", 96);
+        assert!(g.render().contains("{network=\"threads\"} 40\n"));
+        g.decided("threads", "delete:threads:b", 0);
+        assert!(g.render().contains("{network=\"threads\"} 0\n"));
+        g.gave_back("threads", "delete:threads:b");
+        assert!(g.render().contains("{network=\"threads\"} 1\n"));
+        assert!(g.render().contains("{network=\"twitter\"} 50\n"));
+        g.decided("unknown", "delete:unknown:a", 0);
+    }
+
+    #[test]
+    fn an_account_is_forgotten_a_window_after_its_last_decision() {
+        let g = QuotaRemaining::new([("threads".to_owned(), 5, Duration::ZERO)]);
+        g.decided("threads", "delete:threads:a", 0);
+        assert!(g.render().contains("{network=\"threads\"} 5\n"));
+    }
+
+    #[test]
+    fn a_full_gauge_keeps_the_accounts_closest_to_running_out() {
+        let g = QuotaRemaining::new([("x".to_owned(), 50, Duration::from_secs(900))]);
+        for n in 0..MAX_TRACKED_ACCOUNTS {
+            g.decided("x", &format!("b{n}"), 49);
+        }
+        g.decided("x", "low", 3);
+        g.decided("x", "high", 49);
+        assert!(g.render().contains("{network=\"x\"} 3\n"));
+        let tracked = g.with_network("x", |q| q.accounts.len()).unwrap();
+        assert_eq!(tracked, MAX_TRACKED_ACCOUNTS);
+        assert!(g
+            .with_network("x", |q| q.accounts.contains_key("low"))
+            .unwrap());
+        assert!(!g
+            .with_network("x", |q| q.accounts.contains_key("high"))
+            .unwrap());
+    }
 }

@@ -105,7 +105,7 @@ async fn two_stores_on_one_database_share_quotas_claims_and_blocks() {
     .await;
     let granted = takes
         .into_iter()
-        .filter(|d| matches!(d.as_ref().unwrap(), QuotaDecision::Granted))
+        .filter(|d| matches!(d.as_ref().unwrap(), QuotaDecision::Granted { .. }))
         .count();
     assert_eq!(granted, 7, "one count across both");
 

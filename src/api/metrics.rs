@@ -73,7 +73,11 @@ fn bearer_matches(req: &HttpRequest, token: &str) -> bool {
         (status = 503, description = "Another metrics recorder owns this process", body = super::answers::ErrorBody),
     )
 )]
-pub async fn metrics(req: HttpRequest, access: Option<web::Data<MetricsAccess>>) -> HttpResponse {
+pub async fn metrics(
+    req: HttpRequest,
+    access: Option<web::Data<MetricsAccess>>,
+    state: Option<web::Data<super::AppState>>,
+) -> HttpResponse {
     if let Some(token) = access.as_ref().and_then(|a| a.token.as_deref()) {
         if !bearer_matches(&req, token) {
             return ApiError::new(
@@ -86,12 +90,18 @@ pub async fn metrics(req: HttpRequest, access: Option<web::Data<MetricsAccess>>)
         }
     }
     match crate::metrics::render() {
-        Some(text) => HttpResponse::Ok()
-            .insert_header((
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            ))
-            .body(text),
+        Some(mut text) => {
+            // The quota gauge is this gateway's own, not the process recorder's.
+            if let Some(state) = &state {
+                text.push_str(&state.delete.quota_remaining().render());
+            }
+            HttpResponse::Ok()
+                .insert_header((
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                ))
+                .body(text)
+        }
         None => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "metrics",

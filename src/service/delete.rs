@@ -149,6 +149,8 @@ pub struct DeleteService {
     /// handler's own runtime is an HTTP worker's, dropped when the server stops, which would
     /// cut a detached delete off between its network call and its record.
     home: Option<tokio::runtime::Handle>,
+    /// What the quota decisions left each account (`postgate_quota_remaining`).
+    quota_gauge: crate::metrics::QuotaRemaining,
 }
 
 /// A delete of one post, planned: the post and one step per entry, in the post's order.
@@ -252,6 +254,12 @@ impl DeleteService {
         locks: PostLocks,
         config: DeleteConfig,
     ) -> Self {
+        let quota_gauge =
+            crate::metrics::QuotaRemaining::new(networks.platforms().filter_map(|p| {
+                let quota = networks.get(p)?.delete_quota();
+                let window = Duration::from_secs(quota.window_secs);
+                Some((p.as_str().to_owned(), quota.limit, window))
+            }));
         Self {
             store,
             networks,
@@ -259,7 +267,14 @@ impl DeleteService {
             config,
             tasks: TaskTracker::new(),
             home: tokio::runtime::Handle::try_current().ok(),
+            quota_gauge,
         }
+    }
+
+    /// The local delete quota left per network, as this service's decisions saw it (for
+    /// `GET /metrics`).
+    pub fn quota_remaining(&self) -> &crate::metrics::QuotaRemaining {
+        &self.quota_gauge
     }
 
     /// Runs `work` detached on the service's tasks and home runtime.
@@ -587,9 +602,16 @@ impl DeleteService {
             .store
             .take_quota(&bucket, quota.limit, quota.window_secs, Utc::now())
             .await?;
-        crate::metrics::quota_decision(entry.platform.as_str(), decision == QuotaDecision::Granted);
+        let granted = matches!(decision, QuotaDecision::Granted { .. });
+        crate::metrics::quota_decision(entry.platform.as_str(), granted);
+        let remaining = match decision {
+            QuotaDecision::Granted { remaining } => remaining,
+            QuotaDecision::Exhausted { .. } => 0,
+        };
+        self.quota_gauge
+            .decided(entry.platform.as_str(), &bucket, remaining);
         match decision {
-            QuotaDecision::Granted => Ok(Ok(call)),
+            QuotaDecision::Granted { .. } => Ok(Ok(call)),
             QuotaDecision::Exhausted { retry_after } => Ok(Err(DeleteFailure::RateLimited {
                 retry_after,
                 message: format!(
@@ -660,6 +682,7 @@ impl DeleteService {
                     // it is given back, so failed calls cannot exhaust the window.
                     if matches!(e, NetworkError::Auth(_)) && call.quota.limit != 0 {
                         self.store.give_back_quota(&bucket).await?;
+                        self.quota_gauge.gave_back(entry.platform.as_str(), &bucket);
                     }
                     DeleteOutcome::Failed(e.into())
                 }

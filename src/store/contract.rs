@@ -543,8 +543,15 @@ pub async fn quotas(store: Arc<dyn Store>) {
         let s = store.clone();
         async move { s.take_quota("threads:1", 2, 10, at).await.unwrap() }
     };
-    assert_eq!(take(t).await, QuotaDecision::Granted);
-    assert_eq!(take(t + Duration::seconds(4)).await, QuotaDecision::Granted);
+    assert_eq!(
+        take(t).await,
+        QuotaDecision::Granted { remaining: 1 },
+        "quotas: a grant says how many calls the window still has room for"
+    );
+    assert_eq!(
+        take(t + Duration::seconds(4)).await,
+        QuotaDecision::Granted { remaining: 0 }
+    );
     assert_eq!(
         take(t + Duration::seconds(5)).await,
         QuotaDecision::Exhausted { retry_after: 5 },
@@ -555,12 +562,12 @@ pub async fn quotas(store: Arc<dyn Store>) {
             .take_quota("threads:2", 2, 10, t + Duration::seconds(5))
             .await
             .unwrap(),
-        QuotaDecision::Granted,
+        QuotaDecision::Granted { remaining: 1 },
         "quotas: buckets are independent"
     );
     assert_eq!(
         take(t + Duration::seconds(10)).await,
-        QuotaDecision::Granted,
+        QuotaDecision::Granted { remaining: 0 },
         "quotas: the window slides"
     );
     assert_eq!(
@@ -570,7 +577,7 @@ pub async fn quotas(store: Arc<dyn Store>) {
     store.give_back_quota("threads:1").await.unwrap();
     assert_eq!(
         take(t + Duration::seconds(11)).await,
-        QuotaDecision::Granted,
+        QuotaDecision::Granted { remaining: 0 },
         "quotas: a given-back slot is free again"
     );
     assert_eq!(
@@ -581,7 +588,7 @@ pub async fn quotas(store: Arc<dyn Store>) {
     store.give_back_quota("never-used").await.unwrap();
     assert_eq!(
         store.take_quota("never-used", 1, 10, t).await.unwrap(),
-        QuotaDecision::Granted,
+        QuotaDecision::Granted { remaining: 0 },
         "quotas: give-back on an empty bucket is a no-op"
     );
 }
@@ -620,23 +627,32 @@ pub async fn quota_blocks(store: Arc<dyn Store>) {
     assert_eq!(store.quota_blocked("x:1", after).await.unwrap(), None);
     assert_eq!(
         store.take_quota("x:1", 50, 900, after).await.unwrap(),
-        QuotaDecision::Granted
+        QuotaDecision::Granted { remaining: 49 }
     );
     assert_eq!(store.quota_blocked("x:2", t).await.unwrap(), None);
 }
 
-/// Concurrent takes never grant more than the limit.
+/// Concurrent takes never grant more than the limit, and each grant counts the ones before
+/// it (the remaining slots they report are all different).
 pub async fn concurrent_quota(store: Arc<dyn Store>) {
     let decisions = futures::future::join_all((0..20).map(|_| {
         let s = store.clone();
         tokio::spawn(async move { s.take_quota("race", 5, 60, t0()).await.unwrap() })
     }))
     .await;
-    let granted = decisions
+    let mut remaining: Vec<u32> = decisions
         .into_iter()
-        .filter(|d| matches!(d.as_ref().unwrap(), QuotaDecision::Granted))
-        .count();
-    assert_eq!(granted, 5, "quotas: one count under concurrency");
+        .filter_map(|d| match d.unwrap() {
+            QuotaDecision::Granted { remaining } => Some(remaining),
+            QuotaDecision::Exhausted { .. } => None,
+        })
+        .collect();
+    remaining.sort_unstable();
+    assert_eq!(
+        remaining,
+        [0, 1, 2, 3, 4],
+        "quotas: one count under concurrency"
+    );
 }
 
 /// Small values by name; flush succeeds.

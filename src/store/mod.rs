@@ -111,7 +111,11 @@ pub enum IdempotencyRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QuotaDecision {
     /// The call may go ahead; it has been counted.
-    Granted,
+    Granted {
+        /// Calls the window still has room for after this one (what
+        /// `postgate_quota_remaining` shows an operator).
+        remaining: u32,
+    },
     /// The window is full; retry after this many seconds.
     Exhausted {
         /// Seconds until a slot frees up.

@@ -1026,7 +1026,11 @@ impl Store for PostgresStore {
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        Ok(QuotaDecision::Granted)
+        // `count` is below `limit` here, and this call is counted too.
+        let used = u32::try_from(count.saturating_add(1)).unwrap_or(u32::MAX);
+        Ok(QuotaDecision::Granted {
+            remaining: limit.saturating_sub(used),
+        })
     }
 
     async fn give_back_quota(&self, bucket: &str) -> Result<(), StoreError> {

@@ -794,7 +794,10 @@ impl Store for SledStore {
                 }
                 w.calls.push(now_ms);
                 tq.insert(bucket.as_bytes(), to_json(&w))?;
-                Ok(QuotaDecision::Granted)
+                let used = u32::try_from(w.calls.len()).unwrap_or(u32::MAX);
+                Ok(QuotaDecision::Granted {
+                    remaining: limit.saturating_sub(used),
+                })
             })
             .map_err(tx_err)
     }
