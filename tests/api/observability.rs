@@ -6,6 +6,8 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
 
 async fn scrape(app: &TestApp) -> String {
     let r = app
@@ -175,6 +177,72 @@ async fn a_rate_limited_delete_is_counted_as_rate_limited() {
     );
     // The refused delete never reached Threads.
     assert_eq!(app.threads.received_requests().await.unwrap().len(), 1);
+}
+
+/// The gauge this gateway shows for `network` (it is the gateway's own, not the process's).
+fn quota_remaining(text: &str, network: &str) -> f64 {
+    let series = format!("postgate_quota_remaining{{network=\"{network}\"}} ");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .unwrap_or_else(|| panic!("no {series}in {text}"));
+    line.parse().unwrap()
+}
+
+#[tokio::test]
+async fn the_quota_gauge_shows_the_slots_left_and_the_given_back_one() {
+    let app = spawn_app_with(|s| s.threads.delete_limit = 3).await;
+    app.link_both(None).await;
+    let before = scrape(&app).await;
+    assert_eq!(quota_remaining(&before, "threads"), 3.0, "full before any delete");
+    assert_eq!(quota_remaining(&before, "twitter"), 50.0);
+
+    let ids = ["18321", "18322", "18323", "18324"];
+    let mut posts = Vec::new();
+    for id in ids {
+        posts.push(app.single_platform_post("threads", id).await);
+    }
+    threads_delete_ok(&app.threads, "18321", 1).await;
+    // An authorization failure did nothing at Threads: its slot is given back.
+    Mock::given(method("DELETE"))
+        .and(path("/v1.0/18322"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "Error validating access token: Session has expired.",
+            "type": "OAuthException", "code": 190, "error_subcode": 463}})))
+        .expect(1)
+        .mount(&app.threads)
+        .await;
+    threads_delete_ok(&app.threads, "18323", 1).await;
+
+    assert_eq!(app.delete_post(json!({ "id": posts[0] })).await.status(), 200);
+    assert_eq!(quota_remaining(&scrape(&app).await, "threads"), 2.0);
+    assert_eq!(app.delete_post(json!({ "id": posts[1] })).await.status(), 400);
+    assert_eq!(
+        quota_remaining(&scrape(&app).await, "threads"),
+        2.0,
+        "the refused call's slot came back"
+    );
+    assert_eq!(app.delete_post(json!({ "id": posts[2] })).await.status(), 200);
+    assert_eq!(quota_remaining(&scrape(&app).await, "threads"), 1.0);
+    // Two more: the last slot, then the window is full (answered before any call).
+    let fourth = app.single_platform_post("threads", "18325").await;
+    threads_delete_ok(&app.threads, "18325", 1).await;
+    assert_eq!(app.delete_post(json!({ "id": fourth })).await.status(), 200);
+    let after = scrape(&app).await;
+    assert_eq!(quota_remaining(&after, "threads"), 0.0, "{after}");
+    assert_eq!(app.delete_post(json!({ "id": posts[3] })).await.status(), 400);
+    let after = scrape(&app).await;
+    assert_eq!(quota_remaining(&after, "threads"), 0.0);
+    assert_eq!(quota_remaining(&after, "twitter"), 50.0, "X was not used");
+    let threads_deletes = app
+        .threads
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "DELETE")
+        .count();
+    assert_eq!(threads_deletes, 4, "the fifth delete never reached Threads");
 }
 
 #[tokio::test]
