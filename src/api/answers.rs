@@ -12,11 +12,53 @@ use utoipa::openapi::schema::{AnyOfBuilder, Schema};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
+/// The error codes as an OpenAPI schema: an integer enum of [`super::error::codes::ALL`],
+/// each code's meaning in the description and in `x-enum-descriptions` (with its name in
+/// `x-enum-varnames`, which client generators turn into named constants).
+pub struct ErrorCode;
+
+impl PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        use std::fmt::Write as _;
+        use utoipa::openapi::extensions::ExtensionsBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let all = super::error::codes::ALL;
+        let mut description = String::from(
+            "An Ayrshare or postgate error code. Ayrshare's codes keep Ayrshare's meaning; \
+             postgate's own are 9xx.\n",
+        );
+        for (code, _, meaning) in all {
+            let _ = write!(description, "\n- `{code}`: {}", meaning.trim());
+        }
+        let extensions = ExtensionsBuilder::new()
+            .add(
+                "x-enum-varnames",
+                all.iter().map(|(_, name, _)| *name).collect::<Vec<_>>(),
+            )
+            .add(
+                "x-enum-descriptions",
+                all.iter()
+                    .map(|(_, _, meaning)| meaning.trim())
+                    .collect::<Vec<_>>(),
+            )
+            .build();
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .enum_values(Some(all.iter().map(|(code, _, _)| *code)))
+            .description(Some(description))
+            .extensions(Some(extensions))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCode {}
+
 /// What a failure says, shared by error answers and per-platform entries.
 #[derive(DeriveSerialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Failure {
     /// Ayrshare or postgate code (see [`super::error::codes`]).
+    #[schema(value_type = ErrorCode)]
     pub code: u32,
     /// For humans.
     pub message: String,
@@ -265,6 +307,7 @@ pub struct PostError {
     /// Always `"error"`.
     pub status: &'static str,
     /// Code.
+    #[schema(value_type = ErrorCode)]
     pub code: u32,
     /// For humans.
     pub message: String,
@@ -428,6 +471,7 @@ pub struct ImportItemAnswer {
     pub index: usize,
     /// Why it was refused.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<ErrorCode>)]
     pub code: Option<u32>,
     /// Why it was refused, for humans.
     #[serde(skip_serializing_if = "Option::is_none")]

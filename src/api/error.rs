@@ -11,92 +11,108 @@ use std::fmt;
 
 /// Ayrshare and postgate codes.
 pub mod codes {
-    /// Ayrshare: API key missing or not valid.
-    pub const API_KEY: u32 = 102;
-    /// Ayrshare: the network refused the post as a duplicate ("Status is a duplicate.").
-    pub const DUPLICATE_STATUS: u32 = 110;
-    /// Ayrshare: delete id not found.
-    pub const DELETE_NOT_FOUND: u32 = 114;
-    /// Ayrshare: profile title already exists.
-    pub const TITLE_TAKEN: u32 = 146;
-    /// Ayrshare: the network is not linked.
-    pub const NOT_LINKED: u32 = 156;
-    /// Ayrshare: X/Twitter authorization issue (re-link).
-    pub const X_AUTH: u32 = 272;
-    /// Ayrshare: markManualDeleted, but the post is still at the network.
-    pub const NOT_MANUALLY_DELETED: u32 = 382;
-    /// Ayrshare: the post is already deleted.
-    pub const ALREADY_DELETED: u32 = 383;
-    /// Ayrshare: X BYO credentials required.
-    pub const X_CREDENTIALS_REQUIRED: u32 = 419;
-    /// postgate: the network's API cannot delete this post (Instagram, TikTok, FB image story).
-    pub const DELETE_UNSUPPORTED: u32 = 901;
-    /// postgate: no adapter for this platform.
-    pub const PLATFORM_UNSUPPORTED: u32 = 902;
-    /// postgate: rate limited (postgate's count or the network's), see `retryAfter`.
-    pub const RATE_LIMITED: u32 = 903;
-    /// postgate: passing network failure; retrying may work.
-    pub const NETWORK_TRANSIENT: u32 = 904;
-    /// postgate: the network did not answer in time.
-    pub const NETWORK_TIMEOUT: u32 = 905;
-    /// postgate: the network refused the request.
-    pub const NETWORK_REJECTED: u32 = 906;
-    /// postgate: Threads token invalid, expired or missing a permission.
-    pub const THREADS_AUTH: u32 = 907;
-    /// postgate: the network's answer does not say whether the post is gone.
-    pub const NETWORK_AMBIGUOUS: u32 = 908;
-    /// postgate: malformed request (bad JSON, wrong type, missing or invalid field).
-    pub const INVALID_REQUEST: u32 = 909;
-    /// postgate: request body too large.
-    pub const BODY_TOO_LARGE: u32 = 910;
-    /// postgate: Profile-Key not valid for this API key.
-    pub const PROFILE_KEY: u32 = 911;
-    /// postgate: profile not found.
-    pub const PROFILE_NOT_FOUND: u32 = 912;
-    /// postgate: import item rejected (malformed).
-    pub const IMPORT_ITEM: u32 = 913;
-    /// postgate: no such route / method.
-    pub const ROUTE: u32 = 914;
-    /// postgate: internal error (details in the gateway's log).
-    pub const INTERNAL: u32 = 915;
-    /// postgate: a post with this id exists already (import).
-    pub const DUPLICATE_ID: u32 = 917;
-    /// postgate: too many items in one request.
-    pub const TOO_MANY: u32 = 919;
-    /// postgate: post not found (read).
-    pub const POST_NOT_FOUND: u32 = 920;
-    /// postgate: text too long or empty for a network / publish validation.
-    pub const POST_INVALID: u32 = 921;
-    /// postgate: the network failed to publish.
-    pub const PUBLISH_FAILED: u32 = 922;
-    /// postgate: X BYO headers: only one of key and secret sent.
-    pub const X_BYO_HALF: u32 = 923;
-    /// postgate: network-side history (`GET /api/history/{platform}`) is not supported.
-    pub const HISTORY_UNSUPPORTED: u32 = 924;
-    /// postgate: the publish request reached the network but its answer was lost or unclear
-    /// (timeout, 5xx, dropped connection): the post may be live. Do not post again; read
-    /// the post (`GET /api/post/{id}`) to have it checked.
-    pub const PUBLISH_OUTCOME_UNKNOWN: u32 = 930;
-    /// postgate: a request with this `idempotencyKey` is still publishing, or was interrupted
-    /// before its outcome was recorded; the answer names the post (`id`). Nothing is sent again.
-    pub const IDEMPOTENCY_IN_PROGRESS: u32 = 931;
-    /// postgate: linking, the `userId` sent is not the account the token belongs to.
-    pub const USER_ID_MISMATCH: u32 = 925;
-    /// postgate: a `mediaUrls` entry cannot be used (not https, a private address, not
-    /// downloadable in time, too large, not an image type).
-    pub const MEDIA_INVALID: u32 = 950;
-    /// postgate: more images than a platform takes on one post.
-    pub const MEDIA_TOO_MANY: u32 = 951;
-    /// postgate: a video URL (this gateway publishes images only).
-    pub const MEDIA_VIDEO: u32 = 952;
-    /// postgate: the profile disabled this platform (`disableSocial`): it cannot be linked
-    /// or posted to (deletes of existing posts still work).
-    pub const SOCIAL_DISABLED: u32 = 940;
-    /// postgate: the post cannot change that way in its state (its text once published, an
-    /// approval of a post that awaits none, a pause of a post that is not scheduled).
-    pub const POST_NOT_EDITABLE: u32 = 941;
-    /// postgate: `PUT /api/post/retry` on a post with no failed platform to publish again.
-    pub const NOTHING_TO_RETRY: u32 = 942;
+    /// Declares each code as a constant and lists them all in [`ALL`], so a code cannot be
+    /// added without reaching the OpenAPI document.
+    macro_rules! codes {
+        ($($(#[doc = $doc:literal])+ $name:ident = $value:literal;)+) => {
+            $($(#[doc = $doc])+ pub const $name: u32 = $value;)+
+
+            /// Every code the gateway answers with: (code, constant name, meaning — the
+            /// constant's doc comment). The OpenAPI document's `ErrorCode` enum is built from
+            /// it.
+            pub const ALL: &[(u32, &str, &str)] =
+                &[$(($value, stringify!($name), concat!($($doc),+))),+];
+        };
+    }
+
+    codes! {
+        /// Ayrshare: API key missing or not valid.
+        API_KEY = 102;
+        /// Ayrshare: the network refused the post as a duplicate ("Status is a duplicate.").
+        DUPLICATE_STATUS = 110;
+        /// Ayrshare: delete id not found.
+        DELETE_NOT_FOUND = 114;
+        /// Ayrshare: profile title already exists.
+        TITLE_TAKEN = 146;
+        /// Ayrshare: the network is not linked.
+        NOT_LINKED = 156;
+        /// Ayrshare: X/Twitter authorization issue (re-link).
+        X_AUTH = 272;
+        /// Ayrshare: markManualDeleted, but the post is still at the network.
+        NOT_MANUALLY_DELETED = 382;
+        /// Ayrshare: the post is already deleted.
+        ALREADY_DELETED = 383;
+        /// Ayrshare: X BYO credentials required.
+        X_CREDENTIALS_REQUIRED = 419;
+        /// postgate: the network's API cannot delete this post (Instagram, TikTok, FB image story).
+        DELETE_UNSUPPORTED = 901;
+        /// postgate: no adapter for this platform.
+        PLATFORM_UNSUPPORTED = 902;
+        /// postgate: rate limited (postgate's count or the network's), see `retryAfter`.
+        RATE_LIMITED = 903;
+        /// postgate: passing network failure; retrying may work.
+        NETWORK_TRANSIENT = 904;
+        /// postgate: the network did not answer in time.
+        NETWORK_TIMEOUT = 905;
+        /// postgate: the network refused the request.
+        NETWORK_REJECTED = 906;
+        /// postgate: Threads token invalid, expired or missing a permission.
+        THREADS_AUTH = 907;
+        /// postgate: the network's answer does not say whether the post is gone.
+        NETWORK_AMBIGUOUS = 908;
+        /// postgate: malformed request (bad JSON, wrong type, missing or invalid field).
+        INVALID_REQUEST = 909;
+        /// postgate: request body too large.
+        BODY_TOO_LARGE = 910;
+        /// postgate: Profile-Key not valid for this API key.
+        PROFILE_KEY = 911;
+        /// postgate: profile not found.
+        PROFILE_NOT_FOUND = 912;
+        /// postgate: import item rejected (malformed).
+        IMPORT_ITEM = 913;
+        /// postgate: no such route / method.
+        ROUTE = 914;
+        /// postgate: internal error (details in the gateway's log).
+        INTERNAL = 915;
+        /// postgate: a post with this id exists already (import).
+        DUPLICATE_ID = 917;
+        /// postgate: too many items in one request.
+        TOO_MANY = 919;
+        /// postgate: post not found (read).
+        POST_NOT_FOUND = 920;
+        /// postgate: text too long or empty for a network / publish validation.
+        POST_INVALID = 921;
+        /// postgate: the network failed to publish.
+        PUBLISH_FAILED = 922;
+        /// postgate: X BYO headers: only one of key and secret sent.
+        X_BYO_HALF = 923;
+        /// postgate: network-side history (`GET /api/history/{platform}`) is not supported.
+        HISTORY_UNSUPPORTED = 924;
+        /// postgate: the publish request reached the network but its answer was lost or unclear
+        /// (timeout, 5xx, dropped connection): the post may be live. Do not post again; read
+        /// the post (`GET /api/post/{id}`) to have it checked.
+        PUBLISH_OUTCOME_UNKNOWN = 930;
+        /// postgate: a request with this `idempotencyKey` is still publishing, or was interrupted
+        /// before its outcome was recorded; the answer names the post (`id`). Nothing is sent again.
+        IDEMPOTENCY_IN_PROGRESS = 931;
+        /// postgate: linking, the `userId` sent is not the account the token belongs to.
+        USER_ID_MISMATCH = 925;
+        /// postgate: a `mediaUrls` entry cannot be used (not https, a private address, not
+        /// downloadable in time, too large, not an image type).
+        MEDIA_INVALID = 950;
+        /// postgate: more images than a platform takes on one post.
+        MEDIA_TOO_MANY = 951;
+        /// postgate: a video URL (this gateway publishes images only).
+        MEDIA_VIDEO = 952;
+        /// postgate: the profile disabled this platform (`disableSocial`): it cannot be linked
+        /// or posted to (deletes of existing posts still work).
+        SOCIAL_DISABLED = 940;
+        /// postgate: the post cannot change that way in its state (its text once published, an
+        /// approval of a post that awaits none, a pause of a post that is not scheduled).
+        POST_NOT_EDITABLE = 941;
+        /// postgate: `PUT /api/post/retry` on a post with no failed platform to publish again.
+        NOTHING_TO_RETRY = 942;
+    }
 }
 
 /// The code of a failure class, for `action` (`"post"` or `"delete"`); `auth` is how the

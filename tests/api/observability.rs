@@ -194,7 +194,11 @@ async fn the_quota_gauge_shows_the_slots_left_and_the_given_back_one() {
     let app = spawn_app_with(|s| s.threads.delete_limit = 3).await;
     app.link_both(None).await;
     let before = scrape(&app).await;
-    assert_eq!(quota_remaining(&before, "threads"), 3.0, "full before any delete");
+    assert_eq!(
+        quota_remaining(&before, "threads"),
+        3.0,
+        "full before any delete"
+    );
     assert_eq!(quota_remaining(&before, "twitter"), 50.0);
 
     let ids = ["18321", "18322", "18323", "18324"];
@@ -214,15 +218,24 @@ async fn the_quota_gauge_shows_the_slots_left_and_the_given_back_one() {
         .await;
     threads_delete_ok(&app.threads, "18323", 1).await;
 
-    assert_eq!(app.delete_post(json!({ "id": posts[0] })).await.status(), 200);
+    assert_eq!(
+        app.delete_post(json!({ "id": posts[0] })).await.status(),
+        200
+    );
     assert_eq!(quota_remaining(&scrape(&app).await, "threads"), 2.0);
-    assert_eq!(app.delete_post(json!({ "id": posts[1] })).await.status(), 400);
+    assert_eq!(
+        app.delete_post(json!({ "id": posts[1] })).await.status(),
+        400
+    );
     assert_eq!(
         quota_remaining(&scrape(&app).await, "threads"),
         2.0,
         "the refused call's slot came back"
     );
-    assert_eq!(app.delete_post(json!({ "id": posts[2] })).await.status(), 200);
+    assert_eq!(
+        app.delete_post(json!({ "id": posts[2] })).await.status(),
+        200
+    );
     assert_eq!(quota_remaining(&scrape(&app).await, "threads"), 1.0);
     // Two more: the last slot, then the window is full (answered before any call).
     let fourth = app.single_platform_post("threads", "18325").await;
@@ -230,7 +243,10 @@ async fn the_quota_gauge_shows_the_slots_left_and_the_given_back_one() {
     assert_eq!(app.delete_post(json!({ "id": fourth })).await.status(), 200);
     let after = scrape(&app).await;
     assert_eq!(quota_remaining(&after, "threads"), 0.0, "{after}");
-    assert_eq!(app.delete_post(json!({ "id": posts[3] })).await.status(), 400);
+    assert_eq!(
+        app.delete_post(json!({ "id": posts[3] })).await.status(),
+        400
+    );
     let after = scrape(&app).await;
     assert_eq!(quota_remaining(&after, "threads"), 0.0);
     assert_eq!(quota_remaining(&after, "twitter"), 50.0, "X was not used");
@@ -322,6 +338,89 @@ async fn the_openapi_document_needs_no_key_and_describes_answers_and_errors() {
     // The document itself and the health check need no key.
     assert!(doc["paths"]["/api/openapi.json"]["get"]["security"].is_null());
     assert!(doc["paths"]["/health"]["get"]["security"].is_null());
+}
+
+/// The codes the `codes` module of `src/api/error.rs` declares, read from the source rather
+/// than from the list the document is built from: a code declared beside that list is caught
+/// too.
+fn declared_codes() -> BTreeSet<u64> {
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api/error.rs"),
+    )
+    .unwrap();
+    let module = source
+        .split_once("pub mod codes {")
+        .map(|(_, rest)| rest.split("\n}\n").next().unwrap())
+        .expect("src/api/error.rs has a codes module");
+    module
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("//"))
+        .filter_map(|l| {
+            let (name, value) = l.trim_start_matches("pub const ").split_once(" = ")?;
+            let name = name.trim_end_matches(": u32");
+            let value = value.strip_suffix(';')?;
+            let is_const = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            is_const.then(|| value.parse().expect("a code is a number"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_error_code_enum_is_every_code_the_gateway_declares_with_its_meaning() {
+    let app = spawn_app().await;
+    let doc = openapi(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    let codes = &schemas["ErrorCode"];
+    assert_eq!(codes["type"], "integer", "{codes}");
+    let documented: Vec<u64> = codes["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    let declared = declared_codes();
+    assert!(declared.len() > 30, "the source was read: {declared:?}");
+    assert_eq!(
+        documented.iter().copied().collect::<BTreeSet<_>>(),
+        declared,
+        "the document's codes are the declared ones"
+    );
+    assert_eq!(documented.len(), declared.len(), "each code once");
+    // Each with its meaning and constant name, in the enum's order.
+    let meanings = codes["x-enum-descriptions"].as_array().unwrap();
+    let names = codes["x-enum-varnames"].as_array().unwrap();
+    assert_eq!(meanings.len(), documented.len());
+    assert_eq!(names.len(), documented.len());
+    assert!(meanings
+        .iter()
+        .all(|m| m.as_str().is_some_and(|m| m.len() > 10)));
+    let at = |code: u64| documented.iter().position(|c| *c == code).unwrap();
+    assert_eq!(names[at(903)], "RATE_LIMITED");
+    assert!(meanings[at(903)].as_str().unwrap().contains("rate limited"));
+    let description = codes["description"].as_str().unwrap();
+    assert!(
+        description.contains("- `114`: Ayrshare: delete id not found."),
+        "{description}"
+    );
+
+    // Every answer that carries a code refers to the enum.
+    for (schema, field) in [
+        ("Failure", "code"),
+        ("PostError", "code"),
+        ("ImportItemAnswer", "code"),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert!(
+            property
+                .to_string()
+                .contains("#/components/schemas/ErrorCode"),
+            "{schema}.{field}: {property}"
+        );
+    }
 }
 
 /// The schema names an answer of `status` to `method path` may have (`anyOf` alternatives
