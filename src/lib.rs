@@ -20,7 +20,8 @@
 //!   profiles, `disableSocial` and `GET /api/user` (`api/profiles.rs`); `PUT`/`PATCH
 //!   /api/post` and `PUT /api/post/retry` (`api/update.rs`, over `PublishService::update`
 //!   and `::retry`); webhook registration and event payloads (`api/hook.rs`);
-//!   error codes; the wording of failure classes
+//!   error codes (`api/error.rs`: each declared once in `codes!`, which lists them all for
+//!   the OpenAPI `ErrorCode` enum); the wording of failure classes
 //!   (`api/messages.rs`); `GET /metrics` and the middleware that counts, times and logs every
 //!   request by route pattern (`api/metrics.rs`); the OpenAPI 3.1 document served at
 //!   `GET /api/openapi.json` (`api/openapi.rs`: a route is added to it with `#[utoipa::path]` on
@@ -30,7 +31,8 @@
 //!   page (`GET /link?jwt=…`, maud templates, no JavaScript), its Connect/Disconnect forms and
 //!   the networks' OAuth callbacks; `generateJWT` is in `api/profiles.rs`.
 //! - [`metrics`] — the process's one Prometheus recorder and the functions the layers record
-//!   through (every metric's name and labels in one file).
+//!   through (every metric's name and labels in one file), and `QuotaRemaining`, the
+//!   per-gateway quota gauge the delete service feeds and `GET /metrics` appends.
 //! - [`keys`] — API keys and profile keys: generated, hashed, compared in constant time.
 //!   No api dependency: startup and the store use it too.
 //! - [`domain`] — the ids (`PostId`, `ProfileId`, `AccountId`, `NetworkPostId`), `Platform`,

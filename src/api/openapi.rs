@@ -27,8 +27,8 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
         description = "A self-hosted social-media gateway that speaks the Ayrshare REST API. \
             Ayrshare-compatible routes keep Ayrshare's paths, fields and codes; the postgate \
             extensions (account linking, webhooks list, import, metrics) are marked as such. \
-            Error answers are `{action, status: \"error\", code, message}` with the codes listed \
-            in the README.",
+            Error answers are `{action, status: \"error\", code, message}`; every code and its \
+            meaning is in the `ErrorCode` schema.
         license(name = "MIT OR Apache-2.0"),
     ),
     paths(
