@@ -28,7 +28,7 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
             Ayrshare-compatible routes keep Ayrshare's paths, fields and codes; the postgate \
             extensions (account linking, webhooks list, import, metrics) are marked as such. \
             Error answers are `{action, status: \"error\", code, message}`; every code and its \
-            meaning is in the `ErrorCode` schema.
+            meaning is in the `ErrorCode` schema.",
         license(name = "MIT OR Apache-2.0"),
     ),
     paths(

@@ -262,6 +262,110 @@ async fn the_quota_gauge_shows_the_slots_left_and_the_given_back_one() {
 }
 
 #[tokio::test]
+async fn already_gone_unsupported_and_unknown_deletes_are_counted_by_outcome() {
+    let app = spawn_app().await;
+    app.link_both(None).await;
+    let (status, r) = app
+        .import(
+            json!([
+                {"post": "gone at X", "postIds": [
+                    {"platform": "twitter", "id": "1411"},
+                    {"platform": "instagram", "id": "ig1411"}
+                ]},
+                {"post": "unclear at X", "postIds": [{"platform": "twitter", "id": "1412"}]}
+            ]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let gone = r["posts"][0]["id"].as_str().unwrap().to_owned();
+    let unclear = r["posts"][1]["id"].as_str().unwrap().to_owned();
+    // X says the post does not exist: already gone. A bare 404 proves nothing: unknown.
+    Mock::given(method("DELETE"))
+        .and(path("/2/tweets/1411"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "title": "Not Found Error",
+            "type": "https://api.twitter.com/2/problems/resource-not-found"})))
+        .mount(&app.x)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/2/tweets/1412"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&app.x)
+        .await;
+
+    let before = scrape(&app).await;
+    let r = app.delete_post(json!({ "id": gone })).await;
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["twitter"]["status"], "success", "{b}");
+    assert_eq!(b["instagram"]["code"], 901, "{b}");
+    let r = app.delete_post(json!({ "id": unclear })).await;
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["twitter"]["code"], 908, "{b}");
+    let after = scrape(&app).await;
+
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        sample(&after, name, labels) - sample(&before, name, labels)
+    };
+    for (platform, outcome) in [
+        ("twitter", "already_gone"),
+        ("instagram", "unsupported"),
+        ("twitter", "unknown"),
+    ] {
+        let labels = [("platform", platform), ("outcome", outcome)];
+        assert!(
+            moved("postgate_deletes_total", &labels) >= 1.0,
+            "{platform} {outcome}: {after}"
+        );
+    }
+    for outcome in ["already_gone", "ambiguous"] {
+        let labels = [
+            ("network", "twitter"),
+            ("operation", "delete"),
+            ("outcome", outcome),
+        ];
+        assert!(
+            moved("postgate_network_calls_total", &labels) >= 1.0,
+            "{outcome}: {after}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_scheduled_post_sent_moves_the_scheduler_lag_and_backlog() {
+    let app = spawn_app_with(|s| s.scheduler.tick_ms = 50).await;
+    app.link_both(None).await;
+    let before = scrape(&app).await;
+    // Imported already due (no wall-clock margin to miss): the next tick sends it.
+    let (status, r) = app
+        .import(
+            json!([{"post": "late", "status": "scheduled", "platforms": ["threads"],
+                "scheduleDate": "2026-01-01T00:00:00Z"}]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+
+    // Sent once due, whatever Threads answered (no publish is mounted): the lag is recorded
+    // then. Polled with a bound far above one tick, so a loaded machine cannot miss it.
+    let lag = "postgate_scheduler_lag_seconds_count";
+    let started = std::time::Instant::now();
+    let after = loop {
+        let after = scrape(&app).await;
+        if sample(&after, lag, &[]) > sample(&before, lag, &[]) {
+            break after;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no lag recorded: {after}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    // Every gateway of the process sets the one backlog gauge at each tick: it is there.
+    assert!(after.contains("\npostgate_scheduler_backlog "), "{after}");
+}
+
+#[tokio::test]
 async fn metrics_ask_for_the_token_when_one_is_set() {
     let app = spawn_app_with(|s| s.metrics.token = "scrape-secret-1".into()).await;
     let url = format!("{}/metrics", app.address);
