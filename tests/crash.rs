@@ -139,6 +139,18 @@ fn spawn_bulk(
     tokio::spawn(request.send())
 }
 
+/// Waits until a call is held at a network by the hang fault (a bulk is mid-call).
+async fn wait_for_a_hung_call(sb: &SandboxHandle) {
+    let waiting = Instant::now();
+    while sb.threads_stats().hung + sb.x_stats().hung == 0 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "no call reached a network"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn slow(ms: u64) -> Faults {
     Faults {
         latency_ms: ms,
@@ -160,11 +172,18 @@ async fn sigkill_mid_bulk_then_restart_loses_nothing_and_deletes_once() {
     let mut gw = spawn_gateway(&sb, &store, port);
     wait_healthy(&client, &base).await;
     let ids = prepare(&client, &base, &sb, 30).await;
-    sb.set_threads_faults(slow(400));
-    sb.set_x_faults(slow(400));
+    // Calls hang (never handled, never deleting) until the network timeout, far away: once
+    // one is at a network, its intent is on disk and the kill lands mid-call whenever it
+    // comes, however loaded the machine.
+    let hang = Faults {
+        hang: true,
+        ..slow(0)
+    };
+    sb.set_threads_faults(hang);
+    sb.set_x_faults(hang);
 
     let bulk = spawn_bulk(&client, &base, &ids);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    wait_for_a_hung_call(&sb).await;
     gw.kill().unwrap(); // SIGKILL
     gw.wait().unwrap();
     assert!(bulk.await.unwrap().is_err(), "the bulk was cut short");
@@ -185,7 +204,7 @@ async fn sigkill_mid_bulk_then_restart_loses_nothing_and_deletes_once() {
     let mut gw = spawn_gateway(&sb, &store, port);
     wait_healthy(&client, &base).await;
     // Recovery finishes the interrupted ones in the background; a client re-sends the bulk.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let r = client
             .delete(format!("{base}/api/post"))
@@ -242,8 +261,19 @@ async fn sigterm_mid_bulk_finishes_the_bulk_and_exits_0() {
     sb.set_threads_faults(slow(300));
     sb.set_x_faults(slow(300));
 
+    // Signalled once the bulk's first call is at a network (counted on arrival), not after
+    // a guess at how long the request takes to get there.
+    let calls = |sb: &SandboxHandle| sb.threads_stats().requests + sb.x_stats().requests;
+    let before = calls(&sb);
     let bulk = spawn_bulk(&client, &base, &ids);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let waiting = Instant::now();
+    while calls(&sb) == before {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "no call reached a network"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let status = Command::new("kill")
         .args(["-TERM", &gw.id().to_string()])
         .status()
@@ -285,10 +315,17 @@ async fn a_second_signal_exits_at_once() {
     let mut gw = spawn_gateway(&sb, &dir.path().join("db"), port);
     wait_healthy(&client, &base).await;
     let ids = prepare(&client, &base, &sb, 5).await;
-    sb.set_threads_faults(slow(5_000));
-    sb.set_x_faults(slow(5_000));
+    // Calls hang until the gateway's network timeout (10 s): a graceful stop would wait that
+    // long, the second signal must not. Signalled only once a call is at a network, so the
+    // first signal always finds work in flight, however late the bulk starts.
+    let hang = Faults {
+        hang: true,
+        ..slow(0)
+    };
+    sb.set_threads_faults(hang);
+    sb.set_x_faults(hang);
     let bulk = spawn_bulk(&client, &base, &ids);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for_a_hung_call(&sb).await;
     let pid = gw.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
@@ -306,8 +343,9 @@ async fn a_second_signal_exits_at_once() {
         .await
         .unwrap();
     assert_eq!(code.code(), Some(130));
+    // Well under the 10 s a graceful stop would wait for the hanging calls.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );

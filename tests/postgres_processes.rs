@@ -464,21 +464,32 @@ async fn sigkill_mid_bulk_then_two_restarts_finish_each_intent_once() {
     a.link(&sb).await;
     const N: usize = 30;
     let ids = a.import(&sb, N).await;
-    sb.set_threads_faults(slow(400));
-    sb.set_x_faults(slow(400));
+    // Every call hangs (never handled, never counted as a delete) until the gateway's
+    // network timeout, far away: once an intent is on disk and its call at a network, the
+    // kill lands mid-call whenever it comes, however loaded the machine.
+    let hang = Faults {
+        hang: true,
+        ..slow(0)
+    };
+    sb.set_threads_faults(hang);
+    sb.set_x_faults(hang);
 
     let bulk = tokio::spawn(
         a.request(reqwest::Method::DELETE, "/api/post")
             .json(&json!({ "bulk": ids }))
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let store = open_store(&db).await;
+    eventually(30, "an intent reached a network", || async {
+        let hung = sb.threads_stats().hung + sb.x_stats().hung;
+        hung > 0 && !store.in_flight_posts().await.unwrap().is_empty()
+    })
+    .await;
     a.child.kill().unwrap(); // SIGKILL
     a.child.wait().unwrap();
     assert!(bulk.await.unwrap().is_err(), "the bulk was cut short");
 
     // The database shows intents without outcomes.
-    let store = open_store(&db).await;
     let in_flight = store.in_flight_posts().await.unwrap();
     assert!(!in_flight.is_empty(), "the kill landed mid-call");
     let mut interrupted = 0;
@@ -491,9 +502,7 @@ async fn sigkill_mid_bulk_then_two_restarts_finish_each_intent_once() {
             .count();
     }
     assert!(interrupted > 0);
-    // Deletes are counted once past the injected latency: let the killed gateway's last
-    // calls be counted (or dropped) before taking the count.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The killed gateway's calls hung: none of them was counted, or will be.
     let before = (sb.threads_stats().calls.delete, sb.x_stats().calls.delete);
 
     // Two gateways start at once (a restart and a new one): both recover, each intent once.

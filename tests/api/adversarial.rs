@@ -266,8 +266,9 @@ async fn send(app: &TestApp, c: &Case) -> reqwest::Response {
         Body::Raw(b) => r.header("content-type", "application/json").body(b.clone()),
     };
     r.send().await.unwrap_or_else(|e| {
+        // The whole cause chain: "error sending request" alone does not say what broke.
         panic!(
-            "{} {} dropped the connection: {e}",
+            "{} {} dropped the connection: {e:?}",
             c.method,
             &c.path[..c.path.len().min(80)]
         )

@@ -220,6 +220,28 @@ impl TestApp {
         }
     }
 
+    /// Like [`TestApp::restart`], running `offline` while the gateway is down (its store
+    /// closed): a change made there is one the gateway finds at start-up.
+    #[allow(dead_code)]
+    pub async fn restart_after<F>(self, offline: impl FnOnce(Settings) -> F) -> TestApp
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        self.handle.stop(true).await;
+        self.join.await.expect("server task").expect("server ran");
+        offline(self.settings.clone()).await;
+        let app = build(&self.settings).await;
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        let join = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            handle,
+            join,
+            ..self
+        }
+    }
+
     /// Stops the gateway as a SIGTERM would, and waits until `run_until_stopped` returns.
     #[allow(dead_code)]
     pub async fn stop(self) {

@@ -103,6 +103,22 @@ fn in_secs(secs: i64) -> String {
     (Utc::now() + ChronoDuration::seconds(secs)).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// Restarts `app` with post `id`'s `scheduleDate` moved a minute into the past while the
+/// gateway is down: the post comes due without a wall-clock margin a loaded machine could
+/// miss.
+async fn restart_with_post_due(app: TestApp, id: &str) -> TestApp {
+    let id = postgate::domain::PostId::parse(id).unwrap();
+    app.restart_after(|settings| async move {
+        use postgate::store::Store;
+        let store = open_sled(&settings.store.path).await;
+        let mut post = store.get_post(&id).await.unwrap().unwrap();
+        post.schedule_date = Some(Utc::now() - ChronoDuration::minutes(1));
+        store.update_post(&post).await.unwrap();
+        store.flush().await.unwrap();
+    })
+    .await
+}
+
 /// Polls `GET /api/post/{id}` until its status is `want` (up to `secs`).
 async fn wait_for_status(app: &TestApp, id: &str, want: &str, secs: u64) -> Value {
     let start = Instant::now();
@@ -561,15 +577,19 @@ async fn a_scheduled_post_deleted_before_it_is_due_is_never_published() {
     expect_no_call(&app.x).await;
     let (status, b) = publish(
         &app,
-        json!({"post": "never", "platforms": ["threads", "twitter"], "scheduleDate": in_secs(2)}),
+        json!({"post": "never", "platforms": ["threads", "twitter"], "scheduleDate": in_secs(3600)}),
         None,
     )
     .await;
     assert_eq!(status, 200, "{b}");
+    assert_eq!(b["status"], "scheduled", "{b}");
     let id = b["id"].as_str().unwrap().to_owned();
     let r = app.delete_post(json!({"id": id})).await;
     assert_eq!(r.status(), 200);
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // Then its date passes (moved into the past in the store while the gateway is down, so
+    // no wall-clock margin decides whether the delete came first): ticks come and go.
+    let app = restart_with_post_due(app, &id).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let (_, p) = app.get_post(&id, None).await;
     assert_eq!(p["status"], "deleted");
 }
@@ -602,16 +622,18 @@ async fn a_post_due_while_the_gateway_was_down_is_published_at_start_up() {
     mount_threads_publish(&app.threads, 1).await;
     let (status, b) = publish(
         &app,
-        json!({"post": "catch up", "platforms": ["threads"], "scheduleDate": in_secs(1)}),
+        json!({"post": "catch up", "platforms": ["threads"], "scheduleDate": in_secs(3600)}),
         None,
     )
     .await;
     assert_eq!(status, 200, "{b}");
+    assert_eq!(b["status"], "scheduled", "{b}");
     let id = b["id"].as_str().unwrap().to_owned();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
     assert!(app.threads.received_requests().await.unwrap().is_empty());
-    let app = app.restart().await;
-    wait_for_status(&app, &id, "success", 6).await;
+    // While the gateway is down, the post comes due (its date moved into the past in the
+    // store: no wall-clock margin that a loaded machine could miss).
+    let app = restart_with_post_due(app, &id).await;
+    wait_for_status(&app, &id, "success", 30).await;
 }
 
 #[tokio::test]
