@@ -197,10 +197,21 @@ async fn start(
         x: NetworkMock(x),
         settings,
         dir,
-        client: reqwest::Client::new(),
+        client: client(),
         handle,
         join,
     }
+}
+
+/// The tests' HTTP client. It lets go of a pooled connection idle for a second, well before
+/// the gateway's keep-alive timeout (5 s) closes it: otherwise a request sent after a long
+/// pause (a loaded machine, a slow step of the test) can go out on a connection the server
+/// is closing at that moment and fail as "connection closed before message completed".
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(1))
+        .build()
+        .expect("client builds")
 }
 
 impl TestApp {
