@@ -7,6 +7,7 @@
 #[doc(hidden)]
 pub mod contract;
 mod group_commit;
+mod pg_locks;
 mod postgres;
 mod record;
 mod sled_store;

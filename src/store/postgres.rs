@@ -8,6 +8,7 @@
 //!
 //! Times are kept to the microsecond (PostgreSQL's `timestamptz`).
 
+use super::pg_locks::LockSession;
 use super::{
     IdempotencyEntry, IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostLock,
     PostPage, Profile, QuotaDecision, QuotaState, Store, StoreError, TokenLife,
@@ -21,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -421,160 +422,6 @@ fn decode_cursor(c: &PostCursor) -> Option<(DateTime<Utc>, String)> {
     let micros = i64::from_be_bytes(c.0.get(..8)?.try_into().ok()?);
     let id = String::from_utf8(c.0.get(8..)?.to_vec()).ok()?;
     Some((DateTime::from_timestamp_micros(micros)?, id))
-}
-
-/// Advisory-lock class of post locks (the two-key form keeps them apart from any other
-/// advisory locks in the database). The post id's `hashtext` is the second key: a collision
-/// only makes two posts wait for each other.
-const POST_LOCK_CLASS: i32 = 0x706f_7374;
-
-/// The one connection that holds every post lock of this store, as session advisory locks.
-///
-/// One connection for all locks, not one per lock: a lock held across a post's network calls
-/// would otherwise keep a pooled connection out of the pool, and a bulk delete working on more
-/// posts at once than the pool has connections would starve its own queries. Session locks
-/// are reentrant, so two holders in this process could share one key: the in-process post
-/// lock, taken first, rules that out (and a hash collision between two posts only shares a
-/// lock this process holds anyway). A process that dies loses the connection and so its locks.
-struct LockSession {
-    options: PgConnectOptions,
-    /// The connection and its generation (bumped at each reconnect, so a guard of a lost
-    /// connection never unlocks what a newer holder took on the next one).
-    conn: tokio::sync::Mutex<(Option<PgConnection>, u64)>,
-}
-
-impl LockSession {
-    fn new(options: PgConnectOptions) -> Self {
-        Self {
-            options,
-            conn: tokio::sync::Mutex::new((None, 0)),
-        }
-    }
-
-    /// Takes the locks of all `keys` (post ids) or none of them. `Some(generation)` if taken.
-    async fn try_lock(&self, keys: &[String]) -> Result<Option<u64>, StoreError> {
-        let mut slot = self.conn.lock().await;
-        if slot.0.is_none() {
-            let conn = PgConnection::connect_with(&self.options)
-                .await
-                .map_err(|e| StoreError::Backend(format!("post lock connection: {e}")))?;
-            slot.0 = Some(conn);
-            slot.1 += 1;
-        }
-        let generation = slot.1;
-        let Some(conn) = slot.0.as_mut() else {
-            return Err(StoreError::Backend("post lock connection lost".into()));
-        };
-        let mut taken = 0;
-        let mut failed = None;
-        for key in keys {
-            let got: Result<bool, _> =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-                    .bind(POST_LOCK_CLASS)
-                    .bind(key)
-                    .fetch_one(&mut *conn)
-                    .await;
-            match got {
-                Ok(true) => taken += 1,
-                Ok(false) => break,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        if let Some(e) = failed {
-            // Its locks go with it: no holder in this process can be sure of them any more.
-            tracing::error!(error = %e, "the post lock connection failed; reconnecting");
-            slot.0 = None;
-            return Err(db(e));
-        }
-        if taken == keys.len() {
-            return Ok(Some(generation));
-        }
-        let undo = keys[..taken].to_vec();
-        drop(slot);
-        self.unlock(&undo, generation).await;
-        Ok(None)
-    }
-
-    /// Releases `keys` taken on connection `generation` (nothing if it was lost since).
-    async fn unlock(&self, keys: &[String], generation: u64) {
-        let mut slot = self.conn.lock().await;
-        if slot.1 != generation {
-            return;
-        }
-        let Some(conn) = slot.0.as_mut() else {
-            return;
-        };
-        for key in keys {
-            let r = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
-                .bind(POST_LOCK_CLASS)
-                .bind(key)
-                .execute(&mut *conn)
-                .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "the post lock connection failed while unlocking; reconnecting");
-                slot.0 = None;
-                return;
-            }
-        }
-    }
-
-    /// Takes the locks of `keys` (all or none), polling until granted when `wait`. Runs on a
-    /// task of its own: a caller that gives up (a cancelled request) cannot leave a lock
-    /// granted by the server but owned by nobody; what it would have got is released.
-    async fn acquire(
-        self: &Arc<Self>,
-        keys: Vec<String>,
-        wait: bool,
-    ) -> Result<Option<PostLock>, StoreError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let session = self.clone();
-        tokio::spawn(async move {
-            // Polls rather than waiting in `pg_advisory_lock`: a wait would hold the one lock
-            // connection, and one longer than `statement_timeout` would fail.
-            let mut pause = Duration::from_millis(1);
-            let answer = loop {
-                match session.try_lock(&keys).await {
-                    Ok(Some(generation)) => {
-                        break Ok(Some(PostLock::held(Box::new(SessionGuard {
-                            session: session.clone(),
-                            keys: keys.clone(),
-                            generation,
-                        }))))
-                    }
-                    Ok(None) if wait && !tx.is_closed() => {}
-                    Ok(None) => break Ok(None),
-                    Err(e) => break Err(e),
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(10));
-            };
-            // If the caller is gone, the guard comes back here and is dropped: released.
-            let _ = tx.send(answer);
-        });
-        rx.await
-            .unwrap_or_else(|_| Err(StoreError::Backend("post lock task failed".into())))
-    }
-}
-
-/// Post locks held on the [`LockSession`]; dropping it releases them (on a spawned task).
-struct SessionGuard {
-    session: Arc<LockSession>,
-    keys: Vec<String>,
-    generation: u64,
-}
-
-impl Drop for SessionGuard {
-    fn drop(&mut self) {
-        let keys = std::mem::take(&mut self.keys);
-        let (session, generation) = (self.session.clone(), self.generation);
-        // Without a runtime the process is ending: its connection, and so its locks, go too.
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move { session.unlock(&keys, generation).await });
-        }
-    }
 }
 
 /// Post ids as lock keys: sorted and distinct, so that two callers taking several never
