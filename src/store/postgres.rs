@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Row};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -191,9 +191,13 @@ impl PostgresStore {
     }
 
     async fn write_posts(&self, posts: &[Post], must_be_new: bool) -> Result<(), StoreError> {
+        if let [post] = posts {
+            // One statement is its own transaction: no BEGIN and COMMIT round trips.
+            return write_post(&self.pool, post, must_be_new).await;
+        }
         let mut tx = self.pool.begin().await.map_err(db)?;
         for post in posts {
-            write_post(&mut tx, post, must_be_new).await?;
+            write_post(&mut *tx, post, must_be_new).await?;
         }
         tx.commit().await.map_err(db)
     }
@@ -227,28 +231,86 @@ impl PostgresStore {
     }
 }
 
-async fn write_post(
-    tx: &mut Transaction<'_, Postgres>,
+/// Writes `post` and its entries in one statement: one round trip, and on its own one
+/// commit (the intent and the outcome of a delete are one each). Entries are updated in
+/// place by position (those past the post's last entry deleted), so an update neither
+/// rewrites the entries' keys nor re-checks their foreign key.
+async fn write_post<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
     post: &Post,
     must_be_new: bool,
 ) -> Result<(), StoreError> {
-    let conflict = if must_be_new {
-        "ON CONFLICT (id) DO NOTHING"
+    let (conflict, shrink, entry_conflict) = if must_be_new {
+        ("ON CONFLICT (id) DO NOTHING", "", "")
     } else {
-        "ON CONFLICT (id) DO UPDATE SET profile_id = EXCLUDED.profile_id, text = EXCLUDED.text,
-         status = EXCLUDED.status, kind = EXCLUDED.kind, created = EXCLUDED.created,
-         schedule_date = EXCLUDED.schedule_date, idempotency_key = EXCLUDED.idempotency_key,
-         media_urls = EXCLUDED.media_urls,
-         due_at = EXCLUDED.due_at, in_flight = EXCLUDED.in_flight,
-         lease_holder = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
-                             THEN NULL ELSE posts.lease_holder END,
-         lease_until = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
-                            THEN NULL ELSE posts.lease_until END"
+        (
+            "ON CONFLICT (id) DO UPDATE SET profile_id = EXCLUDED.profile_id, text = EXCLUDED.text,
+             status = EXCLUDED.status, kind = EXCLUDED.kind, created = EXCLUDED.created,
+             schedule_date = EXCLUDED.schedule_date, idempotency_key = EXCLUDED.idempotency_key,
+             media_urls = EXCLUDED.media_urls,
+             due_at = EXCLUDED.due_at, in_flight = EXCLUDED.in_flight,
+             lease_holder = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
+                                 THEN NULL ELSE posts.lease_holder END,
+             lease_until = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
+                                THEN NULL ELSE posts.lease_until END",
+            "d AS (DELETE FROM post_entries
+                   WHERE post_id = $1 AND position >= cardinality($12::integer[])),",
+            "ON CONFLICT (post_id, position) DO UPDATE SET platform = EXCLUDED.platform,
+                 network_id = EXCLUDED.network_id, post_type = EXCLUDED.post_type,
+                 media_type = EXCLUDED.media_type, post_url = EXCLUDED.post_url,
+                 state = EXCLUDED.state, error_kind = EXCLUDED.error_kind,
+                 error_message = EXCLUDED.error_message, deleted_at = EXCLUDED.deleted_at,
+                 publish_ref = EXCLUDED.publish_ref",
+        )
     };
-    let written = sqlx::query(&format!(
-        "INSERT INTO posts (id, profile_id, text, status, kind, created, schedule_date,
-                            idempotency_key, due_at, in_flight, media_urls)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {conflict}"
+    let n = post.entries.len();
+    let mut position = Vec::with_capacity(n);
+    let mut platform = Vec::with_capacity(n);
+    let mut network_id = Vec::with_capacity(n);
+    let mut post_type = Vec::with_capacity(n);
+    let mut media_type = Vec::with_capacity(n);
+    let mut post_url = Vec::with_capacity(n);
+    let mut state = Vec::with_capacity(n);
+    let mut error_kind = Vec::with_capacity(n);
+    let mut error_message = Vec::with_capacity(n);
+    let mut deleted_at = Vec::with_capacity(n);
+    let mut publish_ref = Vec::with_capacity(n);
+    for (i, e) in post.entries.iter().enumerate() {
+        position.push(i32::try_from(i).unwrap_or(i32::MAX));
+        platform.push(e.platform.as_str());
+        network_id.push(e.id.as_ref().map(NetworkPostId::as_str));
+        post_type.push(e.post_type.as_deref());
+        media_type.push(e.media_type.as_deref());
+        post_url.push(e.post_url.as_deref());
+        state.push(to_text(&e.state)?);
+        match &e.error {
+            Some(err) => {
+                error_kind.push(Some(to_text(&err.kind)?));
+                error_message.push(Some(err.message.as_str()));
+            }
+            None => {
+                error_kind.push(None);
+                error_message.push(None);
+            }
+        }
+        deleted_at.push(e.deleted_at);
+        publish_ref.push(e.publish_ref.as_deref());
+    }
+    let written: i64 = sqlx::query_scalar(&format!(
+        "WITH p AS (
+             INSERT INTO posts (id, profile_id, text, status, kind, created, schedule_date,
+                                idempotency_key, due_at, in_flight, media_urls)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {conflict}
+             RETURNING id),
+         {shrink}
+         e AS (
+             INSERT INTO post_entries (post_id, position, platform, network_id, post_type,
+                 media_type, post_url, state, error_kind, error_message, deleted_at, publish_ref)
+             SELECT p.id, u.* FROM p CROSS JOIN unnest($12::integer[], $13::text[],
+                 $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+                 $20::text[], $21::timestamptz[], $22::text[]) AS u
+             {entry_conflict})
+         SELECT count(*) FROM p"
     ))
     .bind(post.id.as_str())
     .bind(post.profile_id.as_str())
@@ -261,44 +323,22 @@ async fn write_post(
     .bind(post.schedule_slot())
     .bind(post.in_flight())
     .bind(&post.media_urls)
-    .execute(&mut **tx)
+    .bind(&position)
+    .bind(&platform)
+    .bind(&network_id)
+    .bind(&post_type)
+    .bind(&media_type)
+    .bind(&post_url)
+    .bind(&state)
+    .bind(&error_kind)
+    .bind(&error_message)
+    .bind(&deleted_at)
+    .bind(&publish_ref)
+    .fetch_one(ex)
     .await
     .map_err(db)?;
-    if written.rows_affected() == 0 {
+    if written == 0 {
         return Err(StoreError::DuplicatePost(post.id.clone()));
-    }
-    if !must_be_new {
-        sqlx::query("DELETE FROM post_entries WHERE post_id = $1")
-            .bind(post.id.as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?;
-    }
-    for (position, e) in post.entries.iter().enumerate() {
-        let (error_kind, error_message) = match &e.error {
-            Some(err) => (Some(to_text(&err.kind)?), Some(err.message.as_str())),
-            None => (None, None),
-        };
-        sqlx::query(
-            "INSERT INTO post_entries (post_id, position, platform, network_id, post_type,
-                 media_type, post_url, state, error_kind, error_message, deleted_at, publish_ref)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(post.id.as_str())
-        .bind(i32::try_from(position).unwrap_or(i32::MAX))
-        .bind(e.platform.as_str())
-        .bind(e.id.as_ref().map(NetworkPostId::as_str))
-        .bind(&e.post_type)
-        .bind(&e.media_type)
-        .bind(&e.post_url)
-        .bind(to_text(&e.state)?)
-        .bind(error_kind)
-        .bind(error_message)
-        .bind(e.deleted_at)
-        .bind(&e.publish_ref)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
     }
     Ok(())
 }
@@ -450,6 +490,10 @@ fn platforms_text(platforms: &[Platform]) -> Option<String> {
 impl Store for PostgresStore {
     async fn ensure_primary_profile(&self, account_id: &str) -> Result<Profile, StoreError> {
         let p = Profile::primary(account_id, Utc::now());
+        // Every authenticated request asks: a read first, one round trip once it exists.
+        if let Some(existing) = self.get_profile(&p.id).await? {
+            return Ok(existing);
+        }
         // ON CONFLICT: two first requests (or two gateways) racing create it once.
         sqlx::query(
             "INSERT INTO profiles (id, account_id, title, title_key, is_primary, key_hash, created)
@@ -643,12 +687,29 @@ impl Store for PostgresStore {
     }
 
     async fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM posts WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(self.posts_with_entries(rows).await?.pop())
+        // One round trip (a delete reads its post twice: before and under its lock): the
+        // post's columns on every row, one row per entry (one row of NULLs for none).
+        let rows = sqlx::query(
+            "SELECT p.*, e.position, e.platform, e.network_id, e.post_type, e.media_type,
+                    e.post_url, e.state, e.error_kind, e.error_message, e.deleted_at,
+                    e.publish_ref
+             FROM posts p LEFT JOIN post_entries e ON e.post_id = p.id
+             WHERE p.id = $1 ORDER BY e.position",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut entries = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if r.try_get::<Option<i32>, _>("position").map_err(db)?.is_some() {
+                entries.push(entry_from_row(r)?);
+            }
+        }
+        post_from_row(first, entries).map(Some)
     }
 
     async fn update_post(&self, post: &Post) -> Result<(), StoreError> {
