@@ -7,7 +7,8 @@
 #   scripts/pg-count.sh [N]         # N deletes (default 200); BIN=path/to/postgate to pick
 #                                   # the binary (default target/debug/postgate: counts do not
 #                                   # depend on the build profile)
-#   QUOTA=1 scripts/pg-count.sh     # with the default local delete quotas (a count per call)
+#   QUOTA=1 scripts/pg-count.sh     # with local delete quotas on (a count per call)
+#   P=50 scripts/pg-count.sh 1000   # 50 deletes at a time (shared statements and commits)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200}
@@ -73,11 +74,9 @@ curl -sf "${A[@]}" -X DELETE "$G/api/post" -d "{\"id\":\"$first\"}" >/dev/null
 sleep 0.5
 "${PSQL[@]}" -d count -c "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset(); SELECT pg_stat_reset_shared('wal');" >/dev/null
 sleep 0.7 # the statistics collector's reset reaches every backend
-n=0
-for id in $(echo "$ids" | tail -n +2); do
-  curl -sf "${A[@]}" -X DELETE "$G/api/post" -d "{\"id\":\"$id\"}" >/dev/null
-  n=$((n + 1))
-done
+n=$((N - 1))
+echo "$ids" | tail -n +2 | xargs -P "${P:-1}" -I{} curl -sf "${A[@]}" -X DELETE "$G/api/post" \
+  -d '{"id":"{}"}' -o /dev/null
 sleep 0.7
 "${PSQL[@]}" -d count -F ' | ' -c "
 SELECT 'deletes', $n;

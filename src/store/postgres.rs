@@ -9,6 +9,7 @@
 //! Times are kept to the microsecond (PostgreSQL's `timestamptz`).
 
 use super::pg_locks::LockSession;
+use super::pg_writes::PostWrites;
 use super::{
     IdempotencyEntry, IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostLock,
     PostPage, Profile, QuotaDecision, QuotaState, Store, StoreError, TokenLife,
@@ -36,6 +37,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Where this store's post locks are held.
     locks: Arc<LockSession>,
+    /// The group commit of post updates.
+    writes: Arc<PostWrites>,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -151,7 +154,12 @@ impl PostgresStore {
             .map_err(|e| {
                 StoreError::Open(format!("cannot connect to PostgreSQL at {where_}: {e}"))
             })?;
-        let store = Self { pool, locks };
+        let writes = Arc::new(PostWrites::new(pool.clone()));
+        let store = Self {
+            pool,
+            locks,
+            writes,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -190,18 +198,6 @@ impl PostgresStore {
         &self.pool
     }
 
-    async fn write_posts(&self, posts: &[Post], must_be_new: bool) -> Result<(), StoreError> {
-        if let [post] = posts {
-            // One statement is its own transaction: no BEGIN and COMMIT round trips.
-            return write_post(&self.pool, post, must_be_new).await;
-        }
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        for post in posts {
-            write_post(&mut *tx, post, must_be_new).await?;
-        }
-        tx.commit().await.map_err(db)
-    }
-
     async fn posts_with_entries(&self, rows: Vec<PgRow>) -> Result<Vec<Post>, StoreError> {
         let ids: Vec<String> = rows
             .iter()
@@ -231,87 +227,26 @@ impl PostgresStore {
     }
 }
 
-/// Writes `post` and its entries in one statement: one round trip, and on its own one
-/// commit (the intent and the outcome of a delete are one each). Entries are updated in
-/// place by position (those past the post's last entry deleted), so an update neither
-/// rewrites the entries' keys nor re-checks their foreign key.
-async fn write_post<'e>(
-    ex: impl sqlx::PgExecutor<'e>,
-    post: &Post,
-    must_be_new: bool,
-) -> Result<(), StoreError> {
-    let (conflict, shrink, entry_conflict) = if must_be_new {
-        ("ON CONFLICT (id) DO NOTHING", "", "")
-    } else {
-        (
-            "ON CONFLICT (id) DO UPDATE SET profile_id = EXCLUDED.profile_id, text = EXCLUDED.text,
-             status = EXCLUDED.status, kind = EXCLUDED.kind, created = EXCLUDED.created,
-             schedule_date = EXCLUDED.schedule_date, idempotency_key = EXCLUDED.idempotency_key,
-             media_urls = EXCLUDED.media_urls,
-             due_at = EXCLUDED.due_at, in_flight = EXCLUDED.in_flight,
-             lease_holder = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
-                                 THEN NULL ELSE posts.lease_holder END,
-             lease_until = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
-                                THEN NULL ELSE posts.lease_until END",
-            "d AS (DELETE FROM post_entries
-                   WHERE post_id = $1 AND position >= cardinality($12::integer[])),",
-            "ON CONFLICT (post_id, position) DO UPDATE SET platform = EXCLUDED.platform,
-                 network_id = EXCLUDED.network_id, post_type = EXCLUDED.post_type,
-                 media_type = EXCLUDED.media_type, post_url = EXCLUDED.post_url,
-                 state = EXCLUDED.state, error_kind = EXCLUDED.error_kind,
-                 error_message = EXCLUDED.error_message, deleted_at = EXCLUDED.deleted_at,
-                 publish_ref = EXCLUDED.publish_ref",
-        )
-    };
-    let n = post.entries.len();
-    let mut position = Vec::with_capacity(n);
-    let mut platform = Vec::with_capacity(n);
-    let mut network_id = Vec::with_capacity(n);
-    let mut post_type = Vec::with_capacity(n);
-    let mut media_type = Vec::with_capacity(n);
-    let mut post_url = Vec::with_capacity(n);
-    let mut state = Vec::with_capacity(n);
-    let mut error_kind = Vec::with_capacity(n);
-    let mut error_message = Vec::with_capacity(n);
-    let mut deleted_at = Vec::with_capacity(n);
-    let mut publish_ref = Vec::with_capacity(n);
-    for (i, e) in post.entries.iter().enumerate() {
-        position.push(i32::try_from(i).unwrap_or(i32::MAX));
-        platform.push(e.platform.as_str());
-        network_id.push(e.id.as_ref().map(NetworkPostId::as_str));
-        post_type.push(e.post_type.as_deref());
-        media_type.push(e.media_type.as_deref());
-        post_url.push(e.post_url.as_deref());
-        state.push(to_text(&e.state)?);
-        match &e.error {
-            Some(err) => {
-                error_kind.push(Some(to_text(&err.kind)?));
-                error_message.push(Some(err.message.as_str()));
-            }
-            None => {
-                error_kind.push(None);
-                error_message.push(None);
-            }
-        }
-        deleted_at.push(e.deleted_at);
-        publish_ref.push(e.publish_ref.as_deref());
-    }
-    let written: i64 = sqlx::query_scalar(&format!(
+/// Inserts a new post and its entries in one statement (one round trip, one commit);
+/// [`StoreError::DuplicatePost`] if its id exists.
+async fn insert_post<'e>(ex: impl sqlx::PgExecutor<'e>, post: &Post) -> Result<(), StoreError> {
+    let mut e = EntryColumns::default();
+    e.push(post)?;
+    let written: i64 = sqlx::query_scalar(
         "WITH p AS (
              INSERT INTO posts (id, profile_id, text, status, kind, created, schedule_date,
                                 idempotency_key, due_at, in_flight, media_urls)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {conflict}
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING
              RETURNING id),
-         {shrink}
          e AS (
              INSERT INTO post_entries (post_id, position, platform, network_id, post_type,
                  media_type, post_url, state, error_kind, error_message, deleted_at, publish_ref)
-             SELECT p.id, u.* FROM p CROSS JOIN unnest($12::integer[], $13::text[],
-                 $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-                 $20::text[], $21::timestamptz[], $22::text[]) AS u
-             {entry_conflict})
-         SELECT count(*) FROM p"
-    ))
+             SELECT * FROM unnest($12::text[], $13::integer[], $14::text[], $15::text[],
+                 $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[],
+                 $22::timestamptz[], $23::text[])
+             WHERE EXISTS (SELECT 1 FROM p))
+         SELECT count(*) FROM p",
+    )
     .bind(post.id.as_str())
     .bind(post.profile_id.as_str())
     .bind(&post.text)
@@ -323,17 +258,18 @@ async fn write_post<'e>(
     .bind(post.schedule_slot())
     .bind(post.in_flight())
     .bind(&post.media_urls)
-    .bind(&position)
-    .bind(&platform)
-    .bind(&network_id)
-    .bind(&post_type)
-    .bind(&media_type)
-    .bind(&post_url)
-    .bind(&state)
-    .bind(&error_kind)
-    .bind(&error_message)
-    .bind(&deleted_at)
-    .bind(&publish_ref)
+    .bind(&e.post_id)
+    .bind(&e.position)
+    .bind(&e.platform)
+    .bind(&e.network_id)
+    .bind(&e.post_type)
+    .bind(&e.media_type)
+    .bind(&e.post_url)
+    .bind(&e.state)
+    .bind(&e.error_kind)
+    .bind(&e.error_message)
+    .bind(&e.deleted_at)
+    .bind(&e.publish_ref)
     .fetch_one(ex)
     .await
     .map_err(db)?;
@@ -341,6 +277,159 @@ async fn write_post<'e>(
         return Err(StoreError::DuplicatePost(post.id.clone()));
     }
     Ok(())
+}
+
+/// Upserts `posts` (distinct ids) and their entries in one statement: one round trip and
+/// one commit for all (`Store::update_post`, `update_posts`, and the group commit of
+/// [`super::pg_writes`]). Entries are updated in place by position (those past a post's last
+/// entry deleted), so an update neither rewrites the entries' keys nor re-checks their
+/// foreign key. Rows are written in id order, so two statements locking some of the same
+/// posts wait for each other instead of deadlocking.
+pub(super) async fn upsert_posts<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    posts: &[&Post],
+) -> Result<(), StoreError> {
+    let mut posts = posts.to_vec();
+    posts.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    let n = posts.len();
+    let mut id = Vec::with_capacity(n);
+    let mut profile_id = Vec::with_capacity(n);
+    let mut text = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut kind = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    let mut schedule_date = Vec::with_capacity(n);
+    let mut idempotency_key = Vec::with_capacity(n);
+    let mut due_at = Vec::with_capacity(n);
+    let mut in_flight = Vec::with_capacity(n);
+    // One JSON list per post: a text[][] cannot hold lists of different lengths.
+    let mut media_urls = Vec::with_capacity(n);
+    let mut entry_count = Vec::with_capacity(n);
+    let mut e = EntryColumns::default();
+    for post in &posts {
+        id.push(post.id.as_str());
+        profile_id.push(post.profile_id.as_str());
+        text.push(post.text.as_str());
+        status.push(to_text(&post.status)?);
+        kind.push(to_text(&post.kind)?);
+        created.push(post.created);
+        schedule_date.push(post.schedule_date);
+        idempotency_key.push(post.idempotency_key.as_deref());
+        due_at.push(post.schedule_slot());
+        in_flight.push(post.in_flight());
+        media_urls.push(
+            serde_json::to_string(&post.media_urls)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        entry_count.push(i32::try_from(post.entries.len()).unwrap_or(i32::MAX));
+        e.push(post)?;
+    }
+    sqlx::query(
+        "WITH p AS (
+             INSERT INTO posts (id, profile_id, text, status, kind, created, schedule_date,
+                                idempotency_key, due_at, in_flight, media_urls)
+             SELECT u.id, u.profile_id, u.text, u.status, u.kind, u.created, u.schedule_date,
+                    u.idempotency_key, u.due_at, u.in_flight,
+                    ARRAY(SELECT jsonb_array_elements_text(u.media_urls::jsonb))
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::timestamptz[], $7::timestamptz[], $8::text[], $9::timestamptz[],
+                         $10::boolean[], $11::text[])
+                  AS u(id, profile_id, text, status, kind, created, schedule_date,
+                       idempotency_key, due_at, in_flight, media_urls)
+             ON CONFLICT (id) DO UPDATE SET profile_id = EXCLUDED.profile_id,
+                 text = EXCLUDED.text, status = EXCLUDED.status, kind = EXCLUDED.kind,
+                 created = EXCLUDED.created, schedule_date = EXCLUDED.schedule_date,
+                 idempotency_key = EXCLUDED.idempotency_key, media_urls = EXCLUDED.media_urls,
+                 due_at = EXCLUDED.due_at, in_flight = EXCLUDED.in_flight,
+                 lease_holder = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
+                                     THEN NULL ELSE posts.lease_holder END,
+                 lease_until = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
+                                    THEN NULL ELSE posts.lease_until END),
+         d AS (
+             DELETE FROM post_entries x USING unnest($1::text[], $12::integer[]) AS c(id, n)
+             WHERE x.post_id = c.id AND x.position >= c.n),
+         e AS (
+             INSERT INTO post_entries (post_id, position, platform, network_id, post_type,
+                 media_type, post_url, state, error_kind, error_message, deleted_at, publish_ref)
+             SELECT * FROM unnest($13::text[], $14::integer[], $15::text[], $16::text[],
+                 $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
+                 $23::timestamptz[], $24::text[])
+             ON CONFLICT (post_id, position) DO UPDATE SET platform = EXCLUDED.platform,
+                 network_id = EXCLUDED.network_id, post_type = EXCLUDED.post_type,
+                 media_type = EXCLUDED.media_type, post_url = EXCLUDED.post_url,
+                 state = EXCLUDED.state, error_kind = EXCLUDED.error_kind,
+                 error_message = EXCLUDED.error_message, deleted_at = EXCLUDED.deleted_at,
+                 publish_ref = EXCLUDED.publish_ref)
+         SELECT 1",
+    )
+    .bind(&id)
+    .bind(&profile_id)
+    .bind(&text)
+    .bind(&status)
+    .bind(&kind)
+    .bind(&created)
+    .bind(&schedule_date)
+    .bind(&idempotency_key)
+    .bind(&due_at)
+    .bind(&in_flight)
+    .bind(&media_urls)
+    .bind(&entry_count)
+    .bind(&e.post_id)
+    .bind(&e.position)
+    .bind(&e.platform)
+    .bind(&e.network_id)
+    .bind(&e.post_type)
+    .bind(&e.media_type)
+    .bind(&e.post_url)
+    .bind(&e.state)
+    .bind(&e.error_kind)
+    .bind(&e.error_message)
+    .bind(&e.deleted_at)
+    .bind(&e.publish_ref)
+    .execute(ex)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The `post_entries` columns of several posts' entries, one array each (for `unnest`).
+#[derive(Default)]
+struct EntryColumns<'a> {
+    post_id: Vec<&'a str>,
+    position: Vec<i32>,
+    platform: Vec<&'a str>,
+    network_id: Vec<Option<&'a str>>,
+    post_type: Vec<Option<&'a str>>,
+    media_type: Vec<Option<&'a str>>,
+    post_url: Vec<Option<&'a str>>,
+    state: Vec<String>,
+    error_kind: Vec<Option<String>>,
+    error_message: Vec<Option<&'a str>>,
+    deleted_at: Vec<Option<DateTime<Utc>>>,
+    publish_ref: Vec<Option<&'a str>>,
+}
+
+impl<'a> EntryColumns<'a> {
+    fn push(&mut self, post: &'a Post) -> Result<(), StoreError> {
+        for (i, e) in post.entries.iter().enumerate() {
+            self.post_id.push(post.id.as_str());
+            self.position.push(i32::try_from(i).unwrap_or(i32::MAX));
+            self.platform.push(e.platform.as_str());
+            self.network_id
+                .push(e.id.as_ref().map(NetworkPostId::as_str));
+            self.post_type.push(e.post_type.as_deref());
+            self.media_type.push(e.media_type.as_deref());
+            self.post_url.push(e.post_url.as_deref());
+            self.state.push(to_text(&e.state)?);
+            self.error_kind
+                .push(e.error.as_ref().map(|err| to_text(&err.kind)).transpose()?);
+            self.error_message
+                .push(e.error.as_ref().map(|err| err.message.as_str()));
+            self.deleted_at.push(e.deleted_at);
+            self.publish_ref.push(e.publish_ref.as_deref());
+        }
+        Ok(())
+    }
 }
 
 fn entry_from_row(r: &PgRow) -> Result<PlatformEntry, StoreError> {
@@ -683,7 +772,7 @@ impl Store for PostgresStore {
     }
 
     async fn insert_post(&self, post: &Post) -> Result<(), StoreError> {
-        self.write_posts(std::slice::from_ref(post), true).await
+        insert_post(&self.pool, post).await
     }
 
     async fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
@@ -705,7 +794,10 @@ impl Store for PostgresStore {
         };
         let mut entries = Vec::with_capacity(rows.len());
         for r in &rows {
-            if r.try_get::<Option<i32>, _>("position").map_err(db)?.is_some() {
+            if r.try_get::<Option<i32>, _>("position")
+                .map_err(db)?
+                .is_some()
+            {
                 entries.push(entry_from_row(r)?);
             }
         }
@@ -713,11 +805,21 @@ impl Store for PostgresStore {
     }
 
     async fn update_post(&self, post: &Post) -> Result<(), StoreError> {
-        self.write_posts(std::slice::from_ref(post), false).await
+        // Shares a statement and a commit with the updates of the deletes running with it.
+        self.writes.write(post.clone()).await
     }
 
     async fn update_posts(&self, posts: &[Post]) -> Result<(), StoreError> {
-        self.write_posts(posts, false).await
+        if posts.is_empty() {
+            return Ok(());
+        }
+        // One statement, so all or none; a post given twice is written as given last.
+        let mut last = std::collections::HashMap::new();
+        for p in posts {
+            last.insert(p.id.as_str(), p);
+        }
+        let posts: Vec<&Post> = last.into_values().collect();
+        upsert_posts(&self.pool, &posts).await
     }
 
     async fn posts_by_profile(
@@ -888,36 +990,42 @@ impl Store for PostgresStore {
         let now_ms = millis(now);
         let window_ms = i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await.map_err(db)?;
-        // The bucket's row is the lock: every gateway counts against one window.
-        sqlx::query("INSERT INTO quotas (bucket) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(bucket)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        let blocked: i64 =
-            sqlx::query_scalar("SELECT blocked_until_ms FROM quotas WHERE bucket = $1 FOR UPDATE")
-                .bind(bucket)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
+        // The bucket's row is the lock: every gateway counts against one window. Taken (and
+        // the row created on first use) by one statement; the count runs in the next, whose
+        // snapshot sees every call committed by the lock's previous holder.
+        let blocked: i64 = sqlx::query_scalar(
+            "INSERT INTO quotas (bucket) VALUES ($1)
+             ON CONFLICT (bucket) DO UPDATE SET bucket = EXCLUDED.bucket
+             RETURNING blocked_until_ms",
+        )
+        .bind(bucket)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
         if blocked > now_ms {
             return Ok(QuotaDecision::Exhausted {
                 retry_after: ((blocked - now_ms) as u64).div_ceil(1000),
             });
         }
-        sqlx::query("DELETE FROM quota_calls WHERE bucket = $1 AND at_ms <= $2")
-            .bind(bucket)
-            .bind(now_ms.saturating_sub(window_ms))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        let (count, oldest): (i64, Option<i64>) =
-            sqlx::query_as("SELECT count(*), min(at_ms) FROM quota_calls WHERE bucket = $1")
-                .bind(bucket)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
+        // Forgets the calls out of the window, counts the others and adds this one if there
+        // is room, in one round trip.
+        let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "WITH gone AS (DELETE FROM quota_calls WHERE bucket = $1 AND at_ms <= $2),
+                  live AS (SELECT count(*) AS n, min(at_ms) AS oldest FROM quota_calls
+                           WHERE bucket = $1 AND at_ms > $2),
+                  added AS (INSERT INTO quota_calls (bucket, at_ms)
+                            SELECT $1, $3 FROM live WHERE live.n < $4)
+             SELECT n, oldest FROM live",
+        )
+        .bind(bucket)
+        .bind(now_ms.saturating_sub(window_ms))
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
         if count >= i64::from(limit) {
+            // Nothing was added; the expired calls' removal may as well stay undone.
             let oldest = oldest.unwrap_or(now_ms);
             let wait = oldest
                 .saturating_add(window_ms)
@@ -927,12 +1035,6 @@ impl Store for PostgresStore {
                 retry_after: wait.div_ceil(1000).max(1),
             });
         }
-        sqlx::query("INSERT INTO quota_calls (bucket, at_ms) VALUES ($1, $2)")
-            .bind(bucket)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(QuotaDecision::Granted)
     }
