@@ -28,6 +28,7 @@ where
     profiles(make().await).await;
     linked_accounts(make().await).await;
     posts(make().await).await;
+    concurrent_updates(make().await).await;
     insert_new_posts(make().await).await;
     schedule_index(make().await).await;
     in_flight_index(make().await).await;
@@ -304,6 +305,67 @@ pub async fn posts(store: Arc<dyn Store>) {
     b.entries
         .push(published(Platform::Other("linkedin".into()), "urn:li:1"));
     store.update_posts(&[a.clone(), b.clone()]).await.unwrap();
+    assert_eq!(store.get_post(&a.id).await.unwrap(), Some(a));
+    assert_eq!(store.get_post(&b.id).await.unwrap(), Some(b));
+}
+
+/// Updates of many posts at once (the PostgreSQL store shares statements and commits between
+/// them): each post reads back as its own last update, entries grown or shrunk, and a
+/// set of posts given twice in one `update_posts` is written as given last.
+pub async fn concurrent_updates(store: Arc<dyn Store>) {
+    let mut posts = Vec::new();
+    for n in 0..40 {
+        let p = post(
+            200 + n,
+            "prof",
+            t0(),
+            vec![
+                published(Platform::Threads, &format!("t{n}")),
+                published(Platform::Twitter, &format!("x{n}")),
+            ],
+        );
+        store.insert_post(&p).await.unwrap();
+        posts.push(p);
+    }
+    let tasks = posts.into_iter().enumerate().map(|(n, mut p)| {
+        let s = store.clone();
+        tokio::spawn(async move {
+            p.entries[0].state = EntryState::Deleting;
+            s.update_post(&p).await.unwrap();
+            p.entries[0].state = EntryState::Deleted;
+            p.entries[0].deleted_at = Some(t0() + Duration::seconds(n as i64));
+            if n % 2 == 0 {
+                p.entries.pop();
+                p.status = PostStatus::Deleted;
+            } else {
+                p.entries
+                    .push(published(Platform::Other("linkedin".into()), "urn:li:9"));
+            }
+            p.text = format!("last {n}");
+            s.update_post(&p).await.unwrap();
+            p
+        })
+    });
+    let written: Vec<Post> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    for p in &written {
+        assert_eq!(
+            store.get_post(&p.id).await.unwrap().as_ref(),
+            Some(p),
+            "concurrent updates: each post as last written"
+        );
+    }
+    let (mut a, mut b) = (written[0].clone(), written[1].clone());
+    b.entries.clear();
+    store.update_posts(&[a.clone(), b.clone()]).await.unwrap();
+    a.text = "given last".into();
+    store
+        .update_posts(&[a.clone(), b.clone(), a.clone()])
+        .await
+        .unwrap();
     assert_eq!(store.get_post(&a.id).await.unwrap(), Some(a));
     assert_eq!(store.get_post(&b.id).await.unwrap(), Some(b));
 }

@@ -7,6 +7,8 @@
 #[doc(hidden)]
 pub mod contract;
 mod group_commit;
+mod pg_locks;
+mod pg_writes;
 mod postgres;
 mod record;
 mod sled_store;

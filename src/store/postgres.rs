@@ -8,6 +8,8 @@
 //!
 //! Times are kept to the microsecond (PostgreSQL's `timestamptz`).
 
+use super::pg_locks::LockSession;
+use super::pg_writes::PostWrites;
 use super::{
     IdempotencyEntry, IdempotencyRecord, Job, JobPut, LinkedAccount, PostCursor, PostLock,
     PostPage, Profile, QuotaDecision, QuotaState, Store, StoreError, TokenLife,
@@ -21,7 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Row};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +37,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Where this store's post locks are held.
     locks: Arc<LockSession>,
+    /// The group commit of post updates.
+    writes: Arc<PostWrites>,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -150,7 +154,12 @@ impl PostgresStore {
             .map_err(|e| {
                 StoreError::Open(format!("cannot connect to PostgreSQL at {where_}: {e}"))
             })?;
-        let store = Self { pool, locks };
+        let writes = Arc::new(PostWrites::new(pool.clone()));
+        let store = Self {
+            pool,
+            locks,
+            writes,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -189,14 +198,6 @@ impl PostgresStore {
         &self.pool
     }
 
-    async fn write_posts(&self, posts: &[Post], must_be_new: bool) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        for post in posts {
-            write_post(&mut tx, post, must_be_new).await?;
-        }
-        tx.commit().await.map_err(db)
-    }
-
     async fn posts_with_entries(&self, rows: Vec<PgRow>) -> Result<Vec<Post>, StoreError> {
         let ids: Vec<String> = rows
             .iter()
@@ -226,29 +227,26 @@ impl PostgresStore {
     }
 }
 
-async fn write_post(
-    tx: &mut Transaction<'_, Postgres>,
-    post: &Post,
-    must_be_new: bool,
-) -> Result<(), StoreError> {
-    let conflict = if must_be_new {
-        "ON CONFLICT (id) DO NOTHING"
-    } else {
-        "ON CONFLICT (id) DO UPDATE SET profile_id = EXCLUDED.profile_id, text = EXCLUDED.text,
-         status = EXCLUDED.status, kind = EXCLUDED.kind, created = EXCLUDED.created,
-         schedule_date = EXCLUDED.schedule_date, idempotency_key = EXCLUDED.idempotency_key,
-         media_urls = EXCLUDED.media_urls,
-         due_at = EXCLUDED.due_at, in_flight = EXCLUDED.in_flight,
-         lease_holder = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
-                             THEN NULL ELSE posts.lease_holder END,
-         lease_until = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
-                            THEN NULL ELSE posts.lease_until END"
-    };
-    let written = sqlx::query(&format!(
-        "INSERT INTO posts (id, profile_id, text, status, kind, created, schedule_date,
-                            idempotency_key, due_at, in_flight, media_urls)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {conflict}"
-    ))
+/// Inserts a new post and its entries in one statement (one round trip, one commit);
+/// [`StoreError::DuplicatePost`] if its id exists.
+async fn insert_post<'e>(ex: impl sqlx::PgExecutor<'e>, post: &Post) -> Result<(), StoreError> {
+    let mut e = EntryColumns::default();
+    e.push(post)?;
+    let written: i64 = sqlx::query_scalar(
+        "WITH p AS (
+             INSERT INTO posts (id, profile_id, text, status, kind, created, schedule_date,
+                                idempotency_key, due_at, in_flight, media_urls)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING
+             RETURNING id),
+         e AS (
+             INSERT INTO post_entries (post_id, position, platform, network_id, post_type,
+                 media_type, post_url, state, error_kind, error_message, deleted_at, publish_ref)
+             SELECT * FROM unnest($12::text[], $13::integer[], $14::text[], $15::text[],
+                 $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[],
+                 $22::timestamptz[], $23::text[])
+             WHERE EXISTS (SELECT 1 FROM p))
+         SELECT count(*) FROM p",
+    )
     .bind(post.id.as_str())
     .bind(post.profile_id.as_str())
     .bind(&post.text)
@@ -260,46 +258,178 @@ async fn write_post(
     .bind(post.schedule_slot())
     .bind(post.in_flight())
     .bind(&post.media_urls)
-    .execute(&mut **tx)
+    .bind(&e.post_id)
+    .bind(&e.position)
+    .bind(&e.platform)
+    .bind(&e.network_id)
+    .bind(&e.post_type)
+    .bind(&e.media_type)
+    .bind(&e.post_url)
+    .bind(&e.state)
+    .bind(&e.error_kind)
+    .bind(&e.error_message)
+    .bind(&e.deleted_at)
+    .bind(&e.publish_ref)
+    .fetch_one(ex)
     .await
     .map_err(db)?;
-    if written.rows_affected() == 0 {
+    if written == 0 {
         return Err(StoreError::DuplicatePost(post.id.clone()));
     }
-    if !must_be_new {
-        sqlx::query("DELETE FROM post_entries WHERE post_id = $1")
-            .bind(post.id.as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?;
-    }
-    for (position, e) in post.entries.iter().enumerate() {
-        let (error_kind, error_message) = match &e.error {
-            Some(err) => (Some(to_text(&err.kind)?), Some(err.message.as_str())),
-            None => (None, None),
-        };
-        sqlx::query(
-            "INSERT INTO post_entries (post_id, position, platform, network_id, post_type,
-                 media_type, post_url, state, error_kind, error_message, deleted_at, publish_ref)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(post.id.as_str())
-        .bind(i32::try_from(position).unwrap_or(i32::MAX))
-        .bind(e.platform.as_str())
-        .bind(e.id.as_ref().map(NetworkPostId::as_str))
-        .bind(&e.post_type)
-        .bind(&e.media_type)
-        .bind(&e.post_url)
-        .bind(to_text(&e.state)?)
-        .bind(error_kind)
-        .bind(error_message)
-        .bind(e.deleted_at)
-        .bind(&e.publish_ref)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    }
     Ok(())
+}
+
+/// Upserts `posts` (distinct ids) and their entries in one statement: one round trip and
+/// one commit for all (`Store::update_post`, `update_posts`, and the group commit of
+/// [`super::pg_writes`]). Entries are updated in place by position (those past a post's last
+/// entry deleted), so an update neither rewrites the entries' keys nor re-checks their
+/// foreign key. Rows are written in id order, so two statements locking some of the same
+/// posts wait for each other instead of deadlocking.
+pub(super) async fn upsert_posts<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    posts: &[&Post],
+) -> Result<(), StoreError> {
+    let mut posts = posts.to_vec();
+    posts.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    let n = posts.len();
+    let mut id = Vec::with_capacity(n);
+    let mut profile_id = Vec::with_capacity(n);
+    let mut text = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut kind = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    let mut schedule_date = Vec::with_capacity(n);
+    let mut idempotency_key = Vec::with_capacity(n);
+    let mut due_at = Vec::with_capacity(n);
+    let mut in_flight = Vec::with_capacity(n);
+    // One JSON list per post: a text[][] cannot hold lists of different lengths.
+    let mut media_urls = Vec::with_capacity(n);
+    let mut entry_count = Vec::with_capacity(n);
+    let mut e = EntryColumns::default();
+    for post in &posts {
+        id.push(post.id.as_str());
+        profile_id.push(post.profile_id.as_str());
+        text.push(post.text.as_str());
+        status.push(to_text(&post.status)?);
+        kind.push(to_text(&post.kind)?);
+        created.push(post.created);
+        schedule_date.push(post.schedule_date);
+        idempotency_key.push(post.idempotency_key.as_deref());
+        due_at.push(post.schedule_slot());
+        in_flight.push(post.in_flight());
+        media_urls.push(
+            serde_json::to_string(&post.media_urls)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        entry_count.push(i32::try_from(post.entries.len()).unwrap_or(i32::MAX));
+        e.push(post)?;
+    }
+    sqlx::query(
+        "WITH p AS (
+             INSERT INTO posts (id, profile_id, text, status, kind, created, schedule_date,
+                                idempotency_key, due_at, in_flight, media_urls)
+             SELECT u.id, u.profile_id, u.text, u.status, u.kind, u.created, u.schedule_date,
+                    u.idempotency_key, u.due_at, u.in_flight,
+                    ARRAY(SELECT jsonb_array_elements_text(u.media_urls::jsonb))
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::timestamptz[], $7::timestamptz[], $8::text[], $9::timestamptz[],
+                         $10::boolean[], $11::text[])
+                  AS u(id, profile_id, text, status, kind, created, schedule_date,
+                       idempotency_key, due_at, in_flight, media_urls)
+             ON CONFLICT (id) DO UPDATE SET profile_id = EXCLUDED.profile_id,
+                 text = EXCLUDED.text, status = EXCLUDED.status, kind = EXCLUDED.kind,
+                 created = EXCLUDED.created, schedule_date = EXCLUDED.schedule_date,
+                 idempotency_key = EXCLUDED.idempotency_key, media_urls = EXCLUDED.media_urls,
+                 due_at = EXCLUDED.due_at, in_flight = EXCLUDED.in_flight,
+                 lease_holder = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
+                                     THEN NULL ELSE posts.lease_holder END,
+                 lease_until = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM posts.due_at
+                                    THEN NULL ELSE posts.lease_until END),
+         d AS (
+             DELETE FROM post_entries x USING unnest($1::text[], $12::integer[]) AS c(id, n)
+             WHERE x.post_id = c.id AND x.position >= c.n),
+         e AS (
+             INSERT INTO post_entries (post_id, position, platform, network_id, post_type,
+                 media_type, post_url, state, error_kind, error_message, deleted_at, publish_ref)
+             SELECT * FROM unnest($13::text[], $14::integer[], $15::text[], $16::text[],
+                 $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
+                 $23::timestamptz[], $24::text[])
+             ON CONFLICT (post_id, position) DO UPDATE SET platform = EXCLUDED.platform,
+                 network_id = EXCLUDED.network_id, post_type = EXCLUDED.post_type,
+                 media_type = EXCLUDED.media_type, post_url = EXCLUDED.post_url,
+                 state = EXCLUDED.state, error_kind = EXCLUDED.error_kind,
+                 error_message = EXCLUDED.error_message, deleted_at = EXCLUDED.deleted_at,
+                 publish_ref = EXCLUDED.publish_ref)
+         SELECT 1",
+    )
+    .bind(&id)
+    .bind(&profile_id)
+    .bind(&text)
+    .bind(&status)
+    .bind(&kind)
+    .bind(&created)
+    .bind(&schedule_date)
+    .bind(&idempotency_key)
+    .bind(&due_at)
+    .bind(&in_flight)
+    .bind(&media_urls)
+    .bind(&entry_count)
+    .bind(&e.post_id)
+    .bind(&e.position)
+    .bind(&e.platform)
+    .bind(&e.network_id)
+    .bind(&e.post_type)
+    .bind(&e.media_type)
+    .bind(&e.post_url)
+    .bind(&e.state)
+    .bind(&e.error_kind)
+    .bind(&e.error_message)
+    .bind(&e.deleted_at)
+    .bind(&e.publish_ref)
+    .execute(ex)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The `post_entries` columns of several posts' entries, one array each (for `unnest`).
+#[derive(Default)]
+struct EntryColumns<'a> {
+    post_id: Vec<&'a str>,
+    position: Vec<i32>,
+    platform: Vec<&'a str>,
+    network_id: Vec<Option<&'a str>>,
+    post_type: Vec<Option<&'a str>>,
+    media_type: Vec<Option<&'a str>>,
+    post_url: Vec<Option<&'a str>>,
+    state: Vec<String>,
+    error_kind: Vec<Option<String>>,
+    error_message: Vec<Option<&'a str>>,
+    deleted_at: Vec<Option<DateTime<Utc>>>,
+    publish_ref: Vec<Option<&'a str>>,
+}
+
+impl<'a> EntryColumns<'a> {
+    fn push(&mut self, post: &'a Post) -> Result<(), StoreError> {
+        for (i, e) in post.entries.iter().enumerate() {
+            self.post_id.push(post.id.as_str());
+            self.position.push(i32::try_from(i).unwrap_or(i32::MAX));
+            self.platform.push(e.platform.as_str());
+            self.network_id
+                .push(e.id.as_ref().map(NetworkPostId::as_str));
+            self.post_type.push(e.post_type.as_deref());
+            self.media_type.push(e.media_type.as_deref());
+            self.post_url.push(e.post_url.as_deref());
+            self.state.push(to_text(&e.state)?);
+            self.error_kind
+                .push(e.error.as_ref().map(|err| to_text(&err.kind)).transpose()?);
+            self.error_message
+                .push(e.error.as_ref().map(|err| err.message.as_str()));
+            self.deleted_at.push(e.deleted_at);
+            self.publish_ref.push(e.publish_ref.as_deref());
+        }
+        Ok(())
+    }
 }
 
 fn entry_from_row(r: &PgRow) -> Result<PlatformEntry, StoreError> {
@@ -423,160 +553,6 @@ fn decode_cursor(c: &PostCursor) -> Option<(DateTime<Utc>, String)> {
     Some((DateTime::from_timestamp_micros(micros)?, id))
 }
 
-/// Advisory-lock class of post locks (the two-key form keeps them apart from any other
-/// advisory locks in the database). The post id's `hashtext` is the second key: a collision
-/// only makes two posts wait for each other.
-const POST_LOCK_CLASS: i32 = 0x706f_7374;
-
-/// The one connection that holds every post lock of this store, as session advisory locks.
-///
-/// One connection for all locks, not one per lock: a lock held across a post's network calls
-/// would otherwise keep a pooled connection out of the pool, and a bulk delete working on more
-/// posts at once than the pool has connections would starve its own queries. Session locks
-/// are reentrant, so two holders in this process could share one key: the in-process post
-/// lock, taken first, rules that out (and a hash collision between two posts only shares a
-/// lock this process holds anyway). A process that dies loses the connection and so its locks.
-struct LockSession {
-    options: PgConnectOptions,
-    /// The connection and its generation (bumped at each reconnect, so a guard of a lost
-    /// connection never unlocks what a newer holder took on the next one).
-    conn: tokio::sync::Mutex<(Option<PgConnection>, u64)>,
-}
-
-impl LockSession {
-    fn new(options: PgConnectOptions) -> Self {
-        Self {
-            options,
-            conn: tokio::sync::Mutex::new((None, 0)),
-        }
-    }
-
-    /// Takes the locks of all `keys` (post ids) or none of them. `Some(generation)` if taken.
-    async fn try_lock(&self, keys: &[String]) -> Result<Option<u64>, StoreError> {
-        let mut slot = self.conn.lock().await;
-        if slot.0.is_none() {
-            let conn = PgConnection::connect_with(&self.options)
-                .await
-                .map_err(|e| StoreError::Backend(format!("post lock connection: {e}")))?;
-            slot.0 = Some(conn);
-            slot.1 += 1;
-        }
-        let generation = slot.1;
-        let Some(conn) = slot.0.as_mut() else {
-            return Err(StoreError::Backend("post lock connection lost".into()));
-        };
-        let mut taken = 0;
-        let mut failed = None;
-        for key in keys {
-            let got: Result<bool, _> =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-                    .bind(POST_LOCK_CLASS)
-                    .bind(key)
-                    .fetch_one(&mut *conn)
-                    .await;
-            match got {
-                Ok(true) => taken += 1,
-                Ok(false) => break,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        if let Some(e) = failed {
-            // Its locks go with it: no holder in this process can be sure of them any more.
-            tracing::error!(error = %e, "the post lock connection failed; reconnecting");
-            slot.0 = None;
-            return Err(db(e));
-        }
-        if taken == keys.len() {
-            return Ok(Some(generation));
-        }
-        let undo = keys[..taken].to_vec();
-        drop(slot);
-        self.unlock(&undo, generation).await;
-        Ok(None)
-    }
-
-    /// Releases `keys` taken on connection `generation` (nothing if it was lost since).
-    async fn unlock(&self, keys: &[String], generation: u64) {
-        let mut slot = self.conn.lock().await;
-        if slot.1 != generation {
-            return;
-        }
-        let Some(conn) = slot.0.as_mut() else {
-            return;
-        };
-        for key in keys {
-            let r = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
-                .bind(POST_LOCK_CLASS)
-                .bind(key)
-                .execute(&mut *conn)
-                .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "the post lock connection failed while unlocking; reconnecting");
-                slot.0 = None;
-                return;
-            }
-        }
-    }
-
-    /// Takes the locks of `keys` (all or none), polling until granted when `wait`. Runs on a
-    /// task of its own: a caller that gives up (a cancelled request) cannot leave a lock
-    /// granted by the server but owned by nobody; what it would have got is released.
-    async fn acquire(
-        self: &Arc<Self>,
-        keys: Vec<String>,
-        wait: bool,
-    ) -> Result<Option<PostLock>, StoreError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let session = self.clone();
-        tokio::spawn(async move {
-            // Polls rather than waiting in `pg_advisory_lock`: a wait would hold the one lock
-            // connection, and one longer than `statement_timeout` would fail.
-            let mut pause = Duration::from_millis(1);
-            let answer = loop {
-                match session.try_lock(&keys).await {
-                    Ok(Some(generation)) => {
-                        break Ok(Some(PostLock::held(Box::new(SessionGuard {
-                            session: session.clone(),
-                            keys: keys.clone(),
-                            generation,
-                        }))))
-                    }
-                    Ok(None) if wait && !tx.is_closed() => {}
-                    Ok(None) => break Ok(None),
-                    Err(e) => break Err(e),
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(10));
-            };
-            // If the caller is gone, the guard comes back here and is dropped: released.
-            let _ = tx.send(answer);
-        });
-        rx.await
-            .unwrap_or_else(|_| Err(StoreError::Backend("post lock task failed".into())))
-    }
-}
-
-/// Post locks held on the [`LockSession`]; dropping it releases them (on a spawned task).
-struct SessionGuard {
-    session: Arc<LockSession>,
-    keys: Vec<String>,
-    generation: u64,
-}
-
-impl Drop for SessionGuard {
-    fn drop(&mut self) {
-        let keys = std::mem::take(&mut self.keys);
-        let (session, generation) = (self.session.clone(), self.generation);
-        // Without a runtime the process is ending: its connection, and so its locks, go too.
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move { session.unlock(&keys, generation).await });
-        }
-    }
-}
-
 /// Post ids as lock keys: sorted and distinct, so that two callers taking several never
 /// hold parts of each other's set in a different order.
 fn lock_keys(ids: &[PostId]) -> Vec<String> {
@@ -603,6 +579,10 @@ fn platforms_text(platforms: &[Platform]) -> Option<String> {
 impl Store for PostgresStore {
     async fn ensure_primary_profile(&self, account_id: &str) -> Result<Profile, StoreError> {
         let p = Profile::primary(account_id, Utc::now());
+        // Every authenticated request asks: a read first, one round trip once it exists.
+        if let Some(existing) = self.get_profile(&p.id).await? {
+            return Ok(existing);
+        }
         // ON CONFLICT: two first requests (or two gateways) racing create it once.
         sqlx::query(
             "INSERT INTO profiles (id, account_id, title, title_key, is_primary, key_hash, created)
@@ -792,24 +772,54 @@ impl Store for PostgresStore {
     }
 
     async fn insert_post(&self, post: &Post) -> Result<(), StoreError> {
-        self.write_posts(std::slice::from_ref(post), true).await
+        insert_post(&self.pool, post).await
     }
 
     async fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM posts WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(self.posts_with_entries(rows).await?.pop())
+        // One round trip (a delete reads its post twice: before and under its lock): the
+        // post's columns on every row, one row per entry (one row of NULLs for none).
+        let rows = sqlx::query(
+            "SELECT p.*, e.position, e.platform, e.network_id, e.post_type, e.media_type,
+                    e.post_url, e.state, e.error_kind, e.error_message, e.deleted_at,
+                    e.publish_ref
+             FROM posts p LEFT JOIN post_entries e ON e.post_id = p.id
+             WHERE p.id = $1 ORDER BY e.position",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut entries = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if r.try_get::<Option<i32>, _>("position")
+                .map_err(db)?
+                .is_some()
+            {
+                entries.push(entry_from_row(r)?);
+            }
+        }
+        post_from_row(first, entries).map(Some)
     }
 
     async fn update_post(&self, post: &Post) -> Result<(), StoreError> {
-        self.write_posts(std::slice::from_ref(post), false).await
+        // Shares a statement and a commit with the updates of the deletes running with it.
+        self.writes.write(post.clone()).await
     }
 
     async fn update_posts(&self, posts: &[Post]) -> Result<(), StoreError> {
-        self.write_posts(posts, false).await
+        if posts.is_empty() {
+            return Ok(());
+        }
+        // One statement, so all or none; a post given twice is written as given last.
+        let mut last = std::collections::HashMap::new();
+        for p in posts {
+            last.insert(p.id.as_str(), p);
+        }
+        let posts: Vec<&Post> = last.into_values().collect();
+        upsert_posts(&self.pool, &posts).await
     }
 
     async fn posts_by_profile(
@@ -980,36 +990,42 @@ impl Store for PostgresStore {
         let now_ms = millis(now);
         let window_ms = i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await.map_err(db)?;
-        // The bucket's row is the lock: every gateway counts against one window.
-        sqlx::query("INSERT INTO quotas (bucket) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(bucket)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        let blocked: i64 =
-            sqlx::query_scalar("SELECT blocked_until_ms FROM quotas WHERE bucket = $1 FOR UPDATE")
-                .bind(bucket)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
+        // The bucket's row is the lock: every gateway counts against one window. Taken (and
+        // the row created on first use) by one statement; the count runs in the next, whose
+        // snapshot sees every call committed by the lock's previous holder.
+        let blocked: i64 = sqlx::query_scalar(
+            "INSERT INTO quotas (bucket) VALUES ($1)
+             ON CONFLICT (bucket) DO UPDATE SET bucket = EXCLUDED.bucket
+             RETURNING blocked_until_ms",
+        )
+        .bind(bucket)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
         if blocked > now_ms {
             return Ok(QuotaDecision::Exhausted {
                 retry_after: ((blocked - now_ms) as u64).div_ceil(1000),
             });
         }
-        sqlx::query("DELETE FROM quota_calls WHERE bucket = $1 AND at_ms <= $2")
-            .bind(bucket)
-            .bind(now_ms.saturating_sub(window_ms))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        let (count, oldest): (i64, Option<i64>) =
-            sqlx::query_as("SELECT count(*), min(at_ms) FROM quota_calls WHERE bucket = $1")
-                .bind(bucket)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
+        // Forgets the calls out of the window, counts the others and adds this one if there
+        // is room, in one round trip.
+        let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "WITH gone AS (DELETE FROM quota_calls WHERE bucket = $1 AND at_ms <= $2),
+                  live AS (SELECT count(*) AS n, min(at_ms) AS oldest FROM quota_calls
+                           WHERE bucket = $1 AND at_ms > $2),
+                  added AS (INSERT INTO quota_calls (bucket, at_ms)
+                            SELECT $1, $3 FROM live WHERE live.n < $4)
+             SELECT n, oldest FROM live",
+        )
+        .bind(bucket)
+        .bind(now_ms.saturating_sub(window_ms))
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
         if count >= i64::from(limit) {
+            // Nothing was added; the expired calls' removal may as well stay undone.
             let oldest = oldest.unwrap_or(now_ms);
             let wait = oldest
                 .saturating_add(window_ms)
@@ -1019,12 +1035,6 @@ impl Store for PostgresStore {
                 retry_after: wait.div_ceil(1000).max(1),
             });
         }
-        sqlx::query("INSERT INTO quota_calls (bucket, at_ms) VALUES ($1, $2)")
-            .bind(bucket)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
         tx.commit().await.map_err(db)?;
         // `count` is below `limit` here, and this call is counted too.
         let used = u32::try_from(count.saturating_add(1)).unwrap_or(u32::MAX);
