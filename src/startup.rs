@@ -441,9 +441,9 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         let server = server
-        .listen(listener)
-        .map_err(|e| StartupError::Io(e.to_string()))?
-        .run();
+            .listen(listener)
+            .map_err(|e| StartupError::Io(e.to_string()))?
+            .run();
 
         // Started last, once nothing can fail any more: a failed build leaves no task behind.
         let scheduler = scheduler.spawn(&tasks, shutdown.child_token());
