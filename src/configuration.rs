@@ -78,6 +78,11 @@ pub struct ServerSettings {
     /// `http://{host}:{port}` with the port actually bound ([`ServerSettings::public_url`]).
     #[serde(default)]
     pub public_url: String,
+    /// HTTP worker threads (each its own single-threaded runtime); 0 = one per CPU core, as
+    /// actix-web chooses. The deletes themselves run on the gateway's runtime, so on a small
+    /// machine fewer workers mean fewer threads contending for the same cores.
+    #[serde(default)]
+    pub workers: usize,
 }
 
 impl ServerSettings {

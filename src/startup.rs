@@ -426,7 +426,7 @@ impl Application {
         let metrics_access = web::Data::new(api::metrics::MetricsAccess {
             token: Some(settings.metrics.token.clone()).filter(|t| !t.is_empty()),
         });
-        let server = HttpServer::new(move || {
+        let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(api::metrics::measure))
                 .wrap(TracingLogger::<RedactedLinkSpans>::new())
@@ -436,10 +436,14 @@ impl Application {
         })
         .shutdown_timeout(settings.server.shutdown_grace_secs)
         // Signals are handled by the binary (first: graceful stop, second: exit at once).
-        .disable_signals()
-        .listen(listener)
-        .map_err(|e| StartupError::Io(e.to_string()))?
-        .run();
+        .disable_signals();
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|e| StartupError::Io(e.to_string()))?
+            .run();
 
         // Started last, once nothing can fail any more: a failed build leaves no task behind.
         let scheduler = scheduler.spawn(&tasks, shutdown.child_token());

@@ -623,3 +623,32 @@ async fn threads_query_token_is_the_linked_one() {
     let r = app.delete_post(json!({"id": id})).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
+
+#[tokio::test]
+async fn one_http_worker_serves_concurrent_deletes() {
+    // `server.workers = 1`: the deletes run on the gateway's runtime, so one HTTP worker
+    // still answers several deletes at once, each network called once per post.
+    let app = spawn_app_with(|s| s.server.workers = 1).await;
+    app.link_both(None).await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let (t, x) = (format!("1801{n}"), format!("144588054847232819{n}"));
+        ids.push(app.published_post(&t, &x, None).await);
+        threads_delete_ok(&app.threads, &t, 1).await;
+        x_delete_ok(&app.x, &x, 1).await;
+    }
+    let answers =
+        futures::future::join_all(ids.iter().map(|id| app.delete_post(json!({ "id": id })))).await;
+    for (id, r) in ids.iter().zip(answers) {
+        let (status, _, b) = body(r).await;
+        assert_eq!(status, 200, "{b}");
+        assert_eq!(b["id"], json!(id));
+        assert_eq!(b["threads"]["status"], "success", "{b}");
+        assert_eq!(b["twitter"]["status"], "success", "{b}");
+    }
+    for server in [&app.threads, &app.x] {
+        let deletes = server.received_requests().await.unwrap();
+        let deletes = deletes.iter().filter(|r| r.method.as_str() == "DELETE");
+        assert_eq!(deletes.count(), 4);
+    }
+}
