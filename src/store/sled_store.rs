@@ -273,6 +273,23 @@ fn owner_only_contents(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// zstd level of compressed stores: level 1 already shrinks a page of similar records
+/// by more than half; higher levels cost import speed for a few percent more.
+const COMPRESSION_LEVEL: i32 = 1;
+
+/// Whether the store at `path` is (or, when new, will be) zstd-compressed. sled fixes the
+/// setting when it creates a store and refuses to open it with the other one, so an
+/// existing store keeps what its `conf` file says; a store without a readable `conf` but
+/// with data (a `db` file) is taken as uncompressed, as every store before this was; a new
+/// store is compressed.
+fn compressed(path: &Path) -> bool {
+    let conf = std::fs::read(path.join("conf")).unwrap_or_default();
+    let said = String::from_utf8_lossy(&conf)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("use_compression: ")?.parse().ok());
+    said.unwrap_or_else(|| !path.join("db").exists())
+}
+
 impl SledStore {
     /// Opens (or creates) the store at `path` with sled's default cache.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -292,6 +309,8 @@ impl SledStore {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_mb.max(1) * 1024 * 1024)
+            .use_compression(compressed(path))
+            .compression_factor(COMPRESSION_LEVEL)
             .open()
             .map_err(|e| {
             let text = e.to_string();
@@ -1170,6 +1189,49 @@ mod tests {
             idempotency_key: None,
             media_urls: Vec::new(),
         }
+    }
+
+    /// A store created before compression (sled's default, uncompressed) keeps opening
+    /// uncompressed, with its data; a new store is created compressed.
+    #[tokio::test]
+    async fn stores_from_before_compression_keep_opening_and_new_ones_compress() {
+        let conf = |d: &Path| {
+            String::from_utf8_lossy(&std::fs::read(d.join("conf")).unwrap()).into_owned()
+        };
+        let old_dir = tempfile::tempdir().unwrap();
+        let p = post();
+        {
+            let db = sled::open(old_dir.path()).unwrap();
+            db.open_tree("posts")
+                .unwrap()
+                .insert(p.id.as_str(), encode_post(&p))
+                .unwrap();
+            db.flush().unwrap();
+        }
+        assert!(conf(old_dir.path()).contains("use_compression: false"));
+        // No `flush`: its group flusher may hold the directory lock a moment after it
+        // answers; dropping the store flushes and lets go at once.
+        for _ in 0..2 {
+            let s = SledStore::open(old_dir.path()).unwrap();
+            assert_eq!(s.get_post(&p.id).await.unwrap().as_ref(), Some(&p));
+            s.insert_post(&Post {
+                id: PostId::generate(),
+                ..p.clone()
+            })
+            .await
+            .unwrap();
+        }
+        assert!(conf(old_dir.path()).contains("use_compression: false"));
+
+        let new_dir = tempfile::tempdir().unwrap();
+        let store = new_dir.path().join("store");
+        {
+            let s = SledStore::open(&store).unwrap();
+            s.insert_post(&p).await.unwrap();
+        }
+        assert!(conf(&store).contains("use_compression: true"));
+        let s = SledStore::open(&store).unwrap();
+        assert_eq!(s.get_post(&p.id).await.unwrap(), Some(p));
     }
 
     /// A store written by an earlier postgate (JSON posts) opens, reads, and rewrites a post
