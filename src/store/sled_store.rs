@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::{Db, Tree};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// sled-backed [`Store`].
 #[derive(Clone)]
@@ -273,6 +274,9 @@ fn owner_only_contents(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// How an open refused because another handle holds the store says so.
+const IN_USE: &str = "is in use by another process";
+
 /// zstd level of compressed stores: level 1 already shrinks a page of similar records
 /// by more than half; higher levels cost import speed for a few percent more.
 const COMPRESSION_LEVEL: i32 = 1;
@@ -316,7 +320,7 @@ impl SledStore {
             let text = e.to_string();
             if text.contains("lock") || text.contains("WouldBlock") || text.contains("temporarily unavailable") {
                 StoreError::Open(format!(
-                    "the store at {} is in use by another process (sled allows one gateway per store directory)",
+                    "the store at {} {IN_USE} (sled allows one gateway per store directory)",
                     path.display()
                 ))
             } else {
@@ -347,6 +351,29 @@ impl SledStore {
             flusher: GroupFlusher::new(db.clone()),
             db,
         })
+    }
+
+    /// Opens and closes the store at `path` once, after the gateway let go of it, so that the
+    /// next start is quick. sled 0.34 writes the snapshot of its page table only when it
+    /// opens a store: without this, the first start after a big import replays every log
+    /// segment written since the previous start (2.3 s after importing 1 M posts), and
+    /// the clean shutdown pays that instead. Retries for up to `wait` while a background
+    /// task still holds the directory lock; answers how long the reopen took.
+    pub fn checkpoint(path: &Path, wait: Duration) -> Result<Duration, StoreError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let started = Instant::now();
+            match Self::open_with_cache(path, 8) {
+                Ok(store) => {
+                    drop(store);
+                    return Ok(started.elapsed());
+                }
+                Err(StoreError::Open(m)) if m.contains(IN_USE) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// How many durable flushes ran since the store was opened: with group commit, fewer than
@@ -1231,6 +1258,44 @@ mod tests {
         }
         assert!(conf(&store).contains("use_compression: true"));
         let s = SledStore::open(&store).unwrap();
+        assert_eq!(s.get_post(&p.id).await.unwrap(), Some(p));
+    }
+
+    /// `checkpoint` leaves a snapshot covering everything written, so the next open reads
+    /// no log written before it; while the store is open elsewhere it gives up with "in use".
+    #[tokio::test]
+    async fn checkpoint_writes_a_snapshot_of_everything_written_and_waits_for_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let snapshots = || {
+            let mut v: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter_map(|e| {
+                    let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                    name.starts_with("snap.").then_some(name)
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let p = post();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            s.insert_post(&p).await.unwrap();
+            let held = SledStore::checkpoint(dir.path(), Duration::from_millis(50));
+            assert!(
+                matches!(&held, Err(StoreError::Open(m)) if m.contains(IN_USE)),
+                "{:?}",
+                held.err()
+            );
+        }
+        let before = snapshots();
+        SledStore::checkpoint(dir.path(), Duration::from_secs(5)).unwrap();
+        let after = snapshots();
+        assert!(
+            after.last() > before.last(),
+            "a newer snapshot: {before:?} -> {after:?}"
+        );
+        let s = SledStore::open(dir.path()).unwrap();
         assert_eq!(s.get_post(&p.id).await.unwrap(), Some(p));
     }
 
