@@ -426,7 +426,9 @@ impl SledStore {
                     }
                     if post.in_flight() {
                         ti.insert(key, &[])?;
-                    } else {
+                    } else if old.is_some() {
+                        // A new post has no entry to remove (posts are never removed, so no
+                        // stale one either): an import batch skips a thousand removals.
                         ti.remove(key)?;
                     }
                     tp.insert(key, encode_post(post))?;
