@@ -131,7 +131,7 @@ async fn serve(settings: Settings) -> ExitCode {
 /// A failure only costs the next start that replay.
 async fn checkpoint_sled(path: PathBuf) {
     let done = tokio::task::spawn_blocking(move || {
-        postgate::store::SledStore::checkpoint(&path, std::time::Duration::from_secs(5))
+        postgate::store::SledStore::checkpoint(&path, std::time::Duration::from_secs(10))
     })
     .await;
     match done {
