@@ -1,8 +1,9 @@
 //! Bytes per post of the sled store, quickly: `cargo run --example store_size -- [posts]`
 //! (default 100,000). Writes posts shaped like the benchmark's imports (two network ids,
 //! short text) through `SledStore` the way `POST /api/post/import` does (batches of 1,000:
-//! one `insert_new_posts` and one flush each), then prints the sum of the files in the store directory and the
-//! bytes per post. The full 1 M figure is `cargo bench --bench gateway`'s "store size" row.
+//! one `insert_new_posts` and one flush each), then prints the sum of the files in the store
+//! directory, the bytes per post, and the time of the two opens after it (the clean stop's
+//! checkpoint, then the next start). The full 1 M figure is `cargo bench --bench gateway`'s "store size" row.
 
 use chrono::Utc;
 use postgate::domain::{
@@ -77,13 +78,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_default();
     drop(store);
     let files = dir_size(dir.path());
+    // The gateway's clean stop checkpoints (reopens) the store: the first open here is that
+    // checkpoint (sled replays the import's log), the second what the next start costs.
+    let checkpoint = SledStore::checkpoint(dir.path(), std::time::Duration::from_secs(10))?;
+    let t1 = Instant::now();
+    drop(SledStore::open_with_cache(dir.path(), cache_mb)?);
+    let next_open = t1.elapsed();
     println!(
-        "{n} posts in {:.1} s ({:.0} posts/s); files {:.1} MiB = {} bytes/post; sled size_on_disk {} bytes/post; cache {cache_mb} MiB; peak RSS {hwm}",
+        "{n} posts in {:.1} s ({:.0} posts/s); files {:.1} MiB = {} bytes/post; sled size_on_disk {} bytes/post; cache {cache_mb} MiB; peak RSS {hwm}; checkpoint after the import {:.3} s, next open {:.3} s",
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64(),
         files as f64 / 1048576.0,
         files / n.max(1),
         sled_size / n.max(1),
+        checkpoint.as_secs_f64(),
+        next_open.as_secs_f64(),
     );
     Ok(())
 }

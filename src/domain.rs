@@ -112,6 +112,12 @@ text_id!(
     AccountId
 );
 
+/// Base62 digits in ASCII order, so that text order is numeric order.
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Leading characters of a generated [`PostId`] that encode its creation time.
+const ID_TIME_DIGITS: usize = 8;
+
 /// Why a string is not a valid [`PostId`].
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("a post id is 20 characters of A-Z, a-z and 0-9")]
@@ -127,16 +133,33 @@ impl PostId {
         }
     }
 
-    /// A fresh random id (62^20 possibilities, so collisions are not a practical concern;
-    /// the store still refuses to overwrite an existing id).
+    /// A fresh id: the current time in milliseconds as 8 base62 digits, then 12 random ones
+    /// (62^12, about 71 bits, per millisecond: collisions are not a practical concern, and the
+    /// store still refuses to overwrite an existing id). The time prefix makes new ids sort
+    /// after older ones, so the sled store appends them at the tail of its posts tree instead
+    /// of splitting leaves at random positions (half the bytes per post on disk). Ids stay
+    /// 20 alphanumerics; ids given by clients or imports keep whatever shape they have.
     pub fn generate() -> Self {
-        Self(
+        Self::generate_at(Utc::now().timestamp_millis().max(0).unsigned_abs())
+    }
+
+    /// [`PostId::generate`] at `millis` since the epoch (wraps after 62^8 ms, in year 8888).
+    fn generate_at(millis: u64) -> Self {
+        let mut id = String::with_capacity(POST_ID_LEN);
+        let mut t = millis % 62u64.pow(ID_TIME_DIGITS as u32);
+        let mut time = [0u8; ID_TIME_DIGITS];
+        for d in time.iter_mut().rev() {
+            *d = BASE62[(t % 62) as usize];
+            t /= 62;
+        }
+        id.extend(time.iter().map(|&b| char::from(b)));
+        id.extend(
             rand::rng()
                 .sample_iter(&Alphanumeric)
-                .take(POST_ID_LEN)
-                .map(char::from)
-                .collect(),
-        )
+                .take(POST_ID_LEN - ID_TIME_DIGITS)
+                .map(char::from),
+        );
+        Self(id)
     }
 
     /// The id as text.
@@ -865,6 +888,21 @@ mod tests {
         assert!(PostId::parse("abcdefghij01234567é").is_err());
         let g = PostId::generate();
         assert!(PostId::parse(g.as_str()).is_ok());
+    }
+
+    #[test]
+    fn generated_ids_sort_by_time_and_differ_within_a_millisecond() {
+        let now = 1_764_172_800_000; // 2025-11-26
+        let a = PostId::generate_at(now);
+        let b = PostId::generate_at(now);
+        let later = PostId::generate_at(now + 1);
+        assert_ne!(a, b, "12 random characters after the time");
+        assert_eq!(a.as_str()[..8], b.as_str()[..8]);
+        assert!(a < later && b < later);
+        assert!(PostId::generate_at(now + 62) > later);
+        assert!(PostId::generate_at(u64::MAX).as_str().len() == POST_ID_LEN);
+        assert!(PostId::generate_at(0).as_str().starts_with("00000000"));
+        assert!(PostId::parse(PostId::generate_at(u64::MAX).as_str()).is_ok());
     }
 
     #[test]

@@ -60,9 +60,11 @@
 //!   registrations whole across gateways. In the sled store, `store/group_commit.rs` lets
 //!   concurrent `flush` callers share one durable flush, and `store/record.rs` is the
 //!   versioned binary encoding of posts (older JSON records still read; how to add a field is
-//!   documented there). In the PostgreSQL store, `store/pg_locks.rs` sends every queued post
-//!   lock and release as one statement on the lock connection, and `store/pg_writes.rs` lets
-//!   concurrent post updates share one statement and one commit.
+//!   documented there); new sled stores are zstd-compressed, and the binary checkpoints the
+//!   store on a clean stop (`SledStore::checkpoint`) so the next start skips sled's log replay.
+//!   In the PostgreSQL store, `store/pg_locks.rs` sends every queued post lock and release as
+//!   one statement on the lock connection, and `store/pg_writes.rs` lets concurrent post
+//!   updates share one statement and one commit.
 //! - [`networks`] — one adapter per network (Threads, X, Bluesky) behind the `Network` trait,
 //!   each mapping its answers to a few outcome classes and declaring its rules (delete quota
 //!   from its settings section, text length, images (`MediaRules`, `networks/media.rs`),

@@ -105,6 +105,8 @@ fn tune_allocator() {
 fn tune_allocator() {}
 
 async fn serve(settings: Settings) -> ExitCode {
+    let sled_path = (settings.store.backend == postgate::configuration::StoreBackend::Sled)
+        .then(|| settings.store.path.clone());
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
@@ -142,11 +144,36 @@ async fn serve(settings: Settings) -> ExitCode {
         std::process::exit(130);
     });
     match app.run_until_stopped().await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            if let Some(path) = sled_path {
+                checkpoint_sled(path).await;
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("postgate: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// After a clean stop: lets sled write its page-table snapshot now, so the next start
+/// reads it instead of replaying what this run wrote ([`postgate::store::SledStore::checkpoint`]).
+/// A failure only costs the next start that replay.
+async fn checkpoint_sled(path: PathBuf) {
+    let done = tokio::task::spawn_blocking(move || {
+        postgate::store::SledStore::checkpoint(&path, std::time::Duration::from_secs(10))
+    })
+    .await;
+    match done {
+        Ok(Ok(took)) => tracing::info!(
+            ms = took.as_millis() as u64,
+            "store checkpointed for a quick next start"
+        ),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "store checkpoint skipped; the next start replays sled's log")
+        }
+        Err(e) => tracing::warn!(error = %e, "store checkpoint task failed"),
     }
 }
 

@@ -20,26 +20,34 @@ pub async fn import_posts<E>(
     store: &dyn Store,
     items: Vec<Result<Post, E>>,
 ) -> Result<Vec<Result<Imported, E>>, StoreError> {
-    let posts: Vec<Post> = items
-        .iter()
-        .filter_map(|i| i.as_ref().ok().cloned())
+    // The posts move into one batch (no copy); the refusals keep their places.
+    let mut posts = Vec::with_capacity(items.len());
+    let slots: Vec<Result<(), E>> = items
+        .into_iter()
+        .map(|item| item.map(|post| posts.push(post)))
         .collect();
-    let mut stored = store.insert_new_posts(&posts).await?.into_iter();
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        out.push(match item {
-            Ok(post) => Ok(match stored.next() {
-                Some(true) => Imported::Stored(post.id),
-                Some(false) => Imported::Duplicate(post.id),
-                None => {
-                    return Err(StoreError::Backend(
-                        "the store answered for fewer posts than it was given".into(),
-                    ))
-                }
-            }),
-            Err(e) => Err(e),
-        });
+    let stored = store.insert_new_posts(&posts).await?;
+    if stored.len() < posts.len() {
+        return Err(StoreError::Backend(
+            "the store answered for fewer posts than it was given".into(),
+        ));
     }
+    let mut answers = posts.into_iter().zip(stored).map(|(post, stored)| {
+        if stored {
+            Imported::Stored(post.id)
+        } else {
+            Imported::Duplicate(post.id)
+        }
+    });
+    let out = slots
+        .into_iter()
+        .map(|slot| slot.map(|()| answers.next()))
+        .map(|slot| match slot {
+            Ok(Some(answer)) => Ok(Ok(answer)),
+            Ok(None) => Err(StoreError::Backend("import answers out of step".into())),
+            Err(e) => Ok(Err(e)),
+        })
+        .collect::<Result<_, _>>()?;
     store.flush().await?;
     Ok(out)
 }
