@@ -60,8 +60,9 @@
 //!   registrations whole across gateways. In the sled store, `store/group_commit.rs` lets
 //!   concurrent `flush` callers share one durable flush, and `store/record.rs` is the
 //!   versioned binary encoding of posts (older JSON records still read; how to add a field is
-//!   documented there); new sled stores are zstd-compressed, and the binary checkpoints the
-//!   store on a clean stop (`SledStore::checkpoint`) so the next start skips sled's log replay.
+//!   documented there); new sled stores are zstd-compressed with `store.compress_new_stores`,
+//!   and the binary checkpoints the store on a clean stop (`SledStore::checkpoint`, bounded by
+//!   `store.checkpoint_on_stop_secs`) so the next start skips sled's log replay.
 //!   In the PostgreSQL store, `store/pg_locks.rs` sends every queued post lock and release as
 //!   one statement on the lock connection, and `store/pg_writes.rs` lets concurrent post
 //!   updates share one statement and one commit.

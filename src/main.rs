@@ -105,8 +105,14 @@ fn tune_allocator() {
 fn tune_allocator() {}
 
 async fn serve(settings: Settings) -> ExitCode {
-    let sled_path = (settings.store.backend == postgate::configuration::StoreBackend::Sled)
-        .then(|| settings.store.path.clone());
+    let sled_path = (settings.store.backend == postgate::configuration::StoreBackend::Sled
+        && settings.store.checkpoint_on_stop_secs > 0)
+        .then(|| {
+            (
+                settings.store.path.clone(),
+                std::time::Duration::from_secs(settings.store.checkpoint_on_stop_secs),
+            )
+        });
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
@@ -145,8 +151,8 @@ async fn serve(settings: Settings) -> ExitCode {
     });
     match app.run_until_stopped().await {
         Ok(()) => {
-            if let Some(path) = sled_path {
-                checkpoint_sled(path).await;
+            if let Some((path, limit)) = sled_path {
+                checkpoint_sled(path, limit).await;
             }
             ExitCode::SUCCESS
         }
@@ -159,21 +165,30 @@ async fn serve(settings: Settings) -> ExitCode {
 
 /// After a clean stop: lets sled write its page-table snapshot now, so the next start
 /// reads it instead of replaying what this run wrote ([`postgate::store::SledStore::checkpoint`]).
-/// A failure only costs the next start that replay.
-async fn checkpoint_sled(path: PathBuf) {
-    let done = tokio::task::spawn_blocking(move || {
-        postgate::store::SledStore::checkpoint(&path, std::time::Duration::from_secs(10))
-    })
-    .await;
+/// Bounded by `store.checkpoint_on_stop_secs`: past it the process exits anyway (sled writes
+/// its snapshot to a temporary file and renames it, so an exit mid-checkpoint leaves the
+/// store as it was). A failure or a cut only costs the next start that replay.
+async fn checkpoint_sled(path: PathBuf, limit: std::time::Duration) {
+    // A plain thread, not `spawn_blocking`: the runtime's drop waits for its blocking tasks,
+    // and a cut checkpoint must not hold the exit.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(postgate::store::SledStore::checkpoint(&path, limit));
+    });
+    let done = tokio::time::timeout(limit, rx).await;
     match done {
-        Ok(Ok(took)) => tracing::info!(
+        Ok(Ok(Ok(took))) => tracing::info!(
             ms = took.as_millis() as u64,
             "store checkpointed for a quick next start"
         ),
-        Ok(Err(e)) => {
+        Ok(Ok(Err(e))) => {
             tracing::warn!(error = %e, "store checkpoint skipped; the next start replays sled's log")
         }
-        Err(e) => tracing::warn!(error = %e, "store checkpoint task failed"),
+        Ok(Err(_)) => tracing::warn!("store checkpoint thread failed"),
+        Err(_) => tracing::warn!(
+            secs = limit.as_secs(),
+            "store checkpoint cut at store.checkpoint_on_stop_secs; the next start replays sled's log"
+        ),
     }
 }
 

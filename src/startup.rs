@@ -229,9 +229,10 @@ impl Application {
         // The process's metrics recorder, installed once (every gateway of a process shares it).
         crate::metrics::handle();
         let store: Arc<dyn Store> = match settings.store.backend {
-            StoreBackend::Sled => Arc::new(SledStore::open_with_cache(
+            StoreBackend::Sled => Arc::new(SledStore::open_with(
                 &settings.store.path,
                 settings.store.cache_capacity_mb,
+                settings.store.compress_new_stores,
             )?),
             StoreBackend::Postgres => Arc::new(PostgresStore::connect(&settings.store).await?),
         };

@@ -286,12 +286,12 @@ const COMPRESSION_LEVEL: i32 = 1;
 /// existing store keeps what its `conf` file says; a store without a readable `conf` but
 /// with data (a `db` file) is taken as uncompressed, as every store before this was; a new
 /// store is compressed.
-fn compressed(path: &Path) -> bool {
+fn compressed(path: &Path, compress_new: bool) -> bool {
     let conf = std::fs::read(path.join("conf")).unwrap_or_default();
     let said = String::from_utf8_lossy(&conf)
         .lines()
         .find_map(|l| l.trim().strip_prefix("use_compression: ")?.parse().ok());
-    said.unwrap_or_else(|| !path.join("db").exists())
+    said.unwrap_or_else(|| compress_new && !path.join("db").exists())
 }
 
 impl SledStore {
@@ -300,8 +300,15 @@ impl SledStore {
         Self::open_with_cache(path, 1024)
     }
 
-    /// Opens (or creates) the store at `path` with a page cache of `cache_mb` MiB.
+    /// Opens (or creates, uncompressed) the store at `path` with a page cache of `cache_mb` MiB.
     pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Self, StoreError> {
+        Self::open_with(path, cache_mb, false)
+    }
+
+    /// Opens the store at `path`; a store created by this call is zstd-compressed when
+    /// `compress_new` (`store.compress_new_stores`). An existing store keeps the setting it
+    /// was created with (sled fixes it at creation and refuses to open it otherwise).
+    pub fn open_with(path: &Path, cache_mb: u64, compress_new: bool) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent).map_err(|e| {
@@ -313,7 +320,7 @@ impl SledStore {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_mb.max(1) * 1024 * 1024)
-            .use_compression(compressed(path))
+            .use_compression(compressed(path, compress_new))
             .compression_factor(COMPRESSION_LEVEL)
             .open()
             .map_err(|e| {
@@ -1226,7 +1233,7 @@ mod tests {
     /// A store created before compression (sled's default, uncompressed) keeps opening
     /// uncompressed, with its data; a new store is created compressed.
     #[tokio::test]
-    async fn stores_from_before_compression_keep_opening_and_new_ones_compress() {
+    async fn stores_keep_their_compression_and_new_ones_compress_when_asked() {
         let conf = |d: &Path| {
             String::from_utf8_lossy(&std::fs::read(d.join("conf")).unwrap()).into_owned()
         };
@@ -1258,12 +1265,22 @@ mod tests {
         let new_dir = tempfile::tempdir().unwrap();
         let store = new_dir.path().join("store");
         {
-            let s = SledStore::open(&store).unwrap();
+            let s = SledStore::open_with(&store, 8, true).unwrap();
             s.insert_post(&p).await.unwrap();
         }
         assert!(conf(&store).contains("use_compression: true"));
+        // Reopened without asking for compression: the store's own setting wins.
         let s = SledStore::open(&store).unwrap();
-        assert_eq!(s.get_post(&p.id).await.unwrap(), Some(p));
+        assert_eq!(s.get_post(&p.id).await.unwrap(), Some(p.clone()));
+        drop(s);
+
+        // The default (`store.compress_new_stores = false`) creates uncompressed stores.
+        let plain = new_dir.path().join("plain");
+        {
+            let s = SledStore::open_with(&plain, 8, false).unwrap();
+            s.insert_post(&p).await.unwrap();
+        }
+        assert!(conf(&plain).contains("use_compression: false"));
     }
 
     /// `checkpoint` leaves a snapshot covering everything written, so the next open reads
