@@ -5,6 +5,8 @@
 //! - `{` (a JSON object): a record written before this encoding existed; still read, and
 //!   rewritten in the current version the next time the post is written.
 //! - byte `1` ([`V1`]): [`PostV1`].
+//! - byte `2` ([`V2`]): [`PostV2`], layout 1 without the post id, which the record's key
+//!   already is (21 bytes a post; what is written now).
 //!
 //! postcard is not self-describing: a record is its fields in order, with no names and no
 //! defaults, so a layout never changes once released. Enums are stored as explicit codes
@@ -13,10 +15,10 @@
 //!
 //! **Adding a field to [`Post`] or [`PlatformEntry`]** (the conversions below destructure
 //! them without `..`, so the compiler points here):
-//! 1. copy `PostV1`/`EntryV1` to `PostV2`/`EntryV2` with the new field, add `const V2: u8 = 2`;
-//! 2. [`encode_post`] writes V2; [`decode_post`] reads V2, and still reads V1 (the new field
-//!    takes its default) and JSON;
-//! 3. add a case to the tests at the end of this file (a V1 record decodes).
+//! 1. copy `PostV2`/`EntryV1` to `PostV3`/`EntryV3` with the new field, add `const V3: u8 = 3`;
+//! 2. [`encode_post`] writes V3; [`decode_post`] reads V3, and still reads V2, V1 (the new
+//!    field takes its default) and JSON;
+//! 3. add a case to the tests at the end of this file (a V2 record decodes).
 //!
 //! A new enum variant does not compile until it has a code in its `codes!` list.
 
@@ -30,6 +32,8 @@ use serde::{Deserialize, Serialize};
 
 /// Version byte of [`PostV1`].
 const V1: u8 = 1;
+/// Version byte of [`PostV2`].
+const V2: u8 = 2;
 
 /// A time to the nanosecond, as [`DateTime<Utc>`] keeps it: seconds since the epoch and
 /// nanoseconds (both varints in postcard: ~5 + ~4 bytes, against 30 as RFC 3339 text).
@@ -53,6 +57,20 @@ impl Time {
 #[derive(Serialize, Deserialize)]
 struct PostV1 {
     id: String,
+    profile_id: String,
+    text: String,
+    status: u8,
+    kind: u8,
+    created: Time,
+    schedule_date: Option<Time>,
+    entries: Vec<EntryV1>,
+    idempotency_key: Option<String>,
+    media_urls: Vec<String>,
+}
+
+/// Post layout 2: layout 1 without `id` (the key the record is stored under).
+#[derive(Serialize, Deserialize)]
+struct PostV2 {
     profile_id: String,
     text: String,
     status: u8,
@@ -151,8 +169,9 @@ pub(crate) fn encode_post(post: &Post) -> Vec<u8> {
         idempotency_key,
         media_urls,
     } = post;
-    let v1 = PostV1 {
-        id: id.as_str().to_owned(),
+    // The id is the record's key: layout 2 does not repeat it.
+    let _ = id;
+    let v2 = PostV2 {
         profile_id: profile_id.as_str().to_owned(),
         text: text.clone(),
         status: status_code(*status),
@@ -163,7 +182,7 @@ pub(crate) fn encode_post(post: &Post) -> Vec<u8> {
         idempotency_key: idempotency_key.clone(),
         media_urls: media_urls.clone(),
     };
-    postcard::to_extend(&v1, vec![V1]).expect("store records always serialize")
+    postcard::to_extend(&v2, vec![V2]).expect("store records always serialize")
 }
 
 fn encode_entry(e: &PlatformEntry) -> EntryV1 {
@@ -193,8 +212,9 @@ fn encode_entry(e: &PlatformEntry) -> EntryV1 {
     }
 }
 
-/// A stored post, in whichever version it was written.
-pub(crate) fn decode_post(bytes: &[u8]) -> Result<Post, StoreError> {
+/// A stored post, in whichever version it was written; `key` is the key it is stored under
+/// (its id, which layout 2 does not repeat).
+pub(crate) fn decode_post(key: &[u8], bytes: &[u8]) -> Result<Post, StoreError> {
     match bytes.split_first() {
         Some((b'{', _)) => {
             serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -203,6 +223,26 @@ pub(crate) fn decode_post(bytes: &[u8]) -> Result<Post, StoreError> {
             let v1: PostV1 =
                 postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             post_of_v1(v1)
+        }
+        Some((&V2, rest)) => {
+            let v: PostV2 =
+                postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let id = std::str::from_utf8(key)
+                .ok()
+                .and_then(|k| PostId::parse(k).ok())
+                .ok_or_else(|| StoreError::Corrupt("post key is not a post id".into()))?;
+            post_of_v1(PostV1 {
+                id: id.as_str().to_owned(),
+                profile_id: v.profile_id,
+                text: v.text,
+                status: v.status,
+                kind: v.kind,
+                created: v.created,
+                schedule_date: v.schedule_date,
+                entries: v.entries,
+                idempotency_key: v.idempotency_key,
+                media_urls: v.media_urls,
+            })
         }
         Some((v, _)) => Err(StoreError::Corrupt(format!(
             "post record version {v} is newer than this postgate"
@@ -289,8 +329,8 @@ mod tests {
     fn a_post_round_trips_and_is_smaller_than_json() {
         let post = sample();
         let bytes = encode_post(&post);
-        assert_eq!(bytes[0], V1);
-        assert_eq!(decode_post(&bytes).unwrap(), post);
+        assert_eq!(bytes[0], V2);
+        assert_eq!(decode_post(KEY, &bytes).unwrap(), post);
         let json = serde_json::to_vec(&post).unwrap();
         assert!(
             bytes.len() * 2 < json.len(),
@@ -300,11 +340,44 @@ mod tests {
         );
     }
 
+    /// The key of [`sample`]'s record.
+    const KEY: &[u8] = b"AbCdEfGhIjKlMnOpQrSt";
+
+    #[test]
+    fn layout_1_records_written_before_still_read() {
+        let post = sample();
+        let v1 = PostV1 {
+            id: post.id.as_str().to_owned(),
+            profile_id: post.profile_id.as_str().to_owned(),
+            text: post.text.clone(),
+            status: status_code(post.status),
+            kind: kind_code(post.kind),
+            created: post.created.into(),
+            schedule_date: post.schedule_date.map(Time::from),
+            entries: post.entries.iter().map(encode_entry).collect(),
+            idempotency_key: post.idempotency_key.clone(),
+            media_urls: post.media_urls.clone(),
+        };
+        let bytes = postcard::to_extend(&v1, vec![V1]).unwrap();
+        assert_eq!(decode_post(KEY, &bytes).unwrap(), post);
+        // Layout 2 is layout 1 without the id.
+        assert_eq!(encode_post(&post).len(), bytes.len() - 21);
+    }
+
+    #[test]
+    fn a_layout_2_record_under_a_key_that_is_no_post_id_is_corrupt() {
+        let bytes = encode_post(&sample());
+        assert!(matches!(
+            decode_post(b"not an id!", &bytes),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
     #[test]
     fn json_records_written_before_still_read() {
         let post = sample();
         let json = serde_json::to_vec(&post).unwrap();
-        assert_eq!(decode_post(&json).unwrap(), post);
+        assert_eq!(decode_post(KEY, &json).unwrap(), post);
     }
 
     #[test]
@@ -322,7 +395,7 @@ mod tests {
                 let mut p = sample();
                 p.status = *s;
                 p.kind = *k;
-                assert_eq!(decode_post(&encode_post(&p)).unwrap(), p);
+                assert_eq!(decode_post(KEY, &encode_post(&p)).unwrap(), p);
             }
         }
         for st in &states {
@@ -333,7 +406,7 @@ mod tests {
                     kind: *ek,
                     message: String::new(),
                 });
-                assert_eq!(decode_post(&encode_post(&p)).unwrap(), p);
+                assert_eq!(decode_post(KEY, &encode_post(&p)).unwrap(), p);
             }
         }
     }
@@ -342,13 +415,19 @@ mod tests {
     fn damaged_or_unknown_records_are_errors_not_panics() {
         let bytes = encode_post(&sample());
         for cut in 0..bytes.len() {
-            assert!(decode_post(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(decode_post(KEY, &bytes[..cut]).is_err(), "cut at {cut}");
         }
-        assert!(matches!(decode_post(&[9, 0]), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            decode_post(KEY, &[9, 0]),
+            Err(StoreError::Corrupt(_))
+        ));
         let mut bad = bytes.clone();
-        // The status byte follows three length-prefixed strings.
-        let status_at = 1 + 1 + 20 + 1 + 32 + 1 + "hello ✓".len();
+        // The status byte follows two length-prefixed strings.
+        let status_at = 1 + 1 + 32 + 1 + "hello ✓".len();
         bad[status_at] = 200;
-        assert!(matches!(decode_post(&bad), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            decode_post(KEY, &bad),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

@@ -416,7 +416,7 @@ impl SledStore {
                                 stored.push(false);
                                 continue;
                             }
-                            New::Replace => Some(decode_post(&bytes).or_else(abort)?),
+                            New::Replace => Some(decode_post(key, &bytes).or_else(abort)?),
                         },
                         None => None,
                     };
@@ -643,7 +643,7 @@ impl Store for SledStore {
         self.posts
             .get(id.as_str().as_bytes())
             .map_err(db)?
-            .map(|v| decode_post(&v))
+            .map(|v| decode_post(id.as_str().as_bytes(), &v))
             .transpose()
     }
 
@@ -695,7 +695,7 @@ impl Store for SledStore {
                     return Err(StoreError::Corrupt("short profile index key".into()));
                 };
                 if let Some(v) = posts.get(&key[id..]).map_err(db)? {
-                    page.posts.push(decode_post(&v)?);
+                    page.posts.push(decode_post(&key[id..], &v)?);
                 }
                 if read >= limit {
                     page.next = Some(PostCursor(key.to_vec()));
@@ -932,7 +932,10 @@ impl Store for SledStore {
             };
             range
                 .take(limit)
-                .map(|r| decode_post(&r.map_err(db)?.1))
+                .map(|r| {
+                    let (k, v) = r.map_err(db)?;
+                    decode_post(&k, &v)
+                })
                 .collect()
         })
         .await
@@ -1348,7 +1351,7 @@ mod tests {
         old.entries[0].state = EntryState::Deleting;
         s.update_post(&old).await.unwrap();
         let raw = s.posts.get(old.id.as_str()).unwrap().unwrap();
-        assert_eq!(raw[0], 1, "rewritten as version 1");
+        assert_eq!(raw[0], 2, "rewritten in the current layout (2)");
         assert_eq!(s.get_post(&old.id).await.unwrap(), Some(old));
     }
 }
