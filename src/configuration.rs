@@ -83,6 +83,16 @@ pub struct ServerSettings {
     /// machine fewer workers mean fewer threads contending for the same cores.
     #[serde(default)]
     pub workers: usize,
+    /// How long an idle client connection stays open, in seconds (0: one request per
+    /// connection). Longer than the idle timeout of the client's pool, the client closes
+    /// first: a gateway closing a connection just as a client reuses it fails that request
+    /// (a DELETE or POST the client cannot safely resend). actix-web's own default is 5 s.
+    #[serde(default = "default_keep_alive_secs")]
+    pub keep_alive_secs: u64,
+}
+
+fn default_keep_alive_secs() -> u64 {
+    75
 }
 
 impl ServerSettings {

@@ -436,6 +436,10 @@ impl Application {
                 .configure(api::routes)
         })
         .shutdown_timeout(settings.server.shutdown_grace_secs)
+        .keep_alive(match settings.server.keep_alive_secs {
+            0 => actix_web::http::KeepAlive::Disabled,
+            n => actix_web::http::KeepAlive::Timeout(std::time::Duration::from_secs(n)),
+        })
         // Signals are handled by the binary (first: graceful stop, second: exit at once).
         .disable_signals();
         if settings.server.workers > 0 {

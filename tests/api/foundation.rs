@@ -517,3 +517,62 @@ async fn a_store_in_use_gives_a_clear_message() {
     };
     assert!(err.contains("cannot open the store"), "{err}");
 }
+
+/// Sends `GET /health` on `stream` and reads its whole answer (it carries a Content-Length).
+async fn health_on(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(
+            n > 0,
+            "closed before answering: {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= len {
+                return text;
+            }
+        }
+    }
+}
+
+/// `server.keep_alive_secs`: by default (75 s) an idle connection outlives actix-web's own
+/// 5 s, which closed pooled connections under clients that keep them 90 s and failed the
+/// request that reused one; 0 closes each connection after its answer.
+#[tokio::test]
+async fn an_idle_connection_outlives_actix_default_and_0_closes_after_each_answer() {
+    use tokio::io::AsyncReadExt;
+    let app = spawn_app().await;
+    assert_eq!(app.settings.server.keep_alive_secs, 75);
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(health_on(&mut kept).await.starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert!(health_on(&mut kept).await.starts_with("HTTP/1.1 200"));
+
+    let app = spawn_app_with(|s| s.server.keep_alive_secs = 0).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut once = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(health_on(&mut once).await.starts_with("HTTP/1.1 200"));
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(4), once.read(&mut buf))
+        .await
+        .expect("closed after its answer, not at a timeout");
+    assert_eq!(read.unwrap_or(0), 0, "EOF, not data");
+}
