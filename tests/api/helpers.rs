@@ -217,18 +217,7 @@ pub fn client() -> reqwest::Client {
 impl TestApp {
     /// Stops the gateway and starts it again on the same store and mocks.
     pub async fn restart(self) -> TestApp {
-        self.handle.stop(true).await;
-        self.join.await.expect("server task").expect("server ran");
-        let app = build(&self.settings).await;
-        let address = format!("http://127.0.0.1:{}", app.port());
-        let handle = app.handle();
-        let join = tokio::spawn(app.run_until_stopped());
-        TestApp {
-            address,
-            handle,
-            join,
-            ..self
-        }
+        self.restart_after(|_| async {}).await
     }
 
     /// Like [`TestApp::restart`], running `offline` while the gateway is down (its store
