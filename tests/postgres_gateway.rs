@@ -121,14 +121,7 @@ async fn two_gateways_changing_webhooks_at_once_lose_no_change() {
             assert_eq!(r.unwrap().status(), 200);
         }
         for app in [&a, &b] {
-            let list: serde_json::Value = app
-                .request(reqwest::Method::GET, "/api/hook/webhook", None)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let list: serde_json::Value = app.get_json("/api/hook/webhook").await;
             let urls: Vec<&str> = list["webhooks"]
                 .as_array()
                 .unwrap()
@@ -154,14 +147,7 @@ async fn two_gateways_changing_webhooks_at_once_lose_no_change() {
     );
     assert_eq!(removed.unwrap().status(), 200);
     assert_eq!(added.unwrap().status(), 200);
-    let list: serde_json::Value = a
-        .request(reqwest::Method::GET, "/api/hook/webhook", None)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value = a.get_json("/api/hook/webhook").await;
     let webhooks = list["webhooks"].as_array().unwrap();
     assert_eq!(webhooks.len(), actions.len() - 1, "{list}");
     assert!(webhooks.iter().all(|w| w["action"] != "feed"), "{list}");

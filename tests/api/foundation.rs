@@ -113,14 +113,7 @@ async fn profiles_create_list_delete() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    let list: Value = app
-        .request(reqwest::Method::GET, "/api/profiles", None)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/profiles").await;
     let titles: Vec<&str> = list["profiles"]
         .as_array()
         .unwrap()

@@ -372,6 +372,18 @@ impl TestApp {
         r["posts"][0]["id"].as_str().unwrap().to_owned()
     }
 
+    /// `GET path` with the primary key; the answer's JSON body (whatever its status).
+    #[allow(dead_code)]
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.request(reqwest::Method::GET, path, None)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// `GET /api/post/{id}`
     pub async fn get_post(&self, id: &str, profile_key: Option<&str>) -> (u16, Value) {
         let r = self
